@@ -1,0 +1,54 @@
+# Holdfast: `make run` to try it, `make test` to run every test.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+FLASK := $(VENV)/bin/flask --app app
+SASS := node_modules/.bin/sass
+CSS := static/build/holdfast.css
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: run test deps test-deps css chromium clean
+
+run: deps instance/config.py
+	$(FLASK) db upgrade
+	$(FLASK) seed-demo --if-empty
+	@echo
+	@echo "Holdfast is starting on http://127.0.0.1:5000 (press Ctrl+C to stop)."
+	@echo
+	FLASK_DEBUG=1 $(FLASK) run --host 127.0.0.1 --port 5000
+
+test: deps test-deps chromium
+	$(PY) -m pytest
+
+deps: $(VENV)/.installed $(CSS)
+
+test-deps: $(VENV)/.installed-dev
+
+$(VENV)/.installed: requirements.txt
+	[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements-dev.txt $(VENV)/.installed
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# GOV.UK Frontend compiled from its installed Sass with Holdfast's settings.
+$(CSS): static/scss/holdfast.scss node_modules/.installed
+	$(SASS) --quiet --no-source-map --style=compressed \
+		--load-path=node_modules/govuk-frontend/dist $< $@
+
+instance/config.py: | $(VENV)/.installed
+	$(PY) -m core.instance instance
+
+# Browser tests drive Debian's chromium (never a downloaded browser).
+chromium:
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; }
+
+clean:
+	rm -rf $(VENV) node_modules static/build .pytest_cache

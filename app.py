@@ -1,0 +1,102 @@
+"""Holdfast: is the gain in cross-sector collaboration holding? Application factory."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from flask import Flask, send_from_directory
+from flask_login import LoginManager
+from govuk_frontend_wtf.main import WTFormsHelpers
+from jinja2 import ChoiceLoader, PackageLoader, PrefixLoader
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from core import cli, db, security
+from core.models import User
+from core.routes import bp as core_bp
+
+PROJECT_ROOT = Path(__file__).resolve().parent
+GOVUK_FRONTEND_DIST = PROJECT_ROOT / "node_modules" / "govuk-frontend" / "dist" / "govuk"
+
+# Settings that may come from the environment instead of instance/config.py.
+ENVIRONMENT_SETTINGS = ("SECRET_KEY", "PANEL_SECRET", "DATABASE_URL", "RATELIMIT_STORAGE_URI")
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.from_mapping(
+        DATABASE_URL=f"sqlite:///{Path(app.instance_path) / 'holdfast.db'}",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=None,  # decided below: Secure unless in debug
+        MAX_CONTENT_LENGTH=5 * 1024 * 1024,
+        WTF_CSRF_TIME_LIMIT=None,  # tied to the session instead, so long surveys do not expire
+        PROXY_FIX_X_FOR=0,
+    )
+    if test_config is None:
+        app.config.from_pyfile("config.py", silent=True)
+        for name in ENVIRONMENT_SETTINGS:
+            if os.environ.get(name):
+                app.config[name] = os.environ[name]
+    else:
+        app.config.from_mapping(test_config)
+    if app.config["SESSION_COOKIE_SECURE"] is None:
+        app.config["SESSION_COOKIE_SECURE"] = not app.debug
+    if not app.config.get("SECRET_KEY"):
+        raise RuntimeError(
+            "SECRET_KEY is not set: run `make run` once to create instance/config.py, "
+            "or set the SECRET_KEY environment variable."
+        )
+    if app.config["PROXY_FIX_X_FOR"]:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_FIX_X_FOR"], x_proto=1)
+
+    app.jinja_loader = ChoiceLoader(
+        [
+            app.jinja_loader,
+            PrefixLoader(
+                {
+                    "govuk_frontend_jinja": PackageLoader("govuk_frontend_jinja"),
+                    "govuk_frontend_wtf": PackageLoader("govuk_frontend_wtf"),
+                }
+            ),
+        ]
+    )
+    app.jinja_env.trim_blocks = True
+    app.jinja_env.lstrip_blocks = True
+    WTFormsHelpers(app)
+
+    db.init_app(app)
+    _init_login(app)
+    _register_frontend_assets(app)
+    app.register_blueprint(core_bp)
+    security.init_app(app)
+    cli.init_app(app)
+    return app
+
+
+def _init_login(app: Flask) -> None:
+    login_manager = LoginManager(app)
+    login_manager.login_view = "core.sign_in"
+    login_manager.login_message = "Sign in to see this page."
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "strong"
+
+    @login_manager.user_loader
+    def load_user(user_id: str) -> User | None:
+        user = db.session().get(User, int(user_id))
+        return user if user is not None and user.active else None
+
+
+def _register_frontend_assets(app: Flask) -> None:
+    """Serve GOV.UK Frontend's fonts, images and script from the installed npm package."""
+
+    @security.public
+    def assets(filename: str):
+        return send_from_directory(GOVUK_FRONTEND_DIST / "assets", filename, max_age=86400)
+
+    @security.public
+    def govuk_frontend(filename: str):
+        return send_from_directory(GOVUK_FRONTEND_DIST, filename, max_age=86400)
+
+    app.add_url_rule("/assets/<path:filename>", view_func=assets)
+    app.add_url_rule("/govuk-frontend/<path:filename>", view_func=govuk_frontend)

@@ -1,0 +1,1 @@
+"""Core: database, accounts, places, security and command-line tools."""

@@ -1,0 +1,97 @@
+"""Command-line tools: `flask --app app db upgrade`, `create-user`, `seed-demo`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from alembic import command
+from alembic.config import Config
+from flask import Flask, current_app
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core import service
+from core.demo import DEMO_EMAILS, DEMO_PASSWORD, load_demo_data
+from core.models import Place, Role, User
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def alembic_config(engine) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["engine"] = engine
+    return config
+
+
+def upgrade_database(engine) -> None:
+    command.upgrade(alembic_config(engine), "head")
+
+
+def _session() -> Session:
+    return current_app.extensions["db_sessionmaker"]()
+
+
+@click.group("db", help="Database migrations (Alembic).")
+def db_group() -> None:
+    pass
+
+
+@db_group.command("upgrade", help="Apply all migrations.")
+def db_upgrade() -> None:
+    upgrade_database(current_app.extensions["db_engine"])
+    click.echo("Database is up to date.")
+
+
+@db_group.command("revision", help="Write a new migration from the difference between models and database.")
+@click.option("-m", "--message", required=True)
+def db_revision(message: str) -> None:
+    command.revision(
+        alembic_config(current_app.extensions["db_engine"]), message=message, autogenerate=True
+    )
+
+
+@click.command("create-user", help="Create a user who can sign in straight away.")
+@click.argument("email")
+@click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
+@click.option("--name", default="", help="Full name (defaults to the email address).")
+@click.option("--place", "places", multiple=True, help="Place name, for coordinators and facilitators; repeatable.")
+@click.password_option(envvar="HOLDFAST_PASSWORD", help="Or set HOLDFAST_PASSWORD.")
+def create_user(email: str, role: str, name: str, places: tuple[str, ...], password: str) -> None:
+    if len(password) < service.MIN_PASSWORD_LENGTH:
+        raise click.UsageError(f"The password must have at least {service.MIN_PASSWORD_LENGTH} characters.")
+    with _session() as session:
+        place_ids = list(session.scalars(select(Place.id).where(Place.name.in_(places))))
+        if len(place_ids) != len(set(places)):
+            raise click.UsageError("Every --place must name an existing place.")
+        if Role(role).is_place_scoped and not place_ids:
+            raise click.UsageError("A coordinator or facilitator needs at least one --place.")
+        try:
+            user = service.create_user(session, email, name or email, Role(role), place_ids, password)
+        except service.ServiceError as error:
+            raise click.UsageError(error.message) from error
+        session.commit()
+        click.echo(f"Created {user.role} {user.email}.")
+
+
+@click.command("seed-demo", help="Load fictional demo data (places, sectors, organisations, users).")
+@click.option("--if-empty", is_flag=True, help="Do nothing if the database already has users.")
+def seed_demo(if_empty: bool) -> None:
+    with _session() as session:
+        if if_empty and session.scalar(select(User.id).limit(1)) is not None:
+            click.echo("The database already has data; demo data not loaded again.")
+        else:
+            load_demo_data(session)
+            session.commit()
+            click.echo("Demo data loaded.")
+        demo_users = list(session.scalars(select(User).where(User.email.in_(DEMO_EMAILS))))
+    if demo_users:
+        click.echo(f"Demo logins (password for each: {DEMO_PASSWORD}):")
+        for user in demo_users:
+            click.echo(f"  {user.role:<12} {user.email}")
+
+
+def init_app(app: Flask) -> None:
+    for cmd in (db_group, create_user, seed_demo):
+        app.cli.add_command(cmd)

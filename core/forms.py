@@ -1,0 +1,157 @@
+"""Forms for signing in, managing users and managing places, sectors and organisations."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from govuk_frontend_wtf.wtforms_widgets import (
+    GovCheckboxesInput,
+    GovCheckboxInput,
+    GovFileInput,
+    GovPasswordInput,
+    GovRadioInput,
+    GovSelect,
+    GovSubmitInput,
+    GovTextArea,
+    GovTextInput,
+)
+from wtforms import (
+    BooleanField,
+    PasswordField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
+from wtforms.validators import Email, EqualTo, InputRequired, Length, ValidationError
+
+from core.models import Role
+from core.service import MIN_PASSWORD_LENGTH, ORGANISATION_NAME_MAX
+
+ROLE_CHOICES = [(role.value, role.label) for role in Role]
+
+
+class SignInForm(FlaskForm):
+    email = StringField(
+        "Email address",
+        widget=GovTextInput(),
+        validators=[InputRequired("Enter your email address"), Length(max=254)],
+    )
+    password = PasswordField(
+        "Password",
+        widget=GovPasswordInput(),
+        validators=[InputRequired("Enter your password"), Length(max=256)],
+    )
+    submit = SubmitField("Sign in", widget=GovSubmitInput())
+
+
+class SetPasswordForm(FlaskForm):
+    password = PasswordField(
+        "New password",
+        widget=GovPasswordInput(),
+        description=f"Use at least {MIN_PASSWORD_LENGTH} characters. A few unrelated words work well.",
+        validators=[
+            InputRequired("Enter a new password"),
+            Length(
+                min=MIN_PASSWORD_LENGTH,
+                max=256,
+                message=f"Password must be between {MIN_PASSWORD_LENGTH} and 256 characters",
+            ),
+        ],
+    )
+    confirm = PasswordField(
+        "Confirm new password",
+        widget=GovPasswordInput(),
+        validators=[
+            InputRequired("Enter the new password again"),
+            EqualTo("password", "The passwords do not match"),
+        ],
+    )
+    submit = SubmitField("Set password", widget=GovSubmitInput())
+
+
+class _PersonFields(FlaskForm):
+    # Declared before the access fields so the invite form asks for the person first.
+    name = StringField(
+        "Full name",
+        widget=GovTextInput(),
+        validators=[InputRequired("Enter the person’s name"), Length(max=120)],
+    )
+    email = StringField(
+        "Email address",
+        widget=GovTextInput(),
+        validators=[
+            InputRequired("Enter an email address"),
+            Length(max=254),
+            Email("Enter an email address in the correct format, like name@example.org"),
+        ],
+    )
+
+
+class _UserAccessForm(FlaskForm):
+    role = RadioField(
+        "Role", choices=ROLE_CHOICES, widget=GovRadioInput(), validators=[InputRequired("Select a role")]
+    )
+    places = SelectMultipleField(
+        "Places",
+        coerce=int,
+        widget=GovCheckboxesInput(),
+        description="Coordinators and facilitators only see the places they are attached to.",
+    )
+
+    def validate_places(self, field: SelectMultipleField) -> None:
+        if self.role.data and Role(self.role.data).is_place_scoped and not field.data:
+            raise ValidationError("Select at least one place for a coordinator or facilitator")
+
+
+class InviteUserForm(_PersonFields, _UserAccessForm):
+    submit = SubmitField("Invite user", widget=GovSubmitInput())
+
+
+class EditUserForm(_UserAccessForm):
+    active = BooleanField("Account is active", widget=GovCheckboxInput())
+    submit = SubmitField("Save changes", widget=GovSubmitInput())
+
+
+class RenewLinkForm(FlaskForm):
+    submit = SubmitField("Create a new set-password link", widget=GovSubmitInput())
+
+
+class PlaceForm(FlaskForm):
+    name = StringField(
+        "Name", widget=GovTextInput(), validators=[InputRequired("Enter a name"), Length(max=120)]
+    )
+    description = TextAreaField(
+        "Description (optional)", widget=GovTextArea(), validators=[Length(max=2000)]
+    )
+    submit = SubmitField("Save place", widget=GovSubmitInput())
+
+
+class SectorForm(FlaskForm):
+    name = StringField(
+        "Name", widget=GovTextInput(), validators=[InputRequired("Enter a name"), Length(max=120)]
+    )
+    submit = SubmitField("Save sector", widget=GovSubmitInput())
+
+
+class OrganisationForm(FlaskForm):
+    name = StringField(
+        "Name",
+        widget=GovTextInput(),
+        validators=[InputRequired("Enter a name"), Length(max=ORGANISATION_NAME_MAX)],
+    )
+    sector = SelectField("Sector", coerce=int, widget=GovSelect(), validate_choice=True)
+    place = SelectField("Place", coerce=int, widget=GovSelect(), validate_choice=True)
+    submit = SubmitField("Save organisation", widget=GovSubmitInput())
+
+
+class OrganisationImportForm(FlaskForm):
+    file = FileField(
+        "Upload a CSV file",
+        widget=GovFileInput(),
+        description="The first row must be: name, sector, place. Sectors and places must already exist.",
+        validators=[FileRequired("Select a CSV file")],
+    )
+    submit = SubmitField("Import organisations", widget=GovSubmitInput())

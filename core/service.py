@@ -1,0 +1,367 @@
+"""Writes and queries for accounts and places. Functions take a Session and plain values."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from core.db import utcnow
+from core.models import Organisation, Place, Role, Sector, SetPasswordToken, User, normalise_email
+
+SET_PASSWORD_LINK_LIFETIME = timedelta(days=7)
+MIN_PASSWORD_LENGTH = 10
+ORGANISATION_CSV_MAX_BYTES = 1_000_000
+ORGANISATION_CSV_MAX_ROWS = 5_000
+ORGANISATION_NAME_MAX = 200
+
+# Checked when the email is unknown so a failed sign-in takes as long either way.
+_DUMMY_HASH = generate_password_hash(secrets.token_hex(16))
+
+
+class ServiceError(Exception):
+    """A request that cannot be carried out, with a message for the named form field."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+# --- users -------------------------------------------------------------------------
+
+
+def authenticate(session: Session, email: str, password: str) -> User | None:
+    user = session.scalar(select(User).where(User.email == normalise_email(email)))
+    if user is None or user.password_hash is None:
+        check_password_hash(_DUMMY_HASH, password)
+        return None
+    if not check_password_hash(user.password_hash, password) or not user.active:
+        return None
+    return user
+
+
+def get_user(session: Session, user_id: int) -> User | None:
+    return session.get(User, user_id)
+
+
+def list_users(session: Session) -> list[User]:
+    return list(session.scalars(select(User).order_by(User.role, User.name)))
+
+
+def _places_by_id(session: Session, place_ids: list[int]) -> list[Place]:
+    places = list(session.scalars(select(Place).where(Place.id.in_(place_ids))))
+    if len(places) != len(set(place_ids)):
+        raise ServiceError("places", "Select places from the list")
+    return places
+
+
+def create_user(
+    session: Session,
+    email: str,
+    name: str,
+    role: Role,
+    place_ids: list[int] = (),
+    password: str | None = None,
+) -> User:
+    email = normalise_email(email)
+    if session.scalar(select(User.id).where(User.email == email)) is not None:
+        raise ServiceError("email", "A user with this email address already exists")
+    user = User(
+        email=email,
+        name=name.strip(),
+        role=role.value,
+        places=_places_by_id(session, list(place_ids)) if role.is_place_scoped else [],
+        password_hash=generate_password_hash(password) if password else None,
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+def invite_user(
+    session: Session, email: str, name: str, role: Role, place_ids: list[int]
+) -> tuple[User, str]:
+    """Create an account without a password and return it with its one-time link token."""
+    user = create_user(session, email, name, role, place_ids)
+    token = _new_set_password_token(session, user)
+    session.commit()
+    return user, token
+
+
+def renew_set_password_link(session: Session, user: User) -> str:
+    token = _new_set_password_token(session, user)
+    session.commit()
+    return token
+
+
+def _new_set_password_token(session: Session, user: User) -> str:
+    # Only one link works at a time: an older, unused one is retired.
+    now = utcnow()
+    for old in session.scalars(
+        select(SetPasswordToken).where(
+            SetPasswordToken.user_id == user.id, SetPasswordToken.used_at.is_(None)
+        )
+    ):
+        old.used_at = now
+    token = secrets.token_urlsafe(32)
+    session.add(
+        SetPasswordToken(
+            user_id=user.id,
+            token_hash=hash_token(token),
+            expires_at=now + SET_PASSWORD_LINK_LIFETIME,
+        )
+    )
+    return token
+
+
+def find_usable_token(session: Session, token: str) -> SetPasswordToken | None:
+    record = session.scalar(
+        select(SetPasswordToken).where(SetPasswordToken.token_hash == hash_token(token))
+    )
+    if record is None or record.used_at is not None or record.expires_at <= utcnow():
+        return None
+    if not record.user.active:
+        return None
+    return record
+
+
+def set_password_with_token(session: Session, token: str, password: str) -> User | None:
+    """Use a one-time link: set the password and spend the link. None if the link is not usable."""
+    record = find_usable_token(session, token)
+    if record is None:
+        return None
+    # Spend the token with a guarded UPDATE so two concurrent uses cannot both succeed.
+    spent = session.execute(
+        SetPasswordToken.__table__.update()
+        .where(SetPasswordToken.id == record.id, SetPasswordToken.used_at.is_(None))
+        .values(used_at=utcnow())
+    )
+    if spent.rowcount != 1:
+        session.rollback()
+        return None
+    record.user.password_hash = generate_password_hash(password)
+    session.commit()
+    return record.user
+
+
+def set_password(session: Session, user: User, password: str) -> None:
+    user.password_hash = generate_password_hash(password)
+    session.commit()
+
+
+def update_user(
+    session: Session, acting_user: User, user: User, role: Role, place_ids: list[int], active: bool
+) -> None:
+    if user.id == acting_user.id and (role != Role.ADMIN or not active):
+        raise ServiceError("role", "You cannot remove your own admin access or deactivate yourself")
+    user.role = role.value
+    user.places = _places_by_id(session, place_ids) if role.is_place_scoped else []
+    user.active = active
+    session.commit()
+
+
+# --- places, sectors, organisations ---------------------------------------------------
+
+
+def list_places(session: Session, for_user: User | None = None) -> list[Place]:
+    query = select(Place).order_by(Place.name)
+    if for_user is not None and for_user.role_enum.is_place_scoped:
+        query = query.where(Place.id.in_([place.id for place in for_user.places]))
+    return list(session.scalars(query))
+
+
+def get_place(session: Session, place_id: int) -> Place | None:
+    return session.get(Place, place_id)
+
+
+def save_place(session: Session, place: Place | None, name: str, description: str | None) -> Place:
+    name = name.strip()
+    clash = session.scalar(select(Place).where(func.lower(Place.name) == name.lower()))
+    if clash is not None and clash is not place:
+        raise ServiceError("name", "A place with this name already exists")
+    if place is None:
+        place = Place()
+        session.add(place)
+    place.name = name
+    place.description = (description or "").strip()
+    session.commit()
+    return place
+
+
+def list_sectors(session: Session) -> list[Sector]:
+    return list(session.scalars(select(Sector).order_by(Sector.position, Sector.name)))
+
+
+def get_sector(session: Session, sector_id: int) -> Sector | None:
+    return session.get(Sector, sector_id)
+
+
+def save_sector(session: Session, sector: Sector | None, name: str) -> Sector:
+    name = name.strip()
+    clash = session.scalar(select(Sector).where(func.lower(Sector.name) == name.lower()))
+    if clash is not None and clash is not sector:
+        raise ServiceError("name", "A sector with this name already exists")
+    if sector is None:
+        last = session.scalar(select(func.max(Sector.position))) or 0
+        sector = Sector(position=last + 1)
+        session.add(sector)
+    sector.name = name
+    session.commit()
+    return sector
+
+
+def list_organisations(session: Session, place_id: int | None = None) -> list[Organisation]:
+    query = select(Organisation).join(Organisation.place).order_by(Place.name, Organisation.name)
+    if place_id is not None:
+        query = query.where(Organisation.place_id == place_id)
+    return list(session.scalars(query))
+
+
+def get_organisation(session: Session, organisation_id: int) -> Organisation | None:
+    return session.get(Organisation, organisation_id)
+
+
+def save_organisation(
+    session: Session, organisation: Organisation | None, name: str, sector_id: int, place_id: int
+) -> Organisation:
+    name = name.strip()
+    if session.get(Sector, sector_id) is None:
+        raise ServiceError("sector", "Select a sector from the list")
+    if session.get(Place, place_id) is None:
+        raise ServiceError("place", "Select a place from the list")
+    clash = session.scalar(
+        select(Organisation).where(
+            Organisation.place_id == place_id, func.lower(Organisation.name) == name.lower()
+        )
+    )
+    if clash is not None and clash is not organisation:
+        raise ServiceError("name", "This place already has an organisation with this name")
+    if organisation is None:
+        organisation = Organisation()
+        session.add(organisation)
+    organisation.name = name
+    organisation.sector_id = sector_id
+    organisation.place_id = place_id
+    session.commit()
+    return organisation
+
+
+@dataclass(frozen=True)
+class RowError:
+    row: int  # the line number in the file, counting the header as line 1
+    message: str
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    created: int
+    errors: tuple[RowError, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+ORGANISATION_CSV_COLUMNS = ("name", "sector", "place")
+
+
+def import_organisations_csv(session: Session, data: bytes) -> ImportReport:
+    """Create organisations from a CSV with columns name, sector, place.
+
+    All or nothing: if any row is bad, nothing is written and every problem is reported.
+    """
+    rows, file_error = _read_csv(data)
+    if file_error:
+        return ImportReport(0, (RowError(0, file_error),))
+
+    sectors = {s.name.lower(): s for s in list_sectors(session)}
+    places = {p.name.lower(): p for p in list_places(session)}
+    existing = {
+        (place_id, name.lower())
+        for place_id, name in session.execute(select(Organisation.place_id, Organisation.name))
+    }
+    errors: list[RowError] = []
+    seen: dict[tuple[int, str], int] = {}
+    valid_rows: list[tuple[str, Sector, Place]] = []
+    for line, row in rows:
+        name, sector_name, place_name = (row[c] for c in ORGANISATION_CSV_COLUMNS)
+        problems = []
+        if not name:
+            problems.append("name is empty")
+        elif len(name) > ORGANISATION_NAME_MAX:
+            problems.append(f"name is longer than {ORGANISATION_NAME_MAX} characters")
+        sector = sectors.get(sector_name.lower())
+        if sector is None:
+            problems.append(f"sector ‘{sector_name}’ is not a known sector")
+        place = places.get(place_name.lower())
+        if place is None:
+            problems.append(f"place ‘{place_name}’ is not a known place")
+        if name and place is not None:
+            key = (place.id, name.lower())
+            if key in existing:
+                problems.append(f"‘{name}’ already exists in {place.name}")
+            elif key in seen:
+                problems.append(f"‘{name}’ in {place.name} is also on line {seen[key]}")
+            else:
+                seen[key] = line
+        if problems:
+            message = "; ".join(problems)
+            errors.append(RowError(line, message[0].upper() + message[1:]))
+        else:
+            valid_rows.append((name, sector, place))
+
+    if errors:
+        return ImportReport(0, tuple(errors))
+    session.add_all(
+        Organisation(name=name, sector=sector, place=place) for name, sector, place in valid_rows
+    )
+    session.commit()
+    return ImportReport(len(valid_rows), ())
+
+
+def _read_csv(data: bytes) -> tuple[list[tuple[int, dict[str, str]]], str | None]:
+    if not data.strip():
+        return [], "The file is empty"
+    if len(data) > ORGANISATION_CSV_MAX_BYTES:
+        return [], "The file must be smaller than 1 MB"
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return [], "The file must be a CSV saved as UTF-8"
+    if "\x00" in text:
+        return [], "The file must be a CSV, not a spreadsheet or other binary file"
+    try:
+        reader = csv.reader(io.StringIO(text, newline=""))
+        header = [column.strip().lower() for column in next(reader)]
+        missing = [c for c in ORGANISATION_CSV_COLUMNS if c not in header]
+        if missing:
+            return [], f"The first row must name the columns: missing {', '.join(missing)}"
+        index = {column: header.index(column) for column in ORGANISATION_CSV_COLUMNS}
+        rows = []
+        for values in reader:
+            if not any(value.strip() for value in values):
+                continue
+            if len(rows) >= ORGANISATION_CSV_MAX_ROWS:
+                return [], f"The file must have at most {ORGANISATION_CSV_MAX_ROWS} rows"
+            cells = {
+                column: values[i].strip() if i < len(values) else ""
+                for column, i in index.items()
+            }
+            rows.append((reader.line_num, cells))
+    except csv.Error as error:
+        return [], f"The file could not be read as CSV: {error}"
+    if not rows:
+        return [], "The file has a header row but no organisations"
+    return rows, None

@@ -1,0 +1,221 @@
+"""Access rules for every route, CSRF, headers, cookies and the sign-in rate limit."""
+
+import os
+import re
+import uuid
+
+import pytest
+from bs4 import BeautifulSoup
+
+from core import service
+from core.models import Role
+from core.security import ANYONE
+from tests.conftest import TEST_PASSWORD, sign_in
+
+IDENTITIES = ["anonymous", *Role]
+ALWAYS_PUBLIC = {"static"}  # Flask's own static files
+
+
+@pytest.fixture
+def route_objects(db_session, make_place, make_sector, make_organisation, make_user):
+    """One object of each kind named in a URL, in a place the scoped roles belong to."""
+    place = make_place()
+    organisation = make_organisation(place=place, sector=make_sector())
+    target = make_user(Role.EVALUATOR)
+    users = {role: make_user(role, places=[place]) for role in Role}
+    values = {
+        "place_id": place.id,
+        "sector_id": organisation.sector_id,
+        "organisation_id": organisation.id,
+        "user_id": target.id,
+        "filename": "manifest.json",
+    }
+    return values, users, lambda: service.renew_set_password_link(db_session, target)
+
+
+def routes(app):
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint in ALWAYS_PUBLIC:
+            continue
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            yield rule, method
+
+
+def build_path(rule, values) -> str:
+    path = rule.rule
+    for argument in rule.arguments:
+        value = "govuk-frontend.min.js" if rule.endpoint == "govuk_frontend" else values[argument]
+        path = re.sub(rf"<(?:[a-z]+:)?{argument}>", str(value), path)
+    return path
+
+
+def test_every_route_states_its_roles(app):
+    missing = [
+        rule.endpoint for rule in app.url_map.iter_rules()
+        if rule.endpoint not in ALWAYS_PUBLIC and not hasattr(app.view_functions[rule.endpoint], "allowed_roles")
+    ]
+    assert missing == []
+
+
+def test_admin_pages_are_for_admins_only(app):
+    for rule in app.url_map.iter_rules():
+        if rule.rule.startswith("/admin"):
+            assert app.view_functions[rule.endpoint].allowed_roles == {Role.ADMIN}, rule.rule
+
+
+def test_route_table_with_every_role(app, route_objects):
+    values, users, new_token = route_objects
+    checked = 0
+    for identity in IDENTITIES:
+        values["token"] = new_token()  # the admin's "new link" POST retires the last one
+        client = app.test_client()
+        if identity != "anonymous":
+            assert sign_in(client, users[identity]).status_code == 302
+        for rule, method in routes(app):
+            if rule.endpoint == "core.sign_out":
+                continue  # would end this client's session; checked below
+            allowed = app.view_functions[rule.endpoint].allowed_roles
+            path = build_path(rule, values)
+            response = client.open(path, method=method, data={})
+            response.close()  # file responses stream until closed
+            where = f"{identity} {method} {path} -> {response.status_code}"
+            if identity in allowed:
+                assert response.status_code in (200, 302), where
+                if response.status_code == 302:
+                    assert not response.location.startswith("/sign-in"), where
+            elif identity == "anonymous":
+                assert response.status_code == 302 and response.location.startswith("/sign-in"), where
+            else:
+                assert response.status_code == 403, where
+            checked += 1
+    assert checked > 5 * 20
+
+
+@pytest.mark.parametrize("identity", IDENTITIES)
+def test_sign_out_route(app, route_objects, identity):
+    _, users, _ = route_objects
+    client = app.test_client()
+    if identity != "anonymous":
+        sign_in(client, users[identity])
+    response = client.post("/sign-out")
+    assert response.status_code == 302
+    expected = "/sign-in" if identity == "anonymous" else "/"
+    assert response.location.startswith(expected)
+
+
+def test_unknown_ids_are_404_for_admins(app, route_objects):
+    _, users, _ = route_objects
+    client = app.test_client()
+    sign_in(client, users[Role.ADMIN])
+    for rule, method in routes(app):
+        if method == "GET" and re.search(r"<int:\w+_id>", rule.rule):
+            path = build_path(rule, {arg: 999_999 for arg in rule.arguments})
+            assert client.get(path).status_code == 404, path
+
+
+def test_scoped_roles_cannot_open_other_places(client, make_user, make_place, login):
+    other = make_place()
+    for role in (Role.COORDINATOR, Role.FACILITATOR):
+        login(make_user(role))
+        assert client.get(f"/places/{other.id}").status_code == 403
+        client.post("/sign-out")
+
+
+# --- CSRF ----------------------------------------------------------------------------
+
+
+def csrf_token(response) -> str:
+    return BeautifulSoup(response.get_data(as_text=True), "html.parser").select_one("input[name=csrf_token]")["value"]
+
+
+def test_post_without_csrf_token_is_refused(make_app, make_user):
+    app = make_app(WTF_CSRF_ENABLED=True)
+    client = app.test_client()
+    user = make_user(Role.ADMIN)
+    response = client.post("/sign-in", data={"email": user.email, "password": TEST_PASSWORD})
+    assert response.status_code == 400
+    assert "Your form could not be sent" in response.get_data(as_text=True)
+
+    token = csrf_token(client.get("/sign-in"))
+    response = client.post("/sign-in", data={"email": user.email, "password": TEST_PASSWORD, "csrf_token": token})
+    assert response.status_code == 302
+
+    # Signed in, a forged admin form post is refused too.
+    response = client.post("/admin/places/new", data={"name": "Forged"})
+    assert response.status_code == 400
+    token = csrf_token(client.get("/admin/places/new"))
+    assert client.post("/admin/places/new", data={"name": "Real", "csrf_token": token}).status_code == 302
+
+
+def test_sign_out_needs_csrf_token(make_app, make_user):
+    app = make_app(WTF_CSRF_ENABLED=True)
+    client = app.test_client()
+    user = make_user(Role.EVALUATOR)
+    client.post("/sign-in", data={"email": user.email, "password": TEST_PASSWORD, "csrf_token": csrf_token(client.get("/sign-in"))})
+    assert client.post("/sign-out").status_code == 400
+    assert client.get("/dashboard").status_code == 200
+
+
+# --- headers and cookies ---------------------------------------------------------------
+
+
+def test_security_headers(client):
+    response = client.get("/")
+    policy = response.headers["Content-Security-Policy"]
+    script_src = re.search(r"script-src ([^;]+)", policy).group(1)
+    assert "unsafe-inline" not in policy and "unsafe-eval" not in policy
+    nonce = re.search(r"'nonce-([^']+)'", script_src).group(1)
+    inline_scripts = BeautifulSoup(response.get_data(as_text=True), "html.parser").select("script:not([src])")
+    assert inline_scripts and all(script["nonce"] == nonce for script in inline_scripts)
+    assert "frame-ancestors 'none'" in policy
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Referrer-Policy"] == "same-origin"
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert client.get("/").headers["Content-Security-Policy"] != policy  # a fresh nonce each time
+
+
+@pytest.mark.parametrize("debug, secure", [(False, True), (True, False)])
+def test_session_cookie_flags(make_app, make_user, debug, secure):
+    app = make_app(SESSION_COOKIE_SECURE=None, DEBUG=debug)
+    user = make_user(Role.EVALUATOR)
+    response = app.test_client().post("/sign-in", data={"email": user.email, "password": TEST_PASSWORD})
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert ("Secure" in cookie) is secure
+
+
+# --- rate limit on failed sign-ins --------------------------------------------------------
+
+STORAGES = ["memory://"] + ([os.environ["TEST_REDIS_URL"]] if os.environ.get("TEST_REDIS_URL") else [])
+
+
+@pytest.mark.parametrize("storage", STORAGES)
+def test_five_failed_sign_ins_a_minute_are_refused(make_app, make_user, storage):
+    app = make_app(
+        RATELIMIT_ENABLED=True, RATELIMIT_STORAGE_URI=storage, RATELIMIT_KEY_PREFIX=f"test-{uuid.uuid4()}"
+    )
+    client = app.test_client()
+    user = make_user(Role.EVALUATOR)
+    for _ in range(5):
+        assert sign_in(client, user, "wrong password").status_code == 200
+    response = sign_in(client, user)  # even the right password waits now
+    assert response.status_code == 429
+    assert "Too many failed sign-in attempts" in response.get_data(as_text=True)
+    # Another address is not affected.
+    other = client.post(
+        "/sign-in", data={"email": user.email, "password": TEST_PASSWORD}, environ_base={"REMOTE_ADDR": "10.9.8.7"}
+    )
+    assert other.status_code == 302
+
+
+def test_successful_sign_ins_do_not_count(make_app, make_user):
+    app = make_app(RATELIMIT_ENABLED=True, RATELIMIT_KEY_PREFIX=f"test-{uuid.uuid4()}")
+    client = app.test_client()
+    user = make_user(Role.EVALUATOR)
+    for _ in range(8):
+        assert sign_in(client, user).status_code == 302
+        client.post("/sign-out")
+
+
+def test_anyone_constant_covers_every_role():
+    assert ANYONE == {"anonymous", *Role}

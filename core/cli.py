@@ -8,6 +8,7 @@ import click
 from alembic import command
 from alembic.config import Config
 from flask import Flask, current_app
+from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -33,9 +34,7 @@ def _session() -> Session:
     return current_app.extensions["db_sessionmaker"]()
 
 
-@click.group("db", help="Database migrations (Alembic).")
-def db_group() -> None:
-    pass
+db_group = AppGroup("db", help="Database migrations (Alembic).")
 
 
 @db_group.command("upgrade", help="Apply all migrations.")
@@ -53,6 +52,7 @@ def db_revision(message: str) -> None:
 
 
 @click.command("create-user", help="Create a user who can sign in straight away.")
+@with_appcontext
 @click.argument("email")
 @click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
 @click.option("--name", default="", help="Full name (defaults to the email address).")
@@ -76,6 +76,7 @@ def create_user(email: str, role: str, name: str, places: tuple[str, ...], passw
 
 
 @click.command("seed-demo", help="Load fictional demo data (places, sectors, organisations, users).")
+@with_appcontext
 @click.option("--if-empty", is_flag=True, help="Do nothing if the database already has users.")
 def seed_demo(if_empty: bool) -> None:
     with _session() as session:

@@ -318,7 +318,8 @@ def import_organisations():
     if form.validate_on_submit():
         report = service.import_organisations_csv(db.session(), form.file.data.read())
         if report.ok:
-            flash(f"{report.created} organisations imported.")
+            noun = "organisation" if report.created == 1 else "organisations"
+            flash(f"{report.created} {noun} imported.")
             return redirect(url_for("core.organisations"))
         form.file.errors.append("The file has problems. Nothing was imported. Fix the rows listed and upload it again.")
     return render_template("core/admin/import.html", form=form, report=report)

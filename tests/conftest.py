@@ -197,3 +197,18 @@ def login(client: FlaskClient) -> Callable[[User], None]:
 
 def count(session: Session, model) -> int:
     return session.scalar(select(func.count()).select_from(model))
+
+
+def pytest_report_header(config) -> str:
+    return f"holdfast database backends: {', '.join(BACKENDS)}"
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """Say plainly how many PostgreSQL and browser tests passed, so a skip cannot hide."""
+    passed = terminalreporter.stats.get("passed", [])
+    lines = {
+        "on PostgreSQL": sum("[postgresql" in report.nodeid for report in passed),
+        "in the browser (tests/e2e)": sum("tests/e2e/" in report.nodeid for report in passed),
+    }
+    for where, number in lines.items():
+        terminalreporter.write_line(f"holdfast: {number} tests passed {where}")

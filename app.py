@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 
 from flask import Flask, send_from_directory
@@ -20,6 +21,7 @@ GOVUK_FRONTEND_DIST = PROJECT_ROOT / "node_modules" / "govuk-frontend" / "dist" 
 
 # Settings that may come from the environment instead of instance/config.py.
 ENVIRONMENT_SETTINGS = ("SECRET_KEY", "PANEL_SECRET", "DATABASE_URL", "RATELIMIT_STORAGE_URI")
+INT_ENVIRONMENT_SETTINGS = ("PROXY_FIX_X_FOR",)
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -32,12 +34,16 @@ def create_app(test_config: dict | None = None) -> Flask:
         MAX_CONTENT_LENGTH=5 * 1024 * 1024,
         WTF_CSRF_TIME_LIMIT=None,  # tied to the session instead, so long surveys do not expire
         PROXY_FIX_X_FOR=0,
+        RATELIMIT_STRATEGY="moving-window",  # a fixed window lets ~2× through at its edge
     )
     if test_config is None:
         app.config.from_pyfile("config.py", silent=True)
         for name in ENVIRONMENT_SETTINGS:
             if os.environ.get(name):
                 app.config[name] = os.environ[name]
+        for name in INT_ENVIRONMENT_SETTINGS:
+            if os.environ.get(name):
+                app.config[name] = int(os.environ[name])
     else:
         app.config.from_mapping(test_config)
     if app.config["SESSION_COOKIE_SECURE"] is None:
@@ -48,7 +54,10 @@ def create_app(test_config: dict | None = None) -> Flask:
             "or set the SECRET_KEY environment variable."
         )
     if app.config["PROXY_FIX_X_FOR"]:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_FIX_X_FOR"], x_proto=1)
+        # Behind a proxy: trust its client address, scheme and host, so rate limits see
+        # the real address and links shown for copying carry the public https address.
+        hops = app.config["PROXY_FIX_X_FOR"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
     app.jinja_loader = ChoiceLoader(
         [
@@ -82,9 +91,14 @@ def _init_login(app: Flask) -> None:
     login_manager.session_protection = "strong"
 
     @login_manager.user_loader
-    def load_user(user_id: str) -> User | None:
+    def load_user(session_id: str) -> User | None:
+        user_id, _, token = session_id.partition(":")
+        if not user_id.isdigit():
+            return None
         user = db.session().get(User, int(user_id))
-        return user if user is not None and user.active else None
+        if user is None or not user.active or not secrets.compare_digest(user.session_token, token):
+            return None
+        return user
 
 
 def _register_frontend_assets(app: Flask) -> None:

@@ -82,6 +82,8 @@ def seed_demo(if_empty: bool) -> None:
     with _session() as session:
         if if_empty and session.scalar(select(User.id).limit(1)) is not None:
             click.echo("The database already has data; demo data not loaded again.")
+        elif session.scalar(select(User.id).where(User.email.in_(DEMO_EMAILS)).limit(1)) is not None:
+            raise click.ClickException("The demo data is already loaded.")
         else:
             load_demo_data(session)
             session.commit()

@@ -51,6 +51,8 @@ def load_demo_data(session: Session) -> list[User]:
         places[name] = place
     sectors = {sector.name: sector for sector in session.scalars(select(Sector))}
     for name, sector_name, place_name in DEMO_ORGANISATIONS:
+        if sector_name not in sectors:  # an admin may have renamed a standard sector
+            sectors[sector_name] = Sector(name=sector_name, position=len(sectors) + 1)
         session.add(Organisation(name=name, sector=sectors[sector_name], place=places[place_name]))
     session.flush()
     return [

@@ -25,12 +25,36 @@ from wtforms import (
     SubmitField,
     TextAreaField,
 )
-from wtforms.validators import Email, EqualTo, InputRequired, Length, ValidationError
+from wtforms.validators import DataRequired, Email, EqualTo, InputRequired, Length, ValidationError
 
 from core.models import Role
 from core.service import MIN_PASSWORD_LENGTH, ORGANISATION_NAME_MAX
 
 ROLE_CHOICES = [(role.value, role.label) for role in Role]
+
+
+def strip_whitespace(value: str | None) -> str | None:
+    return value.strip() if isinstance(value, str) else value
+
+
+def choice_id(value) -> int:
+    """Coerce a posted id; anything that is not a number becomes 0, which no row has,
+    so the view answers with its own plain-English message instead of WTForms'."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
+
+
+def required_text(label: str, message: str, max_length: int, **kwargs) -> StringField:
+    """A text field that trims spaces and refuses an answer of only spaces."""
+    return StringField(
+        label,
+        widget=GovTextInput(),
+        filters=[strip_whitespace],
+        validators=[DataRequired(message), Length(max=max_length)],
+        **kwargs,
+    )
 
 
 class SignInForm(FlaskForm):
@@ -74,16 +98,13 @@ class SetPasswordForm(FlaskForm):
 
 class _PersonFields(FlaskForm):
     # Declared before the access fields so the invite form asks for the person first.
-    name = StringField(
-        "Full name",
-        widget=GovTextInput(),
-        validators=[InputRequired("Enter the person’s name"), Length(max=120)],
-    )
+    name = required_text("Full name", "Enter the person’s name", 120)
     email = StringField(
         "Email address",
         widget=GovTextInput(),
+        filters=[strip_whitespace],
         validators=[
-            InputRequired("Enter an email address"),
+            DataRequired("Enter an email address"),
             Length(max=254),
             Email("Enter an email address in the correct format, like name@example.org"),
         ],
@@ -96,13 +117,16 @@ class _UserAccessForm(FlaskForm):
     )
     places = SelectMultipleField(
         "Places",
-        coerce=int,
+        coerce=choice_id,
+        validate_choice=False,  # the service answers unknown places in plain English
         widget=GovCheckboxesInput(),
         description="Coordinators and facilitators only see the places they are attached to.",
     )
 
     def validate_places(self, field: SelectMultipleField) -> None:
-        if self.role.data and Role(self.role.data).is_place_scoped and not field.data:
+        if self.role.data not in Role._value2member_map_:
+            return  # the role field reports a value that is not one of its choices
+        if Role(self.role.data).is_place_scoped and not field.data:
             raise ValidationError("Select at least one place for a coordinator or facilitator")
 
 
@@ -120,9 +144,7 @@ class RenewLinkForm(FlaskForm):
 
 
 class PlaceForm(FlaskForm):
-    name = StringField(
-        "Name", widget=GovTextInput(), validators=[InputRequired("Enter a name"), Length(max=120)]
-    )
+    name = required_text("Name", "Enter a name", 120)
     description = TextAreaField(
         "Description (optional)", widget=GovTextArea(), validators=[Length(max=2000)]
     )
@@ -130,20 +152,15 @@ class PlaceForm(FlaskForm):
 
 
 class SectorForm(FlaskForm):
-    name = StringField(
-        "Name", widget=GovTextInput(), validators=[InputRequired("Enter a name"), Length(max=120)]
-    )
+    name = required_text("Name", "Enter a name", 120)
     submit = SubmitField("Save sector", widget=GovSubmitInput())
 
 
 class OrganisationForm(FlaskForm):
-    name = StringField(
-        "Name",
-        widget=GovTextInput(),
-        validators=[InputRequired("Enter a name"), Length(max=ORGANISATION_NAME_MAX)],
-    )
-    sector = SelectField("Sector", coerce=int, widget=GovSelect(), validate_choice=True)
-    place = SelectField("Place", coerce=int, widget=GovSelect(), validate_choice=True)
+    name = required_text("Name", "Enter a name", ORGANISATION_NAME_MAX)
+    # Unknown ids become 0, which the service answers with "Select a … from the list".
+    sector = SelectField("Sector", coerce=choice_id, widget=GovSelect(), validate_choice=False)
+    place = SelectField("Place", coerce=choice_id, widget=GovSelect(), validate_choice=False)
     submit = SubmitField("Save organisation", widget=GovSubmitInput())
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import secrets
 from datetime import datetime
 
 from flask_login import UserMixin
@@ -49,6 +50,8 @@ class User(UserMixin, Base):
     # None until the invited person sets a password through their one-time link.
     password_hash: Mapped[str | None] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(default=True)
+    # Part of the id kept in the session cookie; changing it ends every signed-in session.
+    session_token: Mapped[str] = mapped_column(String(32), default=lambda: secrets.token_hex(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     places: Mapped[list[Place]] = relationship(
@@ -58,6 +61,12 @@ class User(UserMixin, Base):
     @validates("email")
     def _normalise_email(self, _key: str, email: str) -> str:
         return normalise_email(email)
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_token}"
+
+    def end_sessions(self) -> None:
+        self.session_token = secrets.token_hex(16)
 
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive users

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import (
     Blueprint,
     abort,
@@ -69,9 +71,20 @@ def _show_service_error(form: FlaskForm, error: service.ServiceError) -> None:
 
 
 def _safe_next(target: str | None) -> str:
-    # Only same-site paths, so the sign-in form cannot be used to redirect elsewhere.
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
+    """Only a path on this site, so the sign-in form cannot send anyone elsewhere.
+
+    Browsers drop tabs and newlines and read a backslash as a slash, so `/\t/evil.example`
+    would become `//evil.example`: anything with those is refused outright.
+    """
+    if (
+        target
+        and target.startswith("/")
+        and not any(ch.isspace() or ord(ch) < 32 or ch == "\\" for ch in target)
+        and not target.startswith("//")
+    ):
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc:
+            return target
     return url_for("core.dashboard")
 
 
@@ -187,7 +200,7 @@ def invite_user():
             _show_service_error(form, error)
         else:
             return _one_time_link_page(user, token, created=True)
-    return render_template("core/admin/form.html", form=form, title="Invite a user")
+    return render_template("form_page.html", form=form, title="Invite a user")
 
 
 @bp.route("/admin/users/<int:user_id>", methods=["GET", "POST"])
@@ -220,6 +233,9 @@ def renew_set_password_link(user_id: int):
     form = RenewLinkForm()
     if not form.validate_on_submit():
         abort(400)
+    if not user.active:
+        flash(f"{user.name}’s account is deactivated. Reactivate it before creating a link.", "info")
+        return redirect(url_for("core.edit_user", user_id=user.id))
     token = service.renew_set_password_link(db.session(), user)
     return _one_time_link_page(user, token, created=False)
 
@@ -242,7 +258,7 @@ def edit_place(place_id: int | None):
             flash(f"{saved.name} saved.")
             return redirect(url_for("core.places"))
     title = f"Edit {place.name}" if place else "Add a place"
-    return render_template("core/admin/form.html", form=form, title=title, back=url_for("core.places"))
+    return render_template("form_page.html", form=form, title=title, back=url_for("core.places"))
 
 
 @bp.get("/admin/sectors")
@@ -266,7 +282,7 @@ def edit_sector(sector_id: int | None):
             flash(f"{saved.name} saved.")
             return redirect(url_for("core.sectors"))
     title = f"Edit {sector.name}" if sector else "Add a sector"
-    return render_template("core/admin/form.html", form=form, title=title, back=url_for("core.sectors"))
+    return render_template("form_page.html", form=form, title=title, back=url_for("core.sectors"))
 
 
 @bp.get("/admin/organisations")
@@ -306,7 +322,7 @@ def edit_organisation(organisation_id: int | None):
             return redirect(url_for("core.organisations"))
     title = f"Edit {organisation.name}" if organisation else "Add an organisation"
     return render_template(
-        "core/admin/form.html", form=form, title=title, back=url_for("core.organisations")
+        "form_page.html", form=form, title=title, back=url_for("core.organisations")
     )
 
 

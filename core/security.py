@@ -85,6 +85,8 @@ def _set_security_headers(response):
     response.headers["Referrer-Policy"] = "same-origin"
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
+    if not current_app.debug and request.is_secure:
+        response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
     if request.endpoint not in ("static", "assets", "govuk_frontend"):
         response.headers.setdefault("Cache-Control", "no-store")
     return response

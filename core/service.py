@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -152,13 +153,9 @@ def set_password_with_token(session: Session, token: str, password: str) -> User
         session.rollback()
         return None
     record.user.password_hash = generate_password_hash(password)
+    record.user.end_sessions()
     session.commit()
     return record.user
-
-
-def set_password(session: Session, user: User, password: str) -> None:
-    user.password_hash = generate_password_hash(password)
-    session.commit()
 
 
 def update_user(
@@ -166,6 +163,8 @@ def update_user(
 ) -> None:
     if user.id == acting_user.id and (role != Role.ADMIN or not active):
         raise ServiceError("role", "You cannot remove your own admin access or deactivate yourself")
+    if role.value != user.role or not active:
+        user.end_sessions()  # a changed role or a deactivation takes effect at once
     user.role = role.value
     user.places = _places_by_id(session, place_ids) if role.is_place_scoped else []
     user.active = active
@@ -186,17 +185,32 @@ def get_place(session: Session, place_id: int) -> Place | None:
     return session.get(Place, place_id)
 
 
+def _same_name(rows, name: str, exclude=None):
+    """Compare names in Python: SQLite's lower() only folds ASCII, PostgreSQL's folds all."""
+    wanted = name.casefold()
+    return next((row for row in rows if row.name.casefold() == wanted and row is not exclude), None)
+
+
+def _commit_or_clash(session: Session, field: str, message: str) -> None:
+    # Two requests can pass the check at once; the unique constraint decides.
+    try:
+        session.commit()
+    except IntegrityError as error:
+        session.rollback()
+        raise ServiceError(field, message) from error
+
+
 def save_place(session: Session, place: Place | None, name: str, description: str | None) -> Place:
     name = name.strip()
-    clash = session.scalar(select(Place).where(func.lower(Place.name) == name.lower()))
-    if clash is not None and clash is not place:
-        raise ServiceError("name", "A place with this name already exists")
+    message = "A place with this name already exists"
+    if _same_name(session.scalars(select(Place)), name, exclude=place):
+        raise ServiceError("name", message)
     if place is None:
         place = Place()
         session.add(place)
     place.name = name
     place.description = (description or "").strip()
-    session.commit()
+    _commit_or_clash(session, "name", message)
     return place
 
 
@@ -210,15 +224,15 @@ def get_sector(session: Session, sector_id: int) -> Sector | None:
 
 def save_sector(session: Session, sector: Sector | None, name: str) -> Sector:
     name = name.strip()
-    clash = session.scalar(select(Sector).where(func.lower(Sector.name) == name.lower()))
-    if clash is not None and clash is not sector:
-        raise ServiceError("name", "A sector with this name already exists")
+    message = "A sector with this name already exists"
+    if _same_name(session.scalars(select(Sector)), name, exclude=sector):
+        raise ServiceError("name", message)
     if sector is None:
         last = session.scalar(select(func.max(Sector.position))) or 0
         sector = Sector(position=last + 1)
         session.add(sector)
     sector.name = name
-    session.commit()
+    _commit_or_clash(session, "name", message)
     return sector
 
 
@@ -241,20 +255,17 @@ def save_organisation(
         raise ServiceError("sector", "Select a sector from the list")
     if session.get(Place, place_id) is None:
         raise ServiceError("place", "Select a place from the list")
-    clash = session.scalar(
-        select(Organisation).where(
-            Organisation.place_id == place_id, func.lower(Organisation.name) == name.lower()
-        )
-    )
-    if clash is not None and clash is not organisation:
-        raise ServiceError("name", "This place already has an organisation with this name")
+    message = "This place already has an organisation with this name"
+    same_place = session.scalars(select(Organisation).where(Organisation.place_id == place_id))
+    if _same_name(same_place, name, exclude=organisation):
+        raise ServiceError("name", message)
     if organisation is None:
         organisation = Organisation()
         session.add(organisation)
     organisation.name = name
     organisation.sector_id = sector_id
     organisation.place_id = place_id
-    session.commit()
+    _commit_or_clash(session, "name", message)
     return organisation
 
 
@@ -286,10 +297,10 @@ def import_organisations_csv(session: Session, data: bytes) -> ImportReport:
     if file_error:
         return ImportReport(0, (RowError(0, file_error),))
 
-    sectors = {s.name.lower(): s for s in list_sectors(session)}
-    places = {p.name.lower(): p for p in list_places(session)}
+    sectors = {s.name.casefold(): s for s in list_sectors(session)}
+    places = {p.name.casefold(): p for p in list_places(session)}
     existing = {
-        (place_id, name.lower())
+        (place_id, name.casefold())
         for place_id, name in session.execute(select(Organisation.place_id, Organisation.name))
     }
     errors: list[RowError] = []
@@ -302,14 +313,14 @@ def import_organisations_csv(session: Session, data: bytes) -> ImportReport:
             problems.append("name is empty")
         elif len(name) > ORGANISATION_NAME_MAX:
             problems.append(f"name is longer than {ORGANISATION_NAME_MAX} characters")
-        sector = sectors.get(sector_name.lower())
+        sector = sectors.get(sector_name.casefold())
         if sector is None:
             problems.append(f"sector ‘{sector_name}’ is not a known sector")
-        place = places.get(place_name.lower())
+        place = places.get(place_name.casefold())
         if place is None:
             problems.append(f"place ‘{place_name}’ is not a known place")
         if name and place is not None:
-            key = (place.id, name.lower())
+            key = (place.id, name.casefold())
             if key in existing:
                 problems.append(f"‘{name}’ already exists in {place.name}")
             elif key in seen:
@@ -327,7 +338,10 @@ def import_organisations_csv(session: Session, data: bytes) -> ImportReport:
     session.add_all(
         Organisation(name=name, sector=sector, place=place) for name, sector, place in valid_rows
     )
-    session.commit()
+    try:
+        _commit_or_clash(session, "file", "Another import added some of these organisations at the same time")
+    except ServiceError as error:
+        return ImportReport(0, (RowError(0, error.message),))
     return ImportReport(len(valid_rows), ())
 
 

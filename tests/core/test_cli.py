@@ -61,3 +61,10 @@ def test_instance_config_is_written_once_with_random_secrets(tmp_path):
     assert (other / "config.py").read_text() != first
     assert "SECRET_KEY" in first and "PANEL_SECRET" in first
     assert oct((tmp_path / "config.py").stat().st_mode & 0o777) == "0o600"
+
+
+def test_seed_demo_twice_says_so(app, db_session):
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["seed-demo"]).exit_code == 0
+    again = runner.invoke(args=["seed-demo"])
+    assert again.exit_code == 1 and "already loaded" in again.output

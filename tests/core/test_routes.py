@@ -1,5 +1,7 @@
 import io
 
+import pytest
+
 from bs4 import BeautifulSoup
 from sqlalchemy import select
 
@@ -39,13 +41,37 @@ def test_sign_in_and_out(client, make_user):
     assert client.get("/dashboard").status_code == 302
 
 
-def test_sign_in_returns_to_the_page_asked_for_but_not_off_site(client, make_user):
+def test_sign_in_returns_to_the_page_asked_for(client, make_user):
     user = make_user(Role.ADMIN)
     response = client.post("/sign-in?next=/admin/users", data={"email": user.email, "password": TEST_PASSWORD})
     assert response.location == "/admin/users"
-    client.post("/sign-out")
-    response = client.post("/sign-in?next=//evil.example/x", data={"email": user.email, "password": TEST_PASSWORD})
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["//evil.example/x", "/\\evil.example", "/\t/evil.example", "/\r/x", "/\n/x", "https://evil.example",
+     "javascript:alert(1)", "/ /evil.example", "evil.example"],
+)
+def test_sign_in_never_redirects_off_site(client, make_user, target):
+    user = make_user(Role.ADMIN)
+    response = client.post("/sign-in", query_string={"next": target}, data={"email": user.email, "password": TEST_PASSWORD})
+    assert response.status_code == 302
     assert response.location == "/dashboard"
+
+
+def test_sign_in_starts_a_fresh_session(client, make_user):
+    with client.session_transaction() as cookie:
+        cookie["planted"] = "by someone else"
+    sign_in(client, make_user(Role.EVALUATOR))
+    with client.session_transaction() as cookie:
+        assert "planted" not in cookie
+
+
+def test_session_is_bound_to_the_browser(client, make_user):
+    sign_in(client, make_user(Role.EVALUATOR))
+    assert client.get("/dashboard").status_code == 200
+    other_browser = client.get("/dashboard", headers={"User-Agent": "Stolen-cookie/1.0"})
+    assert other_browser.status_code == 302
 
 
 def test_failed_sign_in_shows_error_summary_and_title_prefix(client, make_user):
@@ -210,3 +236,78 @@ def test_missing_page_is_friendly(client):
     response = client.get("/no-such-page")
     assert response.status_code == 404
     assert "Page not found" in response.get_data(as_text=True)
+
+
+def test_names_of_only_spaces_are_refused(client, make_user, login):
+    login(make_user(Role.ADMIN))
+    for path in ("/admin/places/new", "/admin/sectors/new"):
+        assert error_summary(client.post(path, data={"name": "   "})) == ["Enter a name"]
+    response = client.post("/admin/users/invite", data={"name": "  ", "email": "x@example.org", "role": "evaluator"})
+    assert error_summary(response) == ["Enter the person’s name"]
+
+
+def test_tampered_choices_get_a_message_not_an_error(client, make_user, login):
+    login(make_user(Role.ADMIN))
+    user = make_user(Role.EVALUATOR)
+    response = client.post(f"/admin/users/{user.id}", data={"role": "superuser", "active": "y"})
+    assert response.status_code == 200 and error_summary(response)
+    response = client.post("/admin/organisations/new", data={"name": "X", "sector": "abc", "place": "1"})
+    assert error_summary(response) == ["Select a sector from the list"]
+
+
+def test_unicode_names_clash_ignoring_case_on_every_database(client, make_user, login):
+    login(make_user(Role.ADMIN))
+    assert client.post("/admin/places/new", data={"name": "Ávila"}).status_code == 302
+    assert error_summary(client.post("/admin/places/new", data={"name": "ávila"})) == [
+        "A place with this name already exists"
+    ]
+
+
+def test_edit_pages_show_the_saved_values(client, make_user, make_place, make_organisation, login):
+    login(make_user(Role.ADMIN))
+    place = make_place("Prefill Town")
+    coordinator = make_user(Role.COORDINATOR, places=[place])
+    form = page(client.get(f"/admin/users/{coordinator.id}"))
+    assert form.select_one("input[name=role][value=coordinator]").has_attr("checked")
+    assert form.select_one(f"input[name=places][value='{place.id}']").has_attr("checked")
+    assert form.select_one("input[name=active]").has_attr("checked")
+
+    organisation = make_organisation("Prefill Trust", place=place)
+    form = page(client.get(f"/admin/organisations/{organisation.id}/edit"))
+    assert form.select_one("#name")["value"] == "Prefill Trust"
+    assert form.select_one(f"#sector option[value='{organisation.sector_id}']").has_attr("selected")
+    assert form.select_one(f"#place option[value='{place.id}']").has_attr("selected")
+    assert page(client.get(f"/admin/places/{place.id}/edit")).select_one("#name")["value"] == "Prefill Town"
+
+
+def test_renewed_link_replaces_the_old_one(client, make_user, login):
+    login(make_user(Role.ADMIN))
+    user = make_user(Role.EVALUATOR, password_hash=None)
+    links = []
+    for _ in range(2):
+        link = page(client.post(f"/admin/users/{user.id}/set-password-link")).select_one("#set-password-link")["value"]
+        links.append(link[link.index("/set-password/"):])
+    client.post("/sign-out")
+    assert client.get(links[0]).status_code == 404
+    assert client.get(links[1]).status_code == 200
+
+
+def test_no_link_for_a_deactivated_user(client, db_session, make_user, login):
+    login(make_user(Role.ADMIN))
+    user = make_user(Role.EVALUATOR, active=False)
+    response = client.post(f"/admin/users/{user.id}/set-password-link")
+    assert response.status_code == 302
+    assert "Reactivate it before creating a link" in client.get(response.location).get_data(as_text=True)
+    assert db_session.scalar(select(SetPasswordToken.id).where(SetPasswordToken.user_id == user.id)) is None
+
+
+def test_setting_a_password_ends_other_sessions(app, client, db_session, make_user):
+    from core import service
+
+    user = make_user(Role.EVALUATOR)
+    stolen = app.test_client()
+    sign_in(stolen, user)
+    assert stolen.get("/dashboard").status_code == 200
+    token = service.renew_set_password_link(db_session, user)
+    client.post(f"/set-password/{token}", data={"password": "a brand new one", "confirm": "a brand new one"})
+    assert stolen.get("/dashboard").status_code == 302

@@ -147,6 +147,26 @@ def test_post_without_csrf_token_is_refused(make_app, make_user):
     assert client.post("/admin/places/new", data={"name": "Real", "csrf_token": token}).status_code == 302
 
 
+def test_every_post_route_refuses_a_missing_csrf_token(make_app, route_objects):
+    values, users, new_token = route_objects
+    values["token"] = new_token()
+    app = make_app(WTF_CSRF_ENABLED=True)
+    for identity in ("anonymous", Role.ADMIN):
+        client = app.test_client()
+        if identity == Role.ADMIN:
+            page = client.get("/sign-in")
+            client.post("/sign-in", data={"email": users[Role.ADMIN].email, "password": TEST_PASSWORD, "csrf_token": csrf_token(page)})
+        checked = 0
+        for rule, method in routes(app):
+            if method != "POST" or identity not in app.view_functions[rule.endpoint].allowed_roles:
+                continue
+            response = client.post(build_path(rule, values), data={})
+            assert response.status_code == 400, f"{identity} POST {rule.rule}"
+            assert "Your form could not be sent" in response.get_data(as_text=True)
+            checked += 1
+        assert checked >= 2
+
+
 def test_sign_out_needs_csrf_token(make_app, make_user):
     app = make_app(WTF_CSRF_ENABLED=True)
     client = app.test_client()

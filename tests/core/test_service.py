@@ -181,3 +181,23 @@ def test_import_refuses_unreadable_files(db_session, data, message):
 
 def test_place_description_is_optional(db_session):
     assert service.save_place(db_session, None, "Quiet Town", None).description == ""
+
+
+def test_a_link_spent_meanwhile_is_refused(db_session, make_user, monkeypatch):
+    """Two requests can both find the link usable; only the first may spend it."""
+    user = make_user(password_hash=None)
+    token = service.renew_set_password_link(db_session, user)
+    stale = service.find_usable_token(db_session, token)
+    assert service.set_password_with_token(db_session, token, "first password here") == user
+    monkeypatch.setattr(service, "find_usable_token", lambda session, token: stale)
+    assert service.set_password_with_token(db_session, token, "second password here") is None
+    assert service.authenticate(db_session, user.email, "first password here") == user
+
+
+def test_role_change_and_deactivation_end_sessions(db_session, make_user):
+    admin, user = make_user(Role.ADMIN), make_user(Role.EVALUATOR)
+    before = user.get_id()
+    service.update_user(db_session, admin, user, Role.EVALUATOR, [], True)
+    assert user.get_id() == before  # nothing changed, sessions kept
+    service.update_user(db_session, admin, user, Role.ADMIN, [], True)
+    assert user.get_id() != before

@@ -1,0 +1,1 @@
+"""The statistics engine: pure functions over pandas DataFrames returning frozen dataclasses."""

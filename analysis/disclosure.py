@@ -1,0 +1,98 @@
+"""Disclosure control: the one place that decides what may be shown.
+
+Every output that shows counts or statistics by group (pages, CSV, PDF) passes its
+table through `disclose`. Written by hand: no maintained Python library does small-cell
+suppression with this project's rules.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+K_INTERNAL = 5  # internal pages and aggregate exports
+K_BRIEFING = 10  # PDF briefings
+MIN_ORGANISATIONS = 3
+PUBLIC_ROUNDING = 5
+
+
+@dataclass(frozen=True)
+class DisclosedTable:
+    """Counts with the cells that must not be shown marked.
+
+    `suppressed` marks cells, `row_total_suppressed` / `column_total_suppressed` the
+    margins; `k` is the threshold used, for the "fewer than k responses" wording.
+    """
+
+    counts: pd.DataFrame
+    suppressed: pd.DataFrame
+    row_total_suppressed: pd.Series
+    column_total_suppressed: pd.Series
+    k: int
+
+    @property
+    def message(self) -> str:
+        return f"fewer than {self.k} responses"
+
+    def shown(self) -> pd.DataFrame:
+        """The counts with suppressed cells as missing (pandas NA)."""
+        return self.counts.astype("Int64").mask(self.suppressed)
+
+    def row_totals(self) -> pd.Series:
+        return self.counts.sum(axis=1).astype("Int64").mask(self.row_total_suppressed)
+
+    def column_totals(self) -> pd.Series:
+        return self.counts.sum(axis=0).astype("Int64").mask(self.column_total_suppressed)
+
+
+def disclose(
+    counts: pd.DataFrame,
+    k: int = K_INTERNAL,
+    organisations: pd.DataFrame | None = None,
+    min_organisations: int = MIN_ORGANISATIONS,
+) -> DisclosedTable:
+    """Suppress cells with 0 < n < k, or drawn from fewer than `min_organisations`
+    organisations where `organisations` (same shape: distinct organisations per cell)
+    is given; then suppress complements so no suppressed cell can be worked out by
+    subtracting from its row or column total."""
+    values = counts.fillna(0).to_numpy(dtype=float)
+    primary = (values > 0) & (values < k)
+    if organisations is not None:
+        orgs = organisations.reindex_like(counts).fillna(0).to_numpy(dtype=float)
+        primary |= (values > 0) & (orgs < min_organisations)
+    suppressed = primary.copy()
+    row_total_hidden = np.zeros(values.shape[0], dtype=bool)
+    column_total_hidden = np.zeros(values.shape[1], dtype=bool)
+
+    changed = True
+    while changed:
+        changed = False
+        for axis in (0, 1):
+            lines = suppressed if axis == 0 else suppressed.T
+            line_values = values if axis == 0 else values.T
+            totals_hidden = row_total_hidden if axis == 0 else column_total_hidden
+            for index in range(lines.shape[0]):
+                if lines[index].sum() != 1 or totals_hidden[index]:
+                    continue
+                candidates = np.where(~lines[index] & (line_values[index] > 0))[0]
+                if len(candidates) == 0:
+                    totals_hidden[index] = True  # the total alone would give the cell away
+                else:
+                    smallest = candidates[np.argmin(line_values[index][candidates])]
+                    lines[index, smallest] = True
+                changed = True
+    frame = pd.DataFrame(suppressed, index=counts.index, columns=counts.columns)
+    return DisclosedTable(
+        counts=counts.fillna(0).astype(int),
+        suppressed=frame,
+        row_total_suppressed=pd.Series(row_total_hidden, index=counts.index),
+        column_total_suppressed=pd.Series(column_total_hidden, index=counts.columns),
+        k=k,
+    )
+
+
+def round_public(count: int) -> int:
+    """Counts shown to the public are rounded to the nearest 5."""
+    return int(PUBLIC_ROUNDING * round(count / PUBLIC_ROUNDING))

@@ -1,0 +1,1 @@
+"""Surveys: instruments, recurring waves, invitations, the respondent journey, import and export."""

@@ -1,0 +1,147 @@
+"""Forms for coordinators: surveys, settings, questions, waves, invitations, import."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from govuk_frontend_wtf.wtforms_widgets import (
+    GovCheckboxesInput,
+    GovCheckboxInput,
+    GovFileInput,
+    GovRadioInput,
+    GovSelect,
+    GovSubmitInput,
+    GovTextArea,
+    GovTextInput,
+)
+from wtforms import (
+    BooleanField,
+    DecimalField,
+    IntegerField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
+from wtforms.validators import InputRequired, Length, NumberRange, Optional
+
+from surveys.instruments import templates
+from surveys.models import AnonymityMode, WaveRole
+from surveys.question_types import QUESTION_TYPES
+
+ANONYMITY_CHOICES = [
+    (AnonymityMode.ANONYMOUS.value, "Anonymous: answers cannot be linked between waves"),
+    (
+        AnonymityMode.PSEUDONYMOUS.value,
+        "Pseudonymous panel: answers from the same invited person are linked between waves by a "
+        "coded key. This is pseudonymous, not anonymous: whoever holds the key secret and the "
+        "invitation list could work out who answered.",
+    ),
+]
+ROLE_CHOICES = [
+    (WaveRole.BASELINE.value, "Baseline: before the gain"),
+    (WaveRole.GAIN.value, "Gain: when the gain was seen"),
+    (WaveRole.FOLLOW_UP.value, "Follow-up: is the gain holding?"),
+]
+
+
+class SurveyForm(FlaskForm):
+    name = StringField("Survey name", widget=GovTextInput(), validators=[InputRequired("Enter a name for the survey"), Length(max=200)])
+    run_by = StringField(
+        "Who runs the survey",
+        widget=GovTextInput(),
+        description="Respondents see this, for example ‘Brackenford Partnership Board’.",
+        validators=[InputRequired("Enter who runs the survey"), Length(max=200)],
+    )
+    purpose = TextAreaField(
+        "How the answers will be used (optional)",
+        widget=GovTextArea(),
+        description="Respondents see this before they start.",
+        validators=[Length(max=2000)],
+    )
+    template = RadioField("Questions to start from", widget=GovRadioInput(), validators=[InputRequired("Select the questions to start from")])
+    places = SelectMultipleField("Places", coerce=int, widget=GovCheckboxesInput(), validators=[InputRequired("Select at least one place")])
+    anonymity = RadioField("Anonymity", choices=ANONYMITY_CHOICES, default=AnonymityMode.ANONYMOUS.value, widget=GovRadioInput(), validators=[InputRequired("Select how answers are kept")])
+    submit = SubmitField("Create survey", widget=GovSubmitInput())
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        found, default = templates()
+        self.template.choices = [(t.code, t.name) for t in found]
+        if not self.template.data:
+            self.template.data = default
+
+
+class SettingsForm(FlaskForm):
+    anonymity = RadioField("Anonymity", choices=ANONYMITY_CHOICES, widget=GovRadioInput(), validators=[InputRequired("Select how answers are kept")])
+    k_internal = IntegerField(
+        "Smallest group shown on pages and in exports (k)",
+        widget=GovTextInput(),
+        description="Never below 5. Can only be raised.",
+        validators=[InputRequired("Enter the smallest group size"), NumberRange(min=5, max=1000, message="Enter a whole number from 5 to 1000")],
+    )
+    k_briefing = IntegerField(
+        "Smallest group shown in PDF briefings",
+        widget=GovTextInput(),
+        description="Never below 10. Can only be raised.",
+        validators=[InputRequired("Enter the smallest group size for briefings"), NumberRange(min=10, max=1000, message="Enter a whole number from 10 to 1000")],
+    )
+    min_organisations = IntegerField(
+        "Fewest organisations behind any figure",
+        widget=GovTextInput(),
+        description="Never below 3. Can only be raised.",
+        validators=[InputRequired("Enter the fewest organisations"), NumberRange(min=3, max=100, message="Enter a whole number from 3 to 100")],
+    )
+    submit = SubmitField("Save settings", widget=GovSubmitInput())
+
+
+def margin_field_name(construct_id: int) -> str:
+    return f"margin_{construct_id}"
+
+
+class ItemForm(FlaskForm):
+    code = StringField("Code", widget=GovTextInput(), description="Stable across waves, for example tr_5.", validators=[InputRequired("Enter a code"), Length(max=40)])
+    section = StringField("Section", widget=GovTextInput(), description="Questions in the same section are shown on one page.", validators=[InputRequired("Enter a section"), Length(max=120)])
+    text = TextAreaField("Question", widget=GovTextArea(), validators=[InputRequired("Enter the question"), Length(max=1000)])
+    hint = TextAreaField("Hint (optional)", widget=GovTextArea(), validators=[Length(max=1000)])
+    type = SelectField("Question type", widget=GovSelect(), choices=[(name, kind.label) for name, kind in QUESTION_TYPES.items()])
+    choices = TextAreaField(
+        "Choices (for agreement, single and multiple choice)",
+        widget=GovTextArea(),
+        description="One per line, in order. For an agreement scale, lowest agreement first.",
+        validators=[Length(max=4000)],
+    )
+    minimum = DecimalField("Smallest number allowed (for number questions)", widget=GovTextInput(), validators=[Optional()])
+    maximum = DecimalField("Largest number allowed (for number questions)", widget=GovTextInput(), validators=[Optional()])
+    construct = SelectField("Construct (for agreement questions)", coerce=int, widget=GovSelect())
+    reverse = BooleanField("Reverse-worded: agreeing is the unhealthy answer", widget=GovCheckboxInput())
+    required = BooleanField("An answer is required", widget=GovCheckboxInput())
+    submit = SubmitField("Save question", widget=GovSubmitInput())
+
+
+class WaveForm(FlaskForm):
+    label = StringField("Wave name", widget=GovTextInput(), validators=[InputRequired("Enter a name for the wave"), Length(max=80)])
+    role = RadioField("What this wave is for", choices=ROLE_CHOICES, default=WaveRole.FOLLOW_UP.value, widget=GovRadioInput(), validators=[InputRequired("Select what this wave is for")])
+    submit = SubmitField("Create the next wave", widget=GovSubmitInput())
+
+
+class ConfirmForm(FlaskForm):
+    """A button that changes something (open, close, erase, move, delete)."""
+
+    submit = SubmitField("Confirm", widget=GovSubmitInput())
+
+
+class InvitationForm(FlaskForm):
+    invitees = TextAreaField(
+        "People to invite",
+        widget=GovTextArea(),
+        description="One per line: email, organisation, sector (and place, if the survey covers several). "
+        "Leave out the organisation or the sector if the other says enough.",
+        validators=[Length(max=500_000)],
+    )
+    file = FileField("Or upload a CSV file with the same columns", widget=GovFileInput())
+    submit = SubmitField("Create invitation links", widget=GovSubmitInput())
+
+

@@ -1,0 +1,663 @@
+"""Coordinator pages for surveys and waves, and the respondent journey."""
+
+from __future__ import annotations
+
+import csv
+import io
+from decimal import Decimal
+
+from flask import (
+    Blueprint,
+    Response as HttpResponse,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session as cookie_session,
+    url_for,
+)
+from flask_login import current_user
+from wtforms import DecimalField
+from wtforms.validators import InputRequired, NumberRange
+
+from analysis.disclosure import disclose
+from core import db
+from core.models import Role
+from core.security import allow, public, require_place_access
+from core.service import ServiceError, list_sectors
+from surveys import charts, service
+from surveys.forms import ConfirmForm, InvitationForm, ItemForm, SettingsForm, SurveyForm, WaveForm, margin_field_name
+from surveys.models import AnonymityMode, Construct, Draft, Invitation, Wave, WaveRole, WaveStatus
+from surveys.question_types import QUESTION_TYPES, TRUST_DIMENSIONS, labelled_choices
+
+bp = Blueprint("surveys", __name__)
+
+readers = allow(Role.ADMIN, Role.COORDINATOR, Role.EVALUATOR)
+managers = allow(Role.ADMIN, Role.COORDINATOR)
+
+
+def _survey_or_404(survey_id: int):
+    survey = service.get_survey(db.session(), survey_id)
+    if survey is None:
+        abort(404)
+    if not service.can_see_survey(current_user, survey):
+        abort(403)
+    return survey
+
+
+def _wave_or_404(wave_id: int) -> Wave:
+    wave = service.get_wave(db.session(), wave_id)
+    if wave is None:
+        abort(404)
+    _survey_or_404(wave.survey_id)
+    return wave
+
+
+def _form_errors_to(form, error: ServiceError, fallback: str) -> None:
+    target = getattr(form, error.field, None) or getattr(form, fallback)
+    target.errors = list(target.errors) + [error.message]
+
+
+# --- surveys ---------------------------------------------------------------------------
+
+
+@bp.get("/surveys")
+@readers
+def surveys():
+    return render_template("surveys/list.html", surveys=service.list_surveys(db.session(), current_user))
+
+
+@bp.route("/surveys/new", methods=["GET", "POST"])
+@managers
+def new_survey():
+    form = SurveyForm()
+    form.places.choices = [(p.id, p.name) for p in current_user_places()]
+    if form.validate_on_submit():
+        try:
+            survey = service.create_survey(
+                db.session(),
+                form.name.data,
+                form.run_by.data,
+                form.purpose.data,
+                form.template.data,
+                form.places.data,
+                AnonymityMode(form.anonymity.data),
+            )
+        except ServiceError as error:
+            _form_errors_to(form, error, "name")
+        else:
+            flash(f"{survey.name} created. Check its settings and questions, then open wave 1.")
+            return redirect(url_for("surveys.survey", survey_id=survey.id))
+    return render_template("form_page.html", form=form, title="Create a survey", back=url_for("surveys.surveys"))
+
+
+def current_user_places():
+    from core.service import list_places
+
+    return list_places(db.session(), for_user=current_user)
+
+
+@bp.get("/surveys/<int:survey_id>")
+@readers
+def survey(survey_id: int):
+    survey = _survey_or_404(survey_id)
+    counts = {wave.id: service.response_count(db.session(), wave) for wave in survey.waves}
+    return render_template(
+        "surveys/survey.html",
+        survey=survey,
+        counts=counts,
+        changes=service.margin_changes(db.session(), survey),
+        can_manage=current_user.role in (Role.ADMIN, Role.COORDINATOR),
+    )
+
+
+def _settings_form(survey):
+    class Form(SettingsForm):
+        pass
+
+    data = {
+        "anonymity": survey.anonymity,
+        "k_internal": survey.k_internal,
+        "k_briefing": survey.k_briefing,
+        "min_organisations": survey.min_organisations,
+    }
+    for margin in sorted(survey.margins, key=lambda m: m.construct.position):
+        name = margin_field_name(margin.construct_id)
+        setattr(
+            Form,
+            name,
+            DecimalField(
+                f"Margin for {margin.construct.name}",
+                widget=SettingsForm.k_internal.kwargs["widget"],
+                places=2,
+                validators=[
+                    InputRequired(f"Enter a margin for {margin.construct.name}"),
+                    NumberRange(min=Decimal("0.01"), max=Decimal("4"), message="Enter a margin from 0.01 to 4 scale points"),
+                ],
+            ),
+        )
+        data[name] = Decimal(str(margin.margin))
+    return Form(data=data)
+
+
+@bp.route("/surveys/<int:survey_id>/settings", methods=["GET", "POST"])
+@managers
+def settings(survey_id: int):
+    survey = _survey_or_404(survey_id)
+    form = _settings_form(survey)
+    if form.validate_on_submit():
+        margins = {m.construct_id: float(form[margin_field_name(m.construct_id)].data) for m in survey.margins}
+        try:
+            service.update_settings(
+                db.session(),
+                survey,
+                current_user,
+                AnonymityMode(form.anonymity.data),
+                form.k_internal.data,
+                form.k_briefing.data,
+                form.min_organisations.data,
+                margins,
+            )
+        except ServiceError as error:
+            _form_errors_to(form, error, "anonymity")
+        else:
+            flash("Settings saved.")
+            return redirect(url_for("surveys.survey", survey_id=survey.id))
+    return render_template("surveys/settings.html", form=form, survey=survey)
+
+
+# --- waves -------------------------------------------------------------------------
+
+
+@bp.get("/waves/<int:wave_id>")
+@readers
+def wave(wave_id: int):
+    wave = _wave_or_404(wave_id)
+    session = db.session()
+    counts = service.wave_counts(session, wave)
+    table = disclose(counts.responses, wave.survey.k_internal, counts.organisations, wave.survey.min_organisations)
+    return render_template(
+        "surveys/wave.html",
+        wave=wave,
+        survey=wave.survey,
+        counts=counts,
+        table=table,
+        trend=service.trend_report(session, wave.instrument),
+        confirm=ConfirmForm(),
+        can_manage=current_user.role in (Role.ADMIN, Role.COORDINATOR),
+        can_export=current_user.role in (Role.ADMIN, Role.EVALUATOR),
+        open_link=url_for("surveys.open_start", slug=wave.open_link_slug, _external=True),
+    )
+
+
+@bp.get("/waves/<int:wave_id>/daily.svg")
+@readers
+def daily_chart(wave_id: int):
+    wave = _wave_or_404(wave_id)
+    counts = service.wave_counts(db.session(), wave)
+    return HttpResponse(charts.daily_responses_svg(counts.daily), mimetype="image/svg+xml")
+
+
+def _wave_action(wave_id: int, action, done: str):
+    wave = _wave_or_404(wave_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    try:
+        action(db.session(), wave)
+    except ServiceError as error:
+        flash(error.message, "info")
+    else:
+        flash(done.format(wave=wave))
+    return redirect(url_for("surveys.wave", wave_id=wave.id))
+
+
+@bp.post("/waves/<int:wave_id>/open")
+@managers
+def open_wave(wave_id: int):
+    return _wave_action(wave_id, service.open_wave, "{wave.label} is open. Invite people or share the open link.")
+
+
+@bp.post("/waves/<int:wave_id>/close")
+@managers
+def close_wave(wave_id: int):
+    return _wave_action(wave_id, service.close_wave, "{wave.label} is closed.")
+
+
+@bp.post("/waves/<int:wave_id>/erase-identities")
+@managers
+def erase_identities(wave_id: int):
+    return _wave_action(
+        wave_id, service.erase_identities, "Who was invited to {wave.label} has been erased. Responses are kept."
+    )
+
+
+@bp.route("/surveys/<int:survey_id>/waves/new", methods=["GET", "POST"])
+@managers
+def new_wave(survey_id: int):
+    survey = _survey_or_404(survey_id)
+    form = WaveForm()
+    if request.method == "GET":
+        form.label.data = f"Wave {len(survey.waves) + 1}"
+    if form.validate_on_submit():
+        try:
+            wave = service.clone_wave(db.session(), survey, form.label.data, WaveRole(form.role.data))
+        except ServiceError as error:
+            _form_errors_to(form, error, "label")
+        else:
+            flash(f"{wave.label} created as a copy of the last wave's questions.")
+            return redirect(url_for("surveys.wave", wave_id=wave.id))
+    return render_template(
+        "form_page.html", form=form, title=f"Next wave of {survey.name}", back=url_for("surveys.survey", survey_id=survey.id)
+    )
+
+
+# --- questions of a draft wave -----------------------------------------------------------
+
+
+def _item_form(item):
+    constructs = db.session().query(Construct).order_by(Construct.position).all()
+    if item is None:
+        form = ItemForm(data={"required": True, "type": "likert", "choices": _choices_text(labelled_choices([]))})
+    else:
+        form = ItemForm(
+            data={
+                "code": item.code, "section": item.section, "text": item.text, "hint": item.hint,
+                "type": item.type, "choices": _choices_text(item.options),
+                "minimum": item.options.get("min"), "maximum": item.options.get("max"),
+                "construct": item.construct_id or 0, "reverse": item.reverse, "required": item.required,
+            }
+        )
+    form.construct.choices = [(0, "None")] + [(c.id, c.name) for c in constructs]
+    return form
+
+
+def _choices_text(options) -> str:
+    return "\n".join(choice["label"] for choice in options.get("choices", []))
+
+
+def _options_from_form(form) -> dict:
+    kind = QUESTION_TYPES[form.type.data]
+    if form.type.data in ("likert", "single", "multi"):
+        labels = [line.strip() for line in (form.choices.data or "").splitlines() if line.strip()]
+        return labelled_choices(labels) if labels else kind.default_options()
+    if form.type.data == "number":
+        low = float(form.minimum.data) if form.minimum.data is not None else None
+        high = float(form.maximum.data) if form.maximum.data is not None else None
+        return {"min": low, "max": high}
+    return kind.default_options()
+
+
+@bp.route("/waves/<int:wave_id>/questions/new", methods=["GET", "POST"], defaults={"item_id": None})
+@bp.route("/waves/<int:wave_id>/questions/<int:item_id>", methods=["GET", "POST"])
+@managers
+def edit_item(wave_id: int, item_id: int | None):
+    wave = _wave_or_404(wave_id)
+    item = service.get_item(wave, item_id) if item_id else None
+    if item_id and item is None:
+        abort(404)
+    form = _item_form(item)
+    if form.validate_on_submit():
+        try:
+            service.save_item(
+                db.session(), wave, item, form.code.data, form.section.data, form.text.data, form.hint.data,
+                form.type.data, _options_from_form(form), form.construct.data or None,
+                form.reverse.data, form.required.data,
+            )
+        except ServiceError as error:
+            _form_errors_to(form, error, {"options": "choices", "type": "type"}.get(error.field, "code"))
+        else:
+            flash("Question saved.")
+            return redirect(url_for("surveys.wave", wave_id=wave.id) + "#questions")
+    title = "Edit question" if item else "Add a question"
+    return render_template("surveys/item.html", form=form, title=title, wave=wave, item=item)
+
+
+@bp.post("/waves/<int:wave_id>/questions/<int:item_id>/move/<direction>")
+@managers
+def move_item(wave_id: int, item_id: int, direction: str):
+    wave = _wave_or_404(wave_id)
+    item = service.get_item(wave, item_id)
+    if item is None or direction not in ("up", "down") or not ConfirmForm().validate_on_submit():
+        abort(404)
+    try:
+        service.move_item(db.session(), wave, item, -1 if direction == "up" else 1)
+    except ServiceError as error:
+        flash(error.message, "info")
+    return redirect(url_for("surveys.wave", wave_id=wave.id) + "#questions")
+
+
+@bp.post("/waves/<int:wave_id>/questions/<int:item_id>/delete")
+@managers
+def delete_item(wave_id: int, item_id: int):
+    wave = _wave_or_404(wave_id)
+    item = service.get_item(wave, item_id)
+    if item is None or not ConfirmForm().validate_on_submit():
+        abort(404)
+    try:
+        service.delete_item(db.session(), wave, item)
+    except ServiceError as error:
+        flash(error.message, "info")
+    else:
+        flash(f"Question {item.code} removed.")
+    return redirect(url_for("surveys.wave", wave_id=wave.id) + "#questions")
+
+
+# --- invitations -----------------------------------------------------------------------
+
+
+@bp.route("/waves/<int:wave_id>/invitations", methods=["GET", "POST"])
+@managers
+def invitations(wave_id: int):
+    wave = _wave_or_404(wave_id)
+    form = InvitationForm()
+    errors = []
+    if form.validate_on_submit():
+        text = form.invitees.data or ""
+        if form.file.data:
+            try:
+                text = form.file.data.read().decode("utf-8-sig")
+            except UnicodeDecodeError:
+                text = None
+                form.file.errors = ["The file must be a CSV saved as UTF-8"]
+        if text is not None:
+            parsed = service.parse_invitees(db.session(), wave.survey, text)
+            errors = parsed.errors
+            if errors:
+                form.invitees.errors = ["Some lines have problems. Nobody was invited. Fix the lines listed below and try again."]
+            else:
+                try:
+                    issued = service.create_invitations(
+                        db.session(), wave, parsed.invitees, current_app.config["PANEL_SECRET"]
+                    )
+                except ServiceError as error:
+                    form.invitees.errors = [error.message]
+                else:
+                    # Shown once, straight from the POST: only hashes of the tokens are kept.
+                    return render_template(
+                        "surveys/links.html", wave=wave, links=issued, link_for=_respondent_link
+                    )
+    return render_template("surveys/invitations.html", form=form, wave=wave, errors=errors)
+
+
+def _respondent_link(token: str) -> str:
+    return url_for("surveys.token_start", token=token, _external=True)
+
+
+@bp.post("/waves/<int:wave_id>/invitations/links.csv")
+@managers
+def invitation_links_csv(wave_id: int):
+    wave = _wave_or_404(wave_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    links = service.links_for_tokens(db.session(), wave, request.form.getlist("token")[:service.INVITEE_MAX_ROWS])
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["email", "organisation", "sector", "place", "link"])
+    for link in links:
+        inv = link.invitation
+        writer.writerow([
+            _csv_safe(link.email or ""), _csv_safe(inv.organisation.name if inv.organisation else ""),
+            _csv_safe(inv.sector.name), _csv_safe(inv.place.name), _respondent_link(link.token),
+        ])
+    return HttpResponse(
+        buffer.getvalue(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="wave-{wave.id}-links.csv"'},
+    )
+
+
+def _csv_safe(value: str) -> str:
+    # Spreadsheets run cells starting with these as formulas.
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+# --- the respondent journey --------------------------------------------------------------
+
+
+class Journey:
+    """One respondent's way through a wave: by invitation token or by open link."""
+
+    def __init__(self, wave: Wave, draft: Draft, endpoint_args: dict, prefix: str):
+        self.wave = wave
+        self.draft = draft
+        self.args = endpoint_args
+        self.prefix = prefix
+        self.steps = service.journey_steps(wave.instrument, draft.sector_id, list_sectors(db.session()))
+
+    def url(self, page: str, **kwargs) -> str:
+        return url_for(f"surveys.{self.prefix}_{page}", **self.args, **kwargs)
+
+
+def _token_invitation(token: str) -> Invitation:
+    invitation = service.invitation_for_token(db.session(), token)
+    if invitation is None:
+        abort(404)
+    return invitation
+
+
+def _token_journey(token: str):
+    """The journey for a token, or a page to show instead (used, closed)."""
+    invitation = _token_invitation(token)
+    if invitation.used_at is not None:
+        return None, render_template("surveys/respond/already_done.html", wave=invitation.wave)
+    if invitation.wave.status != WaveStatus.OPEN:
+        return None, render_template("surveys/respond/closed.html", wave=invitation.wave)
+    draft = service.draft_for_invitation(db.session(), invitation)
+    return Journey(invitation.wave, draft, {"token": token}, "token"), None
+
+
+def _open_wave_or_404(slug: str) -> Wave:
+    wave = service.wave_for_open_link(db.session(), slug)
+    if wave is None:
+        abort(404)
+    return wave
+
+
+def _open_key_name(wave: Wave) -> str:
+    return f"open-draft-{wave.id}"
+
+
+def _open_journey(slug: str):
+    wave = _open_wave_or_404(slug)
+    if wave.status != WaveStatus.OPEN:
+        return None, render_template("surveys/respond/closed.html", wave=wave)
+    draft = service.open_draft(db.session(), wave, cookie_session.get(_open_key_name(wave)))
+    if draft is None:
+        return None, redirect(url_for("surveys.open_about_you", slug=slug))
+    return Journey(wave, draft, {"slug": slug}, "open"), None
+
+
+@bp.get("/s/<token>")
+@public
+def token_start(token: str):
+    invitation = _token_invitation(token)
+    if invitation.used_at is not None:
+        return render_template("surveys/respond/already_done.html", wave=invitation.wave)
+    if invitation.wave.status != WaveStatus.OPEN:
+        return render_template("surveys/respond/closed.html", wave=invitation.wave)
+    draft = db.session().query(Draft).filter_by(invitation_id=invitation.id).one_or_none()
+    resume = draft is not None and bool(draft.answers)
+    return render_template(
+        "surveys/respond/start.html",
+        wave=invitation.wave,
+        survey=invitation.wave.survey,
+        start_url=url_for("surveys.token_step", token=token, index=(draft.section if resume else 0)),
+        resume=resume,
+    )
+
+
+@bp.route("/s/<token>/<int:index>", methods=["GET", "POST"])
+@public
+def token_step(token: str, index: int):
+    journey, other_page = _token_journey(token)
+    return other_page or _step(journey, index)
+
+
+@bp.route("/s/<token>/check", methods=["GET", "POST"])
+@public
+def token_check(token: str):
+    invitation = _token_invitation(token)
+    if invitation.used_at is not None:
+        return redirect(url_for("surveys.token_done", token=token))
+    journey, other_page = _token_journey(token)
+    if other_page:
+        return other_page
+    respondent = service.Respondent(
+        invitation.sector_id, invitation.place_id, invitation.organisation_id, invitation.panel_key, "link"
+    )
+    return _check(journey, respondent, invitation)
+
+
+@bp.get("/s/<token>/done")
+@public
+def token_done(token: str):
+    invitation = _token_invitation(token)
+    if invitation.used_at is None:
+        return redirect(url_for("surveys.token_start", token=token))
+    return render_template("surveys/respond/done.html", wave=invitation.wave, survey=invitation.wave.survey)
+
+
+@bp.get("/o/<slug>")
+@public
+def open_start(slug: str):
+    wave = _open_wave_or_404(slug)
+    if wave.status != WaveStatus.OPEN:
+        return render_template("surveys/respond/closed.html", wave=wave)
+    draft = service.open_draft(db.session(), wave, cookie_session.get(_open_key_name(wave)))
+    resume = draft is not None and bool(draft.answers)
+    return render_template(
+        "surveys/respond/start.html",
+        wave=wave,
+        survey=wave.survey,
+        start_url=url_for("surveys.open_step", slug=slug, index=draft.section)
+        if resume
+        else url_for("surveys.open_about_you", slug=slug),
+        resume=resume,
+        open_link=True,
+    )
+
+
+@bp.route("/o/<slug>/about-you", methods=["GET", "POST"])
+@public
+def open_about_you(slug: str):
+    wave = _open_wave_or_404(slug)
+    if wave.status != WaveStatus.OPEN:
+        return render_template("surveys/respond/closed.html", wave=wave)
+    sectors = list_sectors(db.session())
+    places = wave.survey.places
+    errors = {}
+    if request.method == "POST":
+        sector_id, place_id = request.form.get("sector", ""), request.form.get("place", "")
+        if len(places) == 1:
+            place_id = str(places[0].id)
+        if not sector_id.isdigit():
+            errors["sector"] = "Select the sector your organisation is in"
+        if not place_id.isdigit():
+            errors["place"] = "Select the place you work in"
+        if not errors:
+            try:
+                draft = service.start_open_draft(db.session(), wave, int(sector_id), int(place_id))
+            except ServiceError as error:
+                errors["sector"] = error.message
+            else:
+                cookie_session[_open_key_name(wave)] = draft.open_key
+                return redirect(url_for("surveys.open_step", slug=slug, index=0))
+    return render_template(
+        "surveys/respond/about_you.html", wave=wave, sectors=sectors, places=places, errors=errors, form_values=request.form
+    )
+
+
+@bp.route("/o/<slug>/<int:index>", methods=["GET", "POST"])
+@public
+def open_step(slug: str, index: int):
+    journey, other_page = _open_journey(slug)
+    return other_page or _step(journey, index)
+
+
+@bp.route("/o/<slug>/check", methods=["GET", "POST"])
+@public
+def open_check(slug: str):
+    journey, other_page = _open_journey(slug)
+    if other_page:
+        # A replayed submit after the draft is gone still lands on the confirmation.
+        wave = _open_wave_or_404(slug)
+        if request.method == "POST" and service.response_for_key(db.session(), request.form.get("submission_key", "")):
+            return redirect(url_for("surveys.open_done", slug=slug))
+        return other_page
+    draft = journey.draft
+    respondent = service.Respondent(draft.sector_id, draft.place_id, None, None, "open")
+    return _check(journey, respondent, None, after_submit=lambda: cookie_session.pop(_open_key_name(wave_for(journey)), None))
+
+
+def wave_for(journey: Journey) -> Wave:
+    return journey.wave
+
+
+@bp.get("/o/<slug>/done")
+@public
+def open_done(slug: str):
+    wave = _open_wave_or_404(slug)
+    return render_template("surveys/respond/done.html", wave=wave, survey=wave.survey, open_link=True)
+
+
+def _step(journey: Journey, index: int):
+    if not 0 <= index < len(journey.steps):
+        abort(404)
+    step = journey.steps[index]
+    answers = dict(journey.draft.answers or {})
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        if not ConfirmForm().validate_on_submit():
+            abort(400)
+        answers, errors = service.apply_step(step, answers, request.form)
+        action = request.form.get("action", "continue")
+        if action == "save":
+            service.save_draft(db.session(), journey.draft, answers, index)
+            return render_template("surveys/respond/saved.html", journey=journey, resume_url=journey.url("step", index=index))
+        if not errors:
+            next_index = index + 1
+            service.save_draft(db.session(), journey.draft, answers, next_index if next_index < len(journey.steps) else index)
+            if request.args.get("return") == "check" or next_index >= len(journey.steps):
+                return redirect(journey.url("check"))
+            return redirect(journey.url("step", index=next_index))
+    return render_template(
+        "surveys/respond/step.html",
+        journey=journey,
+        step=step,
+        index=index,
+        answers=answers,
+        errors=errors,
+        dimensions=TRUST_DIMENSIONS,
+        back=journey.url("step", index=index - 1) if index else None,
+    )
+
+
+def _check(journey: Journey, respondent, invitation, after_submit=None):
+    answers = journey.draft.answers or {}
+    incomplete = service.first_incomplete_step(journey.steps, answers)
+    if request.method == "POST":
+        if not ConfirmForm().validate_on_submit():
+            abort(400)
+        if incomplete is not None:
+            flash("Some questions still need an answer.", "info")
+            return redirect(journey.url("step", index=incomplete))
+        key = request.form.get("submission_key") or journey.draft.submission_key
+        try:
+            service.submit_response(db.session(), journey.wave, respondent, answers, key, invitation)
+        except service.AlreadySubmitted:
+            pass
+        except ServiceError as error:
+            flash(error.message, "info")
+            return redirect(journey.url("check"))
+        if after_submit:
+            after_submit()
+        return redirect(journey.url("done"))
+    return render_template(
+        "surveys/respond/check.html",
+        journey=journey,
+        rows=service.check_answers_rows(journey.steps, answers),
+        incomplete=incomplete,
+        confirm=ConfirmForm(),
+    )

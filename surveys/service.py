@@ -1,0 +1,832 @@
+"""Writes and queries for surveys, waves, invitations and responses.
+
+Functions take a Session and plain values; write functions commit once.
+`responses_frame` is the only bridge to `analysis/`.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import hmac
+import io
+import re
+import secrets
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from core.db import utcnow
+from core.models import Organisation, Place, Sector, User, normalise_email
+from core.service import ServiceError, hash_token
+from surveys.instruments import copy_items, ensure_builtin_instruments, template
+from surveys.models import (
+    AnonymityMode,
+    Answer,
+    Construct,
+    Draft,
+    Instrument,
+    Invitation,
+    InviteeIdentity,
+    Item,
+    MarginChange,
+    Response,
+    Survey,
+    SurveyMargin,
+    TrustRating,
+    Wave,
+    WaveRole,
+    WaveStatus,
+)
+from surveys.question_types import QUESTION_TYPES, TrustMatrixQuestion, question_type
+
+MIN_K_INTERNAL = 5
+MIN_K_BRIEFING = 10
+ITEM_CODE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+INVITEE_MAX_ROWS = 5000
+
+
+# --- surveys ---------------------------------------------------------------------------
+
+
+def list_surveys(session: Session, for_user: User) -> list[Survey]:
+    surveys = list(session.scalars(select(Survey).order_by(Survey.created_at.desc())))
+    return [s for s in surveys if can_see_survey(for_user, s)]
+
+
+def can_see_survey(user: User, survey: Survey) -> bool:
+    return any(user.can_access_place(place.id) for place in survey.places)
+
+
+def get_survey(session: Session, survey_id: int) -> Survey | None:
+    return session.get(Survey, survey_id)
+
+
+def get_wave(session: Session, wave_id: int) -> Wave | None:
+    return session.get(Wave, wave_id)
+
+
+def create_survey(
+    session: Session,
+    name: str,
+    run_by: str,
+    purpose: str,
+    template_code: str,
+    place_ids: list[int],
+    anonymity: AnonymityMode,
+) -> Survey:
+    """A survey from a built-in template, with a draft first wave to edit and open."""
+    builtins = ensure_builtin_instruments(session)
+    chosen = template(template_code)
+    places = list(session.scalars(select(Place).where(Place.id.in_(place_ids))))
+    if not places or len(places) != len(set(place_ids)):
+        raise ServiceError("places", "Select at least one place")
+    survey = Survey(
+        name=name.strip(),
+        run_by=run_by.strip(),
+        purpose=(purpose or "").strip(),
+        template=chosen.code,
+        anonymity=anonymity.value,
+        places=places,
+    )
+    session.add(survey)
+    session.flush()
+    source_items = [item for code in chosen.instruments for item in builtins[code].items]
+    instrument = Instrument(
+        code=f"survey-{survey.id}",
+        name=chosen.name,
+        version=1,
+        items=copy_items(source_items),
+    )
+    session.add(instrument)
+    session.flush()
+    construct_ids = {item.construct_id for item in instrument.items if item.construct_id}
+    for construct in session.scalars(select(Construct).where(Construct.id.in_(construct_ids))):
+        survey.margins.append(SurveyMargin(construct_id=construct.id, margin=construct.default_margin))
+    session.add(_new_wave(survey, 1, "Wave 1", WaveRole.BASELINE, instrument))
+    session.commit()
+    return survey
+
+
+def _new_wave(survey: Survey, number: int, label: str, role: WaveRole, instrument: Instrument) -> Wave:
+    return Wave(
+        survey=survey,
+        number=number,
+        label=label.strip(),
+        role=role.value,
+        instrument=instrument,
+        open_link_slug=secrets.token_urlsafe(12),
+    )
+
+
+def update_settings(
+    session: Session,
+    survey: Survey,
+    user: User,
+    anonymity: AnonymityMode,
+    k_internal: int,
+    k_briefing: int,
+    min_organisations: int,
+    margins: Mapping[int, float],
+) -> None:
+    """Thresholds can only go up; anonymity is fixed once a wave has opened; margin
+    changes after a wave has opened are kept in the log for the briefing."""
+    if survey.has_opened and anonymity.value != survey.anonymity:
+        raise ServiceError("anonymity", "The anonymity mode cannot change once a wave has opened")
+    for field_name, new, old, floor in (
+        ("k_internal", k_internal, survey.k_internal, MIN_K_INTERNAL),
+        ("k_briefing", k_briefing, survey.k_briefing, MIN_K_BRIEFING),
+        ("min_organisations", min_organisations, survey.min_organisations, 3),
+    ):
+        if new < max(old, floor):
+            raise ServiceError(field_name, f"This threshold can only be raised: enter {max(old, floor)} or more")
+    survey.anonymity = anonymity.value
+    survey.k_internal, survey.k_briefing = k_internal, k_briefing
+    survey.min_organisations = min_organisations
+    for margin in survey.margins:
+        new_margin = margins.get(margin.construct_id)
+        if new_margin is None or new_margin == margin.margin:
+            continue
+        if survey.has_opened:
+            session.add(
+                MarginChange(
+                    survey_id=survey.id,
+                    construct_id=margin.construct_id,
+                    old_margin=margin.margin,
+                    new_margin=new_margin,
+                    changed_by_id=user.id,
+                )
+            )
+        margin.margin = new_margin
+    session.commit()
+
+
+def margin_changes(session: Session, survey: Survey) -> list[MarginChange]:
+    return list(
+        session.scalars(
+            select(MarginChange).where(MarginChange.survey_id == survey.id).order_by(MarginChange.changed_at)
+        )
+    )
+
+
+# --- items of a draft instrument ------------------------------------------------------------
+
+
+def _editable(wave: Wave) -> Instrument:
+    if wave.status != WaveStatus.DRAFT or wave.instrument.is_published:
+        raise ServiceError("wave", "The questions of an opened wave cannot change")
+    return wave.instrument
+
+
+def get_item(wave: Wave, item_id: int) -> Item | None:
+    return next((item for item in wave.instrument.items if item.id == item_id), None)
+
+
+def save_item(
+    session: Session,
+    wave: Wave,
+    item: Item | None,
+    code: str,
+    section: str,
+    text: str,
+    hint: str,
+    kind: str,
+    options: dict,
+    construct_id: int | None,
+    reverse: bool,
+    required: bool,
+) -> Item:
+    instrument = _editable(wave)
+    code = code.strip()
+    if not ITEM_CODE.match(code):
+        raise ServiceError(
+            "code", "Code must start with a lower-case letter and use only a–z, 0–9 and _ (up to 40)"
+        )
+    if any(other.code == code and other is not item for other in instrument.items):
+        raise ServiceError("code", "Another question in this wave already uses this code")
+    if kind not in QUESTION_TYPES:
+        raise ServiceError("type", "Select a question type")
+    problems = question_type(kind).option_errors(options)
+    if problems:
+        raise ServiceError("options", problems[0])
+    if item is None:
+        item = Item(position=len(instrument.items) + 1)
+        instrument.items.append(item)
+    item.code, item.section, item.text, item.hint = code, section.strip(), text.strip(), (hint or "").strip()
+    item.type, item.options = kind, options
+    item.construct_id = construct_id if kind == "likert" else None
+    item.reverse = reverse and kind == "likert"
+    item.required = required
+    item.breaks_trend = _breaks_trend(session, instrument, item)
+    if construct_id and kind == "likert":
+        survey = wave.survey
+        if all(m.construct_id != construct_id for m in survey.margins):
+            construct = session.get(Construct, construct_id)
+            survey.margins.append(SurveyMargin(construct_id=construct_id, margin=construct.default_margin))
+    session.commit()
+    return item
+
+
+def _breaks_trend(session: Session, instrument: Instrument, item: Item) -> bool:
+    if instrument.previous_id is None:
+        return False
+    before = session.scalar(
+        select(Item).where(Item.instrument_id == instrument.previous_id, Item.code == item.code)
+    )
+    if before is None:
+        return False  # a new question has no trend to break
+    return (before.text, before.type, before.options, before.reverse) != (
+        item.text,
+        item.type,
+        item.options,
+        item.reverse,
+    )
+
+
+@dataclass(frozen=True)
+class TrendReport:
+    changed: list[Item]
+    added: list[Item]
+    removed: list[str]
+
+
+def trend_report(session: Session, instrument: Instrument) -> TrendReport | None:
+    """How this version differs from the one before; None for a first version."""
+    if instrument.previous_id is None:
+        return None
+    before = {
+        item.code: item
+        for item in session.scalars(select(Item).where(Item.instrument_id == instrument.previous_id))
+    }
+    codes = {item.code for item in instrument.items}
+    return TrendReport(
+        changed=[item for item in instrument.items if item.breaks_trend],
+        added=[item for item in instrument.items if item.code not in before],
+        removed=sorted(set(before) - codes),
+    )
+
+
+def move_item(session: Session, wave: Wave, item: Item, offset: int) -> None:
+    items = _editable(wave).items
+    index = items.index(item)
+    target = index + offset
+    if 0 <= target < len(items):
+        items[index].position, items[target].position = items[target].position, items[index].position
+    session.commit()
+    session.refresh(wave.instrument)
+
+
+def delete_item(session: Session, wave: Wave, item: Item) -> None:
+    instrument = _editable(wave)
+    instrument.items.remove(item)
+    for position, remaining in enumerate(instrument.items, start=1):
+        remaining.position = position
+    session.commit()
+
+
+# --- waves -------------------------------------------------------------------------
+
+
+def open_wave(session: Session, wave: Wave) -> None:
+    """Open a draft wave. Its instrument version is frozen from now on."""
+    if wave.status != WaveStatus.DRAFT:
+        raise ServiceError("wave", "Only a draft wave can be opened")
+    if any(other.status == WaveStatus.OPEN for other in wave.survey.waves):
+        raise ServiceError("wave", "Close the open wave before opening another")
+    if not wave.instrument.items:
+        raise ServiceError("wave", "Add at least one question before opening the wave")
+    now = utcnow()
+    wave.instrument.published_at = wave.instrument.published_at or now
+    wave.status, wave.opens_at = WaveStatus.OPEN.value, now
+    session.commit()
+
+
+def close_wave(session: Session, wave: Wave) -> None:
+    if wave.status != WaveStatus.OPEN:
+        raise ServiceError("wave", "Only an open wave can be closed")
+    wave.status, wave.closes_at = WaveStatus.CLOSED.value, utcnow()
+    session.commit()
+
+
+def clone_wave(session: Session, survey: Survey, label: str, role: WaveRole) -> Wave:
+    """The next wave: a draft copy of the latest wave's questions as a new version."""
+    if any(wave.status == WaveStatus.DRAFT for wave in survey.waves):
+        raise ServiceError("label", "This survey already has a draft wave")
+    latest = survey.waves[-1]
+    source = latest.instrument
+    instrument = Instrument(
+        code=source.code,
+        name=source.name,
+        version=source.version + 1,
+        description=source.description,
+        previous=source,
+        items=copy_items(source.items),
+    )
+    session.add(instrument)
+    wave = _new_wave(survey, latest.number + 1, label, role, instrument)
+    session.add(wave)
+    session.commit()
+    return wave
+
+
+def erase_identities(session: Session, wave: Wave) -> int:
+    """Delete who was invited to a closed wave. Invitations and responses stay."""
+    if wave.status != WaveStatus.CLOSED:
+        raise ServiceError("wave", "Close the wave before erasing who was invited")
+    identities = list(session.scalars(select(InviteeIdentity).where(InviteeIdentity.wave_id == wave.id)))
+    session.execute(update(Invitation).where(Invitation.wave_id == wave.id).values(identity_id=None))
+    for identity in identities:
+        session.delete(identity)
+    wave.identities_erased_at = utcnow()
+    session.commit()
+    return len(identities)
+
+
+# --- invitations --------------------------------------------------------------------
+
+
+def panel_key(secret: str, email: str) -> str:
+    """Pseudonymous panel key: links one person's answers across waves without storing who."""
+    return hmac.new(secret.encode(), normalise_email(email).encode(), hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True)
+class Invitee:
+    email: str
+    organisation_id: int | None
+    sector_id: int
+    place_id: int
+
+
+@dataclass(frozen=True)
+class InviteeParse:
+    invitees: list[Invitee]
+    errors: list[tuple[int, str]]
+
+
+def parse_invitees(session: Session, survey: Survey, text: str) -> InviteeParse:
+    """Lines of `email, organisation, sector` (organisation and sector may be blank if the
+    other says enough; a fourth column names the place when the survey has several)."""
+    places = {p.name.lower(): p for p in survey.places}
+    organisations = {
+        (o.name.lower()): o
+        for o in session.scalars(select(Organisation).where(Organisation.place_id.in_([p.id for p in survey.places])))
+    }
+    sectors = {s.name.lower(): s for s in session.scalars(select(Sector))}
+    invitees, errors, seen = [], [], set()
+    rows = list(csv.reader(io.StringIO(text.strip())))
+    if rows and rows[0] and rows[0][0].strip().lower() == "email":
+        rows = [None] + rows[1:]  # keep line numbers, skip the header
+    if len(rows) > INVITEE_MAX_ROWS:
+        return InviteeParse([], [(0, f"Invite at most {INVITEE_MAX_ROWS} people at a time")])
+    for line, row in enumerate(rows, start=1):
+        if row is None or not any(cell.strip() for cell in row):
+            continue
+        cells = [cell.strip() for cell in row] + [""] * 4
+        email, organisation_name, sector_name, place_name = cells[:4]
+        problems = []
+        if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
+            problems.append(f"‘{email}’ is not an email address")
+        elif normalise_email(email) in seen:
+            problems.append(f"{email} is listed twice")
+        organisation = organisations.get(organisation_name.lower()) if organisation_name else None
+        if organisation_name and organisation is None:
+            problems.append(f"organisation ‘{organisation_name}’ is not in this survey's places")
+        sector = sectors.get(sector_name.lower()) if sector_name else (organisation.sector if organisation else None)
+        if sector is None:
+            problems.append(f"sector ‘{sector_name}’ is not known" if sector_name else "give a sector or a known organisation")
+        place = organisation.place if organisation else places.get(place_name.lower()) if place_name else (
+            survey.places[0] if len(survey.places) == 1 else None
+        )
+        if place is None:
+            problems.append("give the place (fourth column), as this survey covers several")
+        if problems:
+            message = "; ".join(problems)
+            errors.append((line, message[0].upper() + message[1:]))
+            continue
+        seen.add(normalise_email(email))
+        invitees.append(Invitee(normalise_email(email), organisation.id if organisation else None, sector.id, place.id))
+    if not invitees and not errors:
+        errors.append((0, "Enter at least one email address"))
+    return InviteeParse(invitees, errors)
+
+
+@dataclass(frozen=True)
+class IssuedLink:
+    invitation: Invitation
+    email: str | None
+    token: str
+
+
+def create_invitations(
+    session: Session, wave: Wave, invitees: Iterable[Invitee], panel_secret: str
+) -> list[IssuedLink]:
+    """Single-use links, each token stored only as its hash. The tokens are returned once."""
+    if wave.status == WaveStatus.CLOSED:
+        raise ServiceError("invitees", "This wave is closed")
+    pseudonymous = wave.survey.anonymity == AnonymityMode.PSEUDONYMOUS
+    issued = []
+    for invitee in invitees:
+        token = secrets.token_urlsafe(24)
+        identity = InviteeIdentity(wave_id=wave.id, email=invitee.email)
+        invitation = Invitation(
+            wave_id=wave.id,
+            token_hash=hash_token(token),
+            identity=identity,
+            organisation_id=invitee.organisation_id,
+            sector_id=invitee.sector_id,
+            place_id=invitee.place_id,
+            panel_key=panel_key(panel_secret, invitee.email) if pseudonymous else None,
+        )
+        session.add(invitation)
+        issued.append(IssuedLink(invitation, invitee.email, token))
+    session.commit()
+    return issued
+
+
+def links_for_tokens(session: Session, wave: Wave, tokens: Iterable[str]) -> list[IssuedLink]:
+    """Invitations of this wave matching tokens the coordinator was just shown (for the CSV)."""
+    hashes = {hash_token(token): token for token in tokens}
+    found = session.scalars(
+        select(Invitation).where(Invitation.wave_id == wave.id, Invitation.token_hash.in_(hashes))
+    )
+    return [
+        IssuedLink(inv, inv.identity.email if inv.identity else None, hashes[inv.token_hash]) for inv in found
+    ]
+
+
+def invitation_for_token(session: Session, token: str) -> Invitation | None:
+    return session.scalar(select(Invitation).where(Invitation.token_hash == hash_token(token)))
+
+
+def wave_for_open_link(session: Session, slug: str) -> Wave | None:
+    return session.scalar(select(Wave).where(Wave.open_link_slug == slug))
+
+
+# --- the respondent journey ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Step:
+    """One page of the journey: a section's questions, or one sector of the trust matrix."""
+
+    title: str
+    items: tuple[Item, ...]
+    sector_id: int | None = None
+    sector_name: str | None = None
+
+
+def journey_steps(instrument: Instrument, own_sector_id: int, sectors: list[Sector]) -> list[Step]:
+    steps: list[Step] = []
+    for item in instrument.items:
+        if item.type == TrustMatrixQuestion.name:
+            for sector in sectors:
+                if sector.id != own_sector_id:
+                    steps.append(Step(f"{item.section}: {sector.name}", (item,), sector.id, sector.name))
+        elif steps and steps[-1].sector_id is None and steps[-1].title == item.section:
+            steps[-1] = Step(item.section, steps[-1].items + (item,))
+        else:
+            steps.append(Step(item.section, (item,)))
+    return steps
+
+
+def apply_step(step: Step, answers: dict[str, Any], form) -> tuple[dict[str, Any], dict[str, str]]:
+    """Merge one page's posted answers into the draft; errors by field id."""
+    updated, errors = dict(answers), {}
+    for item in step.items:
+        kind = question_type(item.type)
+        if item.type == TrustMatrixQuestion.name:
+            value, error = kind.parse(item, form, scope=[step.sector_id])
+            merged = dict(updated.get(item.code) or {})
+            merged.pop(str(step.sector_id), None)
+            merged.update(value or {})
+            updated[item.code] = merged
+        else:
+            value, error = kind.parse(item, form)
+            updated[item.code] = value
+        if error:
+            errors[item.code if step.sector_id is None else f"{item.code}-{step.sector_id}-reliable"] = error
+    return updated, errors
+
+
+def first_incomplete_step(steps: list[Step], answers: Mapping[str, Any]) -> int | None:
+    """The first page with a missing or invalid answer, or None if everything is fine."""
+    for index, step in enumerate(steps):
+        for item in step.items:
+            if question_type(item.type).error(item, answers.get(item.code)):
+                return index
+    return None
+
+
+def draft_for_invitation(session: Session, invitation: Invitation) -> Draft:
+    draft = session.scalar(select(Draft).where(Draft.invitation_id == invitation.id))
+    if draft is None:
+        draft = Draft(
+            wave_id=invitation.wave_id,
+            invitation_id=invitation.id,
+            sector_id=invitation.sector_id,
+            place_id=invitation.place_id,
+            submission_key=secrets.token_urlsafe(24),
+            answers={},
+        )
+        session.add(draft)
+        session.commit()
+    return draft
+
+
+def open_draft(session: Session, wave: Wave, open_key: str | None) -> Draft | None:
+    if not open_key:
+        return None
+    return session.scalar(select(Draft).where(Draft.open_key == open_key, Draft.wave_id == wave.id))
+
+
+def start_open_draft(session: Session, wave: Wave, sector_id: int, place_id: int) -> Draft:
+    if session.get(Sector, sector_id) is None or place_id not in {p.id for p in wave.survey.places}:
+        raise ServiceError("sector", "Select your sector and place from the lists")
+    draft = Draft(
+        wave_id=wave.id,
+        open_key=secrets.token_urlsafe(32),
+        sector_id=sector_id,
+        place_id=place_id,
+        submission_key=secrets.token_urlsafe(24),
+        answers={},
+    )
+    session.add(draft)
+    session.commit()
+    return draft
+
+
+def save_draft(session: Session, draft: Draft, answers: dict[str, Any], section: int) -> None:
+    draft.answers = answers
+    draft.section = section
+    session.commit()
+
+
+@dataclass(frozen=True)
+class Respondent:
+    sector_id: int
+    place_id: int
+    organisation_id: int | None = None
+    panel_key: str | None = None
+    channel: str = "link"
+
+
+class AlreadySubmitted(Exception):
+    pass
+
+
+def submit_response(
+    session: Session,
+    wave: Wave,
+    respondent: Respondent,
+    answers: Mapping[str, Any],
+    idempotency_key: str,
+    invitation: Invitation | None = None,
+    submitted_at=None,
+) -> Response:
+    """Store a response and its answers in one transaction.
+
+    The same idempotency key stored twice (a double click, a replayed POST) gives back the
+    response already stored. An invitation is spent in the same transaction, so a link
+    cannot be used for two responses.
+    """
+    existing = session.scalar(select(Response).where(Response.idempotency_key == idempotency_key))
+    if existing is not None:
+        return existing
+    if wave.status != WaveStatus.OPEN and respondent.channel in ("link", "open"):
+        raise ServiceError("wave", "This survey is not open")
+    for item in wave.instrument.items:
+        error = question_type(item.type).error(item, answers.get(item.code))
+        if error:
+            raise ServiceError(item.code, error)
+    response = _build_response(wave, respondent, answers, idempotency_key, submitted_at)
+    try:
+        if invitation is not None:
+            spent = session.execute(
+                update(Invitation)
+                .where(Invitation.id == invitation.id, Invitation.used_at.is_(None))
+                .values(used_at=utcnow())
+            )
+            if spent.rowcount != 1:
+                raise AlreadySubmitted()
+        session.execute(Draft.__table__.delete().where(Draft.submission_key == idempotency_key))
+        session.add(response)
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        existing = session.scalar(select(Response).where(Response.idempotency_key == idempotency_key))
+        if existing is None:
+            raise
+        return existing
+    except AlreadySubmitted:
+        session.rollback()
+        raise
+    return response
+
+
+def _build_response(wave, respondent, answers, idempotency_key, submitted_at) -> Response:
+    response = Response(
+        wave_id=wave.id,
+        sector_id=respondent.sector_id,
+        place_id=respondent.place_id,
+        organisation_id=respondent.organisation_id,
+        panel_key=respondent.panel_key,
+        channel=respondent.channel,
+        idempotency_key=idempotency_key,
+        submitted_at=submitted_at or utcnow(),
+    )
+    for item in wave.instrument.items:
+        rows = question_type(item.type).rows(item, answers.get(item.code))
+        response.answers.extend(
+            Answer(item_code=code, numeric_value=numeric, text_value=text) for code, numeric, text in rows.answers
+        )
+        response.trust_ratings.extend(
+            TrustRating(target_sector_id=sector_id, dimension=dimension, value=value)
+            for sector_id, dimension, value in rows.trust
+        )
+    return response
+
+
+def check_answers_rows(
+    steps: list[Step], answers: Mapping[str, Any]
+) -> list[tuple[int, Step, list[tuple[str, str]]]]:
+    """For the check-your-answers page: each step with (question, answer) pairs."""
+    rows = []
+    for index, step in enumerate(steps):
+        pairs = []
+        for item in step.items:
+            kind = question_type(item.type)
+            if item.type == TrustMatrixQuestion.name:
+                pairs.extend(kind.describe_sector((answers.get(item.code) or {}).get(str(step.sector_id))))
+            else:
+                pairs.append((item.text, kind.describe(item, answers.get(item.code))))
+        rows.append((index, step, pairs))
+    return rows
+
+
+# --- the wave dashboard -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WaveCounts:
+    responses: pd.DataFrame  # sector × place
+    invitations: pd.DataFrame  # sector × place
+    organisations: pd.DataFrame  # distinct organisations that responded, sector × place
+    daily: pd.Series  # responses per day
+    total: int
+
+
+def wave_counts(session: Session, wave: Wave) -> WaveCounts:
+    sector_names = dict(session.execute(select(Sector.id, Sector.name)).all())
+    place_names = {p.id: p.name for p in wave.survey.places}
+
+    def table(rows, value_name):
+        frame = pd.DataFrame(rows, columns=["sector", "place", value_name])
+        frame["sector"] = frame["sector"].map(sector_names)
+        frame["place"] = frame["place"].map(place_names)
+        pivot = frame.pivot_table(index="sector", columns="place", values=value_name, aggfunc="sum", fill_value=0)
+        return pivot.reindex(columns=list(place_names.values()), fill_value=0)
+
+    response_rows = session.execute(
+        select(Response.sector_id, Response.place_id, func.count(), func.count(func.distinct(Response.organisation_id)))
+        .where(Response.wave_id == wave.id)
+        .group_by(Response.sector_id, Response.place_id)
+    ).all()
+    invitation_rows = session.execute(
+        select(Invitation.sector_id, Invitation.place_id, func.count())
+        .where(Invitation.wave_id == wave.id)
+        .group_by(Invitation.sector_id, Invitation.place_id)
+    ).all()
+    responses = table([(s, p, n) for s, p, n, _ in response_rows], "n")
+    organisations = table([(s, p, o) for s, p, _, o in response_rows], "n")
+    invitations = table(invitation_rows, "n")
+    sectors = sorted(set(responses.index) | set(invitations.index))
+    submitted = session.scalars(select(Response.submitted_at).where(Response.wave_id == wave.id)).all()
+    daily = pd.Series(1, index=pd.DatetimeIndex(submitted)).resample("D").sum() if submitted else pd.Series(dtype=int)
+    return WaveCounts(
+        responses=responses.reindex(sectors, fill_value=0),
+        invitations=invitations.reindex(sectors, fill_value=0),
+        organisations=organisations.reindex(sectors, fill_value=0),
+        daily=daily,
+        total=len(submitted),
+    )
+
+
+def response_count(session: Session, wave: Wave) -> int:
+    return session.scalar(select(func.count()).select_from(Response).where(Response.wave_id == wave.id))
+
+
+# --- the tidy frame: the bridge to analysis/ ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TidyData:
+    """One row per response (`responses`), the codebook, and trust ratings in long form."""
+
+    responses: pd.DataFrame
+    codebook: pd.DataFrame
+    trust: pd.DataFrame
+    text: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+RESPONSE_COLUMNS = ["response_id", "wave", "sector", "place", "organisation", "panel_key"]
+
+
+def responses_frame(session: Session, waves: list[Wave]) -> TidyData:
+    """The tidy DataFrame and codebook of DESIGN.md for these waves.
+
+    Items come from the waves' instruments (latest version first); multiple-choice items
+    become one 0/1 column per choice (`code_value`); free text is returned apart.
+    """
+    wave_labels = {wave.id: wave.label for wave in waves}
+    sector_names = dict(session.execute(select(Sector.id, Sector.name)).all())
+    place_names = dict(session.execute(select(Place.id, Place.name)).all())
+    organisation_names = dict(session.execute(select(Organisation.id, Organisation.name)).all())
+
+    items: dict[str, Item] = {}
+    for wave in sorted(waves, key=lambda w: w.number, reverse=True):
+        for item in wave.instrument.items:
+            items.setdefault(item.code, item)
+
+    base = pd.DataFrame(
+        session.execute(
+            select(
+                Response.id, Response.wave_id, Response.sector_id, Response.place_id,
+                Response.organisation_id, Response.panel_key,
+            ).where(Response.wave_id.in_(wave_labels)).order_by(Response.id)
+        ).all(),
+        columns=["response_id", "wave", "sector", "place", "organisation", "panel_key"],
+    )
+    base["wave"] = base["wave"].map(wave_labels)
+    base["sector"] = base["sector"].map(sector_names)
+    base["place"] = base["place"].map(place_names)
+    base["organisation"] = base["organisation"].map(organisation_names)
+
+    answers = pd.DataFrame(
+        session.execute(
+            select(Answer.response_id, Answer.item_code, Answer.numeric_value, Answer.text_value)
+            .join(Response, Response.id == Answer.response_id)
+            .where(Response.wave_id.in_(wave_labels))
+        ).all(),
+        columns=["response_id", "item", "numeric", "text"],
+    )
+    kinds = {code: item.type for code, item in items.items()}
+    answers["kind"] = answers["item"].map(kinds)
+    numeric = answers[answers["kind"].isin(["likert", "single", "number"])]
+    wide = numeric.pivot_table(index="response_id", columns="item", values="numeric", aggfunc="first")
+    multi = answers[answers["kind"] == "multi"].copy()
+    if not multi.empty:
+        multi["column"] = multi["item"] + "_" + multi["numeric"].astype(int).astype(str)
+        chosen = multi.pivot_table(index="response_id", columns="column", values="numeric", aggfunc="size")
+        wide = wide.join(chosen.notna().astype(float), how="outer")
+
+    columns, codebook_rows = [], []
+    for code, item in items.items():
+        kind = question_type(item.type)
+        if item.type in ("likert", "single", "number"):
+            columns.append(code)
+            low, high = kind.scale(item) or (None, None)
+            codebook_rows.append(_codebook_row(code, item, low, high))
+        elif item.type == "multi":
+            for value, label in kind.value_labels(item).items():
+                columns.append(f"{code}_{value}")
+                codebook_rows.append(_codebook_row(f"{code}_{value}", item, 0, 1, label=label))
+    # A multiple-choice option not chosen by someone who answered is 0; unanswered is missing.
+    responses = base.set_index("response_id").join(wide.reindex(columns=columns)).reset_index()
+    codebook = pd.DataFrame(
+        codebook_rows, columns=["item", "construct", "reverse", "min", "max", "type", "text", "breaks_trend", "label"]
+    )
+
+    text = answers[answers["kind"] == "text"][["response_id", "item", "text"]].reset_index(drop=True)
+    trust = pd.DataFrame(
+        session.execute(
+            select(TrustRating.response_id, Response.wave_id, Response.sector_id, TrustRating.target_sector_id,
+                   TrustRating.dimension, TrustRating.value)
+            .join(Response, Response.id == TrustRating.response_id)
+            .where(Response.wave_id.in_(wave_labels))
+        ).all(),
+        columns=["response_id", "wave", "sector", "target_sector", "dimension", "value"],
+    )
+    trust["wave"] = trust["wave"].map(wave_labels)
+    trust["sector"] = trust["sector"].map(sector_names)
+    trust["target_sector"] = trust["target_sector"].map(sector_names)
+    return TidyData(responses[RESPONSE_COLUMNS + columns], codebook, trust, text)
+
+
+def _codebook_row(code: str, item: Item, low, high, label: str = "") -> dict:
+    return {
+        "item": code,
+        "construct": item.construct.code if item.construct else None,
+        "reverse": int(item.reverse),
+        "min": low,
+        "max": high,
+        "type": item.type,
+        "text": item.text,
+        "breaks_trend": bool(item.breaks_trend),
+        "label": label,
+    }

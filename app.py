@@ -15,6 +15,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from core import cli, db, security
 from core.models import User
 from core.routes import bp as core_bp
+from surveys.routes import bp as surveys_bp
 
 PROJECT_ROOT = Path(__file__).resolve().parent
 GOVUK_FRONTEND_DIST = PROJECT_ROOT / "node_modules" / "govuk-frontend" / "dist" / "govuk"
@@ -78,6 +79,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     _init_login(app)
     _register_frontend_assets(app)
     app.register_blueprint(core_bp)
+    app.register_blueprint(surveys_bp)
     security.init_app(app)
     cli.init_app(app)
     return app

@@ -40,6 +40,14 @@ class DisclosedTable:
         """The counts with suppressed cells as missing (pandas NA)."""
         return self.counts.astype("Int64").mask(self.suppressed)
 
+    def rows(self) -> list[tuple[object, list[int | None], int | None]]:
+        """Plain values for templates and CSV: (row label, cells, row total), None where withheld."""
+        shown, totals = self.shown(), self.row_totals()
+        return [
+            (label, [None if pd.isna(v) else int(v) for v in shown.loc[label]], None if pd.isna(totals[label]) else int(totals[label]))
+            for label in shown.index
+        ]
+
     def row_totals(self) -> pd.Series:
         return self.counts.sum(axis=1).astype("Int64").mask(self.row_total_suppressed)
 

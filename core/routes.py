@@ -40,6 +40,7 @@ admin_only = allow(Role.ADMIN)
 NAVIGATION = (
     ("core.dashboard", "Dashboard", ()),
     ("core.places", "Places", ("core.place", "core.edit_place")),
+    ("surveys.surveys", "Surveys", ("surveys.",)),
     ("core.users", "Users", ("core.invite_user", "core.edit_user", "core.renew_set_password_link")),
     ("core.sectors", "Sectors", ("core.edit_sector",)),
     ("core.organisations", "Organisations", ("core.edit_organisation", "core.import_organisations")),
@@ -54,7 +55,10 @@ def navigation() -> dict:
     items = []
     for endpoint, label, related in NAVIGATION:
         if current_user.role in current_app.view_functions[endpoint].allowed_roles:
-            current = request.endpoint == endpoint or request.endpoint in related
+            current = request.endpoint == endpoint or any(
+                request.endpoint == other or (other.endswith(".") and (request.endpoint or "").startswith(other))
+                for other in related
+            )
             items.append({"href": url_for(endpoint), "text": label, "active": current})
     return {"navigation_items": items}
 

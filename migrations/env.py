@@ -8,6 +8,7 @@ from core.db import Base
 
 # Every package's models must be imported so their tables are in the metadata.
 import core.models  # noqa: F401
+import surveys.models  # noqa: F401
 
 config = context.config
 

@@ -167,6 +167,8 @@ class MarginChange(Base):
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     changed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
+    construct: Mapped[Construct] = relationship(lazy="joined")
+
 
 class Wave(Base):
     __tablename__ = "waves"

@@ -26,7 +26,7 @@ from analysis.disclosure import disclose
 from core import db
 from core.models import Role
 from core.security import allow, public, require_place_access
-from core.service import ServiceError, list_sectors
+from core.service import ServiceError, list_places, list_sectors
 from surveys import charts, service
 from surveys.forms import ConfirmForm, InvitationForm, ItemForm, SettingsForm, SurveyForm, WaveForm, margin_field_name
 from surveys.models import AnonymityMode, Construct, Draft, Invitation, Wave, WaveRole, WaveStatus
@@ -34,8 +34,52 @@ from surveys.question_types import QUESTION_TYPES, TRUST_DIMENSIONS, labelled_ch
 
 bp = Blueprint("surveys", __name__)
 
+
+@bp.app_context_processor
+def question_registry() -> dict:
+    return {"registry": QUESTION_TYPES}
+
 readers = allow(Role.ADMIN, Role.COORDINATOR, Role.EVALUATOR)
 managers = allow(Role.ADMIN, Role.COORDINATOR)
+
+
+# --- template helpers: shape values for the GOV.UK macros ---------------------------------
+
+
+@bp.app_template_filter("radio_item")
+def radio_item(choice: dict, selected) -> dict:
+    return {"value": choice["value"], "text": choice["label"], "checked": choice["value"] == selected}
+
+
+@bp.app_template_filter("checkbox_item")
+def checkbox_item(choice: dict, selected: list) -> dict:
+    return {"value": choice["value"], "text": choice["label"], "checked": choice["value"] in selected}
+
+
+@bp.app_template_filter("enumerate_choices")
+def enumerate_choices(labels: list[str]) -> list[dict]:
+    return labelled_choices(labels)["choices"]
+
+
+@bp.app_template_filter("id_choice")
+def id_choice(row) -> dict:
+    return {"value": row.id, "label": row.name}
+
+
+@bp.app_template_filter("error_link")
+def error_link(field_and_message: tuple[str, str]) -> dict:
+    field_id, message = field_and_message
+    return {"text": message, "href": f"#{field_id}"}
+
+
+@bp.app_template_filter("summary_row")
+def summary_row(question_and_answer: tuple[str, str], change_url: str, section: str) -> dict:
+    question, answer = question_and_answer
+    return {
+        "key": {"text": question},
+        "value": {"text": answer},
+        "actions": {"items": [{"href": change_url, "text": "Change", "visuallyHiddenText": f"{section}: {question}"}]},
+    }
 
 
 def _survey_or_404(survey_id: int):
@@ -94,8 +138,6 @@ def new_survey():
 
 
 def current_user_places():
-    from core.service import list_places
-
     return list_places(db.session(), for_user=current_user)
 
 
@@ -426,6 +468,10 @@ class Journey:
         self.prefix = prefix
         self.steps = service.journey_steps(wave.instrument, draft.sector_id, list_sectors(db.session()))
 
+    @property
+    def start_url(self) -> str:
+        return url_for(f"surveys.{self.prefix}_start", **self.args)
+
     def url(self, page: str, **kwargs) -> str:
         return url_for(f"surveys.{self.prefix}_{page}", **self.args, **kwargs)
 
@@ -582,17 +628,12 @@ def open_check(slug: str):
     journey, other_page = _open_journey(slug)
     if other_page:
         # A replayed submit after the draft is gone still lands on the confirmation.
-        wave = _open_wave_or_404(slug)
         if request.method == "POST" and service.response_for_key(db.session(), request.form.get("submission_key", "")):
             return redirect(url_for("surveys.open_done", slug=slug))
         return other_page
     draft = journey.draft
     respondent = service.Respondent(draft.sector_id, draft.place_id, None, None, "open")
-    return _check(journey, respondent, None, after_submit=lambda: cookie_session.pop(_open_key_name(wave_for(journey)), None))
-
-
-def wave_for(journey: Journey) -> Wave:
-    return journey.wave
+    return _check(journey, respondent, None, after_submit=lambda: cookie_session.pop(_open_key_name(journey.wave), None))
 
 
 @bp.get("/o/<slug>/done")
@@ -630,7 +671,7 @@ def _step(journey: Journey, index: int):
         answers=answers,
         errors=errors,
         dimensions=TRUST_DIMENSIONS,
-        back=journey.url("step", index=index - 1) if index else None,
+        back=journey.url("step", index=index - 1) if index else journey.start_url,
     )
 
 

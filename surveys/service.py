@@ -629,6 +629,12 @@ def submit_response(
     return response
 
 
+def response_for_key(session: Session, idempotency_key: str) -> Response | None:
+    if not idempotency_key:
+        return None
+    return session.scalar(select(Response).where(Response.idempotency_key == idempotency_key))
+
+
 def _build_response(wave, respondent, answers, idempotency_key, submitted_at) -> Response:
     response = Response(
         wave_id=wave.id,

@@ -19,6 +19,8 @@ from werkzeug.security import generate_password_hash
 from app import create_app
 from core.cli import upgrade_database
 from core.models import Organisation, Place, Role, Sector, User
+from surveys import service as survey_service
+from surveys.models import AnonymityMode, Survey
 
 TEST_PASSWORD = "correct horse battery"
 # A cheap hash so factories stay fast; the real scrypt path is tested on its own.
@@ -177,6 +179,27 @@ def make_user(db_session: Session, make_place) -> Callable[..., User]:
         db_session.add(user)
         db_session.flush()
         return user
+
+    return make
+
+
+@pytest.fixture
+def make_survey(db_session: Session, make_place) -> Callable[..., Survey]:
+    """A survey from a built-in template (the default: coordination and trust)."""
+
+    def make(
+        places: list[Place] | None = None,
+        template: str = "coordination-and-trust",
+        anonymity: AnonymityMode = AnonymityMode.ANONYMOUS,
+        open_first_wave: bool = False,
+    ) -> Survey:
+        places = places or [make_place()]
+        survey = survey_service.create_survey(
+            db_session, f"Survey {next(_sequence)}", "The Partnership", "", template, [p.id for p in places], anonymity
+        )
+        if open_first_wave:
+            survey_service.open_wave(db_session, survey.waves[0])
+        return survey
 
     return make
 

@@ -8,6 +8,7 @@ import pytest
 from bs4 import BeautifulSoup
 
 from core import service
+from surveys import service as survey_service
 from core.models import Role
 from core.security import ANYONE
 from tests.conftest import TEST_PASSWORD, sign_in
@@ -17,18 +18,30 @@ ALWAYS_PUBLIC = {"static"}  # Flask's own static files
 
 
 @pytest.fixture
-def route_objects(db_session, make_place, make_sector, make_organisation, make_user):
+def route_objects(db_session, make_place, make_sector, make_organisation, make_user, make_survey):
     """One object of each kind named in a URL, in a place the scoped roles belong to."""
     place = make_place()
     organisation = make_organisation(place=place, sector=make_sector())
     target = make_user(Role.EVALUATOR)
     users = {role: make_user(role, places=[place]) for role in Role}
+    survey = make_survey(places=[place], open_first_wave=True)
+    wave = survey.waves[0]
+    [link] = survey_service.create_invitations(
+        db_session, wave, [survey_service.Invitee("r@example.org", organisation.id, organisation.sector_id, place.id)], "secret"
+    )
     values = {
         "place_id": place.id,
         "sector_id": organisation.sector_id,
         "organisation_id": organisation.id,
         "user_id": target.id,
         "filename": "manifest.json",
+        "survey_id": survey.id,
+        "wave_id": wave.id,
+        "item_id": wave.instrument.items[0].id,
+        "index": 0,
+        "direction": "up",
+        "slug": wave.open_link_slug,
+        "respondent_token": link.token,
     }
     return values, users, lambda: service.renew_set_password_link(db_session, target)
 
@@ -44,7 +57,12 @@ def routes(app):
 def build_path(rule, values) -> str:
     path = rule.rule
     for argument in rule.arguments:
-        value = "govuk-frontend.min.js" if rule.endpoint == "govuk_frontend" else values[argument]
+        if rule.endpoint == "govuk_frontend":
+            value = "govuk-frontend.min.js"
+        elif rule.endpoint.startswith("surveys.token_") and argument == "token":
+            value = values["respondent_token"]
+        else:
+            value = values[argument]
         path = re.sub(rf"<(?:[a-z]+:)?{argument}>", str(value), path)
     return path
 

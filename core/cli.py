@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from core import service
 from core.demo import DEMO_EMAILS, DEMO_PASSWORD, load_demo_data
+from surveys.demo import load_demo_surveys
 from core.models import Place, Role, User
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
@@ -86,8 +87,9 @@ def seed_demo(if_empty: bool) -> None:
             raise click.ClickException("The demo data is already loaded.")
         else:
             load_demo_data(session)
+            load_demo_surveys(session, current_app.config["PANEL_SECRET"])
             session.commit()
-            click.echo("Demo data loaded.")
+            click.echo("Demo data loaded: places, organisations, users and three waves of survey responses.")
         demo_users = list(session.scalars(select(User).where(User.email.in_(DEMO_EMAILS))))
     if demo_users:
         click.echo(f"Demo logins (password for each: {DEMO_PASSWORD}):")

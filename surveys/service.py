@@ -607,13 +607,16 @@ def submit_response(
     response = _build_response(wave, respondent, answers, idempotency_key, submitted_at)
     try:
         if invitation is not None:
+            now = utcnow()
             spent = session.execute(
                 update(Invitation)
                 .where(Invitation.id == invitation.id, Invitation.used_at.is_(None))
-                .values(used_at=utcnow())
+                .values(used_at=now)
+                .execution_options(synchronize_session=False)
             )
             if spent.rowcount != 1:
                 raise AlreadySubmitted()
+            invitation.used_at = now
         session.execute(Draft.__table__.delete().where(Draft.submission_key == idempotency_key))
         session.add(response)
         session.commit()

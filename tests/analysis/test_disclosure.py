@@ -1,0 +1,61 @@
+"""Disclosure control: primary and secondary suppression, as properties."""
+
+import numpy as np
+import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from analysis.disclosure import disclose, round_public
+
+
+def table(values) -> pd.DataFrame:
+    values = np.asarray(values)
+    return pd.DataFrame(values, index=[f"r{i}" for i in range(values.shape[0])],
+                        columns=[f"c{j}" for j in range(values.shape[1])])
+
+
+def test_small_cells_and_their_complements_are_suppressed():
+    result = disclose(table([[10, 12, 8], [3, 15, 9], [20, 0, 30]]), k=5)
+    assert result.suppressed.to_numpy().tolist() == [
+        [True, False, True],
+        [True, False, True],
+        [False, False, False],
+    ]
+    assert result.message == "fewer than 5 responses"
+    assert result.rows()[1] == ("r1", [None, 15, None], 27)
+
+
+def test_cells_from_too_few_organisations_are_suppressed():
+    counts = table([[20, 30], [40, 50]])
+    organisations = table([[2, 9], [9, 9]])
+    result = disclose(counts, k=5, organisations=organisations, min_organisations=3)
+    assert result.suppressed.iloc[0, 0]
+
+
+def test_a_lone_cell_in_its_row_hides_the_row_total():
+    result = disclose(table([[3, 0], [10, 10]]), k=5)
+    assert result.row_total_suppressed.iloc[0]
+    assert result.rows()[0] == ("r0", [None, 0], None)
+
+
+def test_public_rounding():
+    assert [round_public(n) for n in (0, 2, 3, 7, 8, 12, 13, 250)] == [0, 0, 5, 5, 10, 10, 15, 250]
+
+
+@settings(max_examples=300, deadline=None)
+@given(arrays(np.int64, st.tuples(st.integers(1, 6), st.integers(1, 6)), elements=st.integers(0, 40)),
+       st.integers(5, 12))
+def test_no_suppressed_cell_can_be_recovered_by_subtraction(values, k):
+    result = disclose(table(values), k=k)
+    hidden = result.suppressed.to_numpy()
+    # Every small non-zero cell is hidden.
+    assert not np.any((values > 0) & (values < k) & ~hidden)
+    # No line with a visible total has exactly one hidden cell.
+    for lines, totals_hidden in ((hidden, result.row_total_suppressed.to_numpy()),
+                                 (hidden.T, result.column_total_suppressed.to_numpy())):
+        for line, total_hidden in zip(lines, totals_hidden):
+            assert line.sum() != 1 or total_hidden
+    # Shown cells are exactly the counts.
+    shown = result.shown().to_numpy()
+    assert all(shown[i, j] == values[i, j] for i, j in zip(*np.where(~hidden)))

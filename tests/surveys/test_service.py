@@ -1,0 +1,269 @@
+import pytest
+from sqlalchemy import select
+from werkzeug.datastructures import MultiDict
+
+from core.service import ServiceError, hash_token
+from surveys import service
+from surveys.models import (
+    AnonymityMode, Answer, Draft, Invitation, InviteeIdentity, MarginChange, Response, TrustRating, WaveRole,
+)
+from tests.conftest import count
+
+
+def complete_answers(wave, value=4):
+    """Valid answers to every question of the wave (trust matrix: one sector rated)."""
+    answers = {}
+    for item in wave.instrument.items:
+        answers[item.code] = {
+            "likert": value, "single": 1, "multi": [1], "number": 3.0, "text": "Fine",
+            "trust_matrix": {"1": {"reliable": 3, "open": 2}},
+        }[item.type]
+    return answers
+
+
+def respondent(wave, **kwargs):
+    return service.Respondent(sector_id=2, place_id=wave.survey.places[0].id, **kwargs)
+
+
+def test_new_survey_copies_the_template_into_a_draft_first_wave(db_session, make_survey):
+    survey = make_survey()
+    wave = survey.waves[0]
+    assert (wave.number, wave.label, wave.status, wave.role) == (1, "Wave 1", "draft", "baseline")
+    codes = [item.code for item in wave.instrument.items]
+    assert codes[:3] == ["cs_1", "cs_2", "cs_3"] and codes[-1] == "trust_matrix"
+    assert len({i.construct.code for i in wave.instrument.items if i.construct}) == 11
+    # Every construct has a reverse-worded item, and a margin.
+    for construct in {i.construct.code for i in wave.instrument.items if i.construct}:
+        assert any(i.reverse for i in wave.instrument.items if i.construct and i.construct.code == construct)
+    assert {m.construct.code for m in survey.margins} == {i.construct.code for i in wave.instrument.items if i.construct}
+    assert not wave.instrument.builtin and not wave.instrument.is_published
+
+
+def test_opening_freezes_the_questions(db_session, make_survey):
+    survey = make_survey()
+    wave = survey.waves[0]
+    service.open_wave(db_session, wave)
+    assert wave.status == "open" and wave.instrument.is_published
+    with pytest.raises(ServiceError, match="cannot change"):
+        service.save_item(db_session, wave, None, "new_q", "S", "Text", "", "likert",
+                          {"choices": [{"value": 1, "label": "a"}, {"value": 2, "label": "b"}]}, None, False, True)
+    with pytest.raises(ServiceError):
+        service.open_wave(db_session, wave)
+
+
+def test_clone_makes_a_new_version_and_wording_changes_break_the_trend(db_session, make_survey):
+    survey = make_survey()
+    first = survey.waves[0]
+    with pytest.raises(ServiceError):
+        service.clone_wave(db_session, survey, "Wave 2", WaveRole.FOLLOW_UP)  # a draft wave exists
+    service.open_wave(db_session, first)
+    service.close_wave(db_session, first)
+    second = service.clone_wave(db_session, survey, "Wave 2", WaveRole.GAIN)
+    assert second.instrument.version == 2 and second.instrument.previous_id == first.instrument.id
+    assert [i.code for i in second.instrument.items] == [i.code for i in first.instrument.items]
+    assert service.trend_report(db_session, second.instrument) == service.TrendReport([], [], [])
+
+    tr_1 = next(i for i in second.instrument.items if i.code == "tr_1")
+    service.save_item(db_session, second, tr_1, "tr_1", tr_1.section, "A reworded question.", "", "likert",
+                      tr_1.options, tr_1.construct_id, False, True)
+    assert tr_1.breaks_trend
+    cs_1 = next(i for i in second.instrument.items if i.code == "cs_1")
+    service.save_item(db_session, second, cs_1, "cs_1", "New section name", cs_1.text, "", "likert",
+                      cs_1.options, cs_1.construct_id, False, True)
+    assert not cs_1.breaks_trend  # moving section is not a change of wording or scale
+    sf_1 = next(i for i in second.instrument.items if i.code == "sf_1")
+    service.delete_item(db_session, second, sf_1)
+    service.save_item(db_session, second, None, "extra_1", "Extra", "Brand new?", "", "likert",
+                      sf_1.options, None, False, True)
+    report = service.trend_report(db_session, second.instrument)
+    assert [i.code for i in report.changed] == ["tr_1"]
+    assert [i.code for i in report.added] == ["extra_1"]
+    assert report.removed == ["sf_1"]
+    # The published first version is untouched.
+    assert next(i for i in first.instrument.items if i.code == "tr_1").text.startswith("I trust")
+
+
+def test_item_rules(db_session, make_survey):
+    wave = make_survey().waves[0]
+    likert = wave.instrument.items[0].options
+    with pytest.raises(ServiceError, match="Code must start"):
+        service.save_item(db_session, wave, None, "Bad Code", "S", "T", "", "likert", likert, None, False, True)
+    with pytest.raises(ServiceError, match="already uses"):
+        service.save_item(db_session, wave, None, "cs_1", "S", "T", "", "likert", likert, None, False, True)
+    with pytest.raises(ServiceError, match="at least two choices"):
+        service.save_item(db_session, wave, None, "one", "S", "T", "", "single",
+                          {"choices": [{"value": 1, "label": "a"}]}, None, False, True)
+    item = service.save_item(db_session, wave, None, "meetings", "S", "How many?", "", "number",
+                             {"min": 0, "max": 10}, 5, True, False)
+    assert (item.construct_id, item.reverse) == (None, False)  # only agreement questions score a construct
+
+
+def test_move_item(db_session, make_survey):
+    wave = make_survey().waves[0]
+    first, second = wave.instrument.items[:2]
+    service.move_item(db_session, wave, second, -1)
+    assert [i.code for i in wave.instrument.items[:2]] == [second.code, first.code]
+
+
+def test_settings_only_raise_thresholds_and_log_late_margin_changes(db_session, make_survey, make_user):
+    survey = make_survey()
+    user = make_user()
+    trust = next(m for m in survey.margins if m.construct.code == "trust")
+    with pytest.raises(ServiceError, match="only be raised"):
+        service.update_settings(db_session, survey, user, AnonymityMode.ANONYMOUS, 4, 10, 3, {})
+    service.update_settings(db_session, survey, user, AnonymityMode.PSEUDONYMOUS, 6, 12, 3, {trust.construct_id: 0.3})
+    assert (survey.k_internal, survey.k_briefing, trust.margin) == (6, 12, 0.3)
+    assert service.margin_changes(db_session, survey) == []  # before any wave opened: not a change to report
+    with pytest.raises(ServiceError, match="only be raised"):
+        service.update_settings(db_session, survey, user, AnonymityMode.PSEUDONYMOUS, 5, 12, 3, {})
+    service.open_wave(db_session, survey.waves[0])
+    with pytest.raises(ServiceError, match="anonymity"):
+        service.update_settings(db_session, survey, user, AnonymityMode.ANONYMOUS, 6, 12, 3, {})
+    service.update_settings(db_session, survey, user, AnonymityMode.PSEUDONYMOUS, 6, 12, 3, {trust.construct_id: 0.2})
+    [change] = service.margin_changes(db_session, survey)
+    assert (change.old_margin, change.new_margin, change.construct.code) == (0.3, 0.2, "trust")
+
+
+def test_invitation_tokens_are_stored_only_as_hashes(db_session, make_survey, make_organisation):
+    survey = make_survey(anonymity=AnonymityMode.PSEUDONYMOUS, open_first_wave=True)
+    organisation = make_organisation(place=survey.places[0])
+    parsed = service.parse_invitees(db_session, survey, f"email,organisation,sector\nA@Example.org,{organisation.name},\n")
+    assert parsed.errors == []
+    [link] = service.create_invitations(db_session, survey.waves[0], parsed.invitees, "secret")
+    invitation = db_session.get(Invitation, link.invitation.id)
+    assert invitation.token_hash == hash_token(link.token) and link.token not in invitation.token_hash
+    assert invitation.sector_id == organisation.sector_id and invitation.identity.email == "a@example.org"
+    assert invitation.panel_key == service.panel_key("secret", "a@example.org")
+    assert service.invitation_for_token(db_session, link.token) == invitation
+    assert service.invitation_for_token(db_session, "wrong") is None
+
+
+def test_anonymous_surveys_have_no_panel_key(db_session, make_survey):
+    survey = make_survey(open_first_wave=True)
+    parsed = service.parse_invitees(db_session, survey, "a@example.org,,Funder")
+    [link] = service.create_invitations(db_session, survey.waves[0], parsed.invitees, "secret")
+    assert link.invitation.panel_key is None
+
+
+def test_invitee_lines_are_checked(db_session, make_survey, make_place):
+    survey = make_survey(places=[make_place(), make_place()], open_first_wave=True)
+    parsed = service.parse_invitees(db_session, survey, "\n".join([
+        "not-an-email,,Funder",
+        "a@example.org,Ghost Org,Funder",
+        "b@example.org,,Nonsense",
+        "c@example.org,,Funder",
+        "d@example.org,,Funder," + survey.places[1].name,
+        "D@example.org,,Funder," + survey.places[1].name,
+    ]))
+    assert [line for line, _ in parsed.errors] == [1, 2, 3, 4, 6]
+    assert "Give the place" in parsed.errors[3][1]
+    assert "listed twice" in parsed.errors[4][1]
+    assert [i.email for i in parsed.invitees] == ["d@example.org"]
+
+
+def test_journey_steps_group_sections_and_expand_the_trust_matrix(db_session, make_survey):
+    from core.service import list_sectors
+
+    wave = make_survey().waves[0]
+    sectors = list_sectors(db_session)
+    steps = service.journey_steps(wave.instrument, sectors[0].id, sectors)
+    construct_steps = [s for s in steps if s.sector_id is None]
+    assert [len(s.items) for s in construct_steps][:3] == [3, 3, 3]
+    trust_steps = [s for s in steps if s.sector_id is not None]
+    assert len(trust_steps) == len(sectors) - 1 and sectors[0].id not in {s.sector_id for s in trust_steps}
+
+
+def test_apply_step_reports_errors_by_field(db_session, make_survey):
+    from core.service import list_sectors
+
+    wave = make_survey().waves[0]
+    steps = service.journey_steps(wave.instrument, 1, list_sectors(db_session))
+    answers, errors = service.apply_step(steps[0], {}, MultiDict({"cs_1": "5", "cs_2": "9"}))
+    assert answers["cs_1"] == 5
+    assert errors == {"cs_2": "Select one of the options shown", "cs_3": "Select how much you agree"}
+
+
+def test_submission_is_idempotent_and_spends_the_invitation(db_session, make_survey):
+    survey = make_survey(open_first_wave=True)
+    wave = survey.waves[0]
+    [link] = service.create_invitations(db_session, wave, service.parse_invitees(db_session, survey, "a@example.org,,Funder").invitees, "s")
+    draft = service.draft_for_invitation(db_session, link.invitation)
+    answers = complete_answers(wave)
+    before = count(db_session, Response)
+    first = service.submit_response(db_session, wave, respondent(wave), answers, draft.submission_key, link.invitation)
+    again = service.submit_response(db_session, wave, respondent(wave), answers, draft.submission_key, link.invitation)
+    assert again.id == first.id and count(db_session, Response) == before + 1
+    assert link.invitation.used_at is not None
+    assert db_session.scalar(select(Draft).where(Draft.invitation_id == link.invitation.id)) is None
+    likert = sum(1 for i in wave.instrument.items if i.type == "likert")
+    assert db_session.scalar(select(count_of(Answer)).where(Answer.response_id == first.id)) == likert + 1
+    assert db_session.scalar(select(count_of(TrustRating)).where(TrustRating.response_id == first.id)) == 2
+    # Another key on the spent invitation stores nothing.
+    with pytest.raises(service.AlreadySubmitted):
+        service.submit_response(db_session, wave, respondent(wave), answers, "another key", link.invitation)
+    assert count(db_session, Response) == before + 1
+
+
+def count_of(model):
+    from sqlalchemy import func
+
+    return func.count(model.id)
+
+
+def test_submission_refuses_answers_outside_the_scale(db_session, make_survey):
+    wave = make_survey(open_first_wave=True).waves[0]
+    answers = complete_answers(wave) | {"tr_1": 7}
+    before = count(db_session, Response)
+    with pytest.raises(ServiceError) as error:
+        service.submit_response(db_session, wave, respondent(wave), answers, "k-outside")
+    assert (error.value.field, error.value.message) == ("tr_1", "Select one of the options shown")
+    assert count(db_session, Response) == before
+
+
+def test_closed_wave_takes_no_responses(db_session, make_survey):
+    wave = make_survey(open_first_wave=True).waves[0]
+    service.close_wave(db_session, wave)
+    with pytest.raises(ServiceError, match="not open"):
+        service.submit_response(db_session, wave, respondent(wave), complete_answers(wave), "k-closed")
+
+
+def test_erasing_identities_keeps_responses(db_session, make_survey):
+    survey = make_survey(open_first_wave=True)
+    wave = survey.waves[0]
+    [link] = service.create_invitations(db_session, wave, service.parse_invitees(db_session, survey, "a@example.org,,Funder").invitees, "s")
+    service.submit_response(db_session, wave, respondent(wave), complete_answers(wave), "k-erase", link.invitation)
+    with pytest.raises(ServiceError, match="Close the wave"):
+        service.erase_identities(db_session, wave)
+    service.close_wave(db_session, wave)
+    assert service.erase_identities(db_session, wave) == 1
+    assert db_session.scalar(select(InviteeIdentity).where(InviteeIdentity.wave_id == wave.id)) is None
+    assert db_session.get(Invitation, link.invitation.id).identity_id is None
+    assert service.response_count(db_session, wave) == 1
+
+
+def test_responses_frame_is_tidy(db_session, make_survey):
+    survey = make_survey(open_first_wave=True)
+    wave = survey.waves[0]
+    service.submit_response(db_session, wave, respondent(wave, panel_key="abc"), complete_answers(wave, 2), "k-frame-1")
+    service.submit_response(db_session, wave, respondent(wave), complete_answers(wave, 5) | {"one_thing": None}, "k-frame-2")
+    data = service.responses_frame(db_session, [wave])
+    frame = data.responses
+    assert list(frame.columns[:6]) == ["response_id", "wave", "sector", "place", "organisation", "panel_key"]
+    assert len(frame) == 2 and frame["wave"].unique().tolist() == ["Wave 1"]
+    assert frame["tr_1"].tolist() == [2.0, 5.0]
+    assert frame["panel_key"].tolist()[0] == "abc"
+    codebook = data.codebook.set_index("item")
+    assert codebook.loc["tr_4", ["construct", "reverse", "min", "max"]].tolist() == ["trust", 1, 1, 5]
+    assert "one_thing" not in frame.columns and data.text["text"].tolist() == ["Fine"]
+    assert len(data.trust) == 4 and set(data.trust["dimension"]) == {"reliable", "open"}
+
+
+def test_wave_counts_by_sector_and_place(db_session, make_survey):
+    survey = make_survey(open_first_wave=True)
+    wave = survey.waves[0]
+    for n in range(3):
+        service.submit_response(db_session, wave, respondent(wave), complete_answers(wave), f"k-count-{n}")
+    counts = service.wave_counts(db_session, wave)
+    assert counts.total == 3
+    assert counts.responses.loc["Local authority", survey.places[0].name] == 3
+    assert int(counts.daily.sum()) == 3

@@ -90,7 +90,8 @@ def seed_demo(if_empty: bool) -> None:
             load_demo_surveys(session, current_app.config["PANEL_SECRET"])
             session.commit()
             click.echo("Demo data loaded: places, organisations, users and three waves of survey responses.")
-        demo_users = list(session.scalars(select(User).where(User.email.in_(DEMO_EMAILS))))
+        found = session.scalars(select(User).where(User.email.in_(DEMO_EMAILS)))
+        demo_users = sorted(found, key=lambda user: DEMO_EMAILS.index(user.email))
     if demo_users:
         click.echo(f"Demo logins (password for each: {DEMO_PASSWORD}):")
         for user in demo_users:

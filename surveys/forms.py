@@ -21,11 +21,12 @@ from wtforms import (
     RadioField,
     SelectField,
     SelectMultipleField,
-    StringField,
     SubmitField,
     TextAreaField,
 )
-from wtforms.validators import InputRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+
+from core.forms import required_text, strip_whitespace
 
 from surveys.instruments import templates
 from surveys.models import AnonymityMode, WaveRole
@@ -48,12 +49,12 @@ ROLE_CHOICES = [
 
 
 class SurveyForm(FlaskForm):
-    name = StringField("Survey name", widget=GovTextInput(), validators=[InputRequired("Enter a name for the survey"), Length(max=200)])
-    run_by = StringField(
+    name = required_text("Survey name", "Enter a name for the survey", 200)
+    run_by = required_text(
         "Who runs the survey",
-        widget=GovTextInput(),
+        "Enter who runs the survey",
+        200,
         description="Respondents see this, for example ‘Brackenford Partnership Board’.",
-        validators=[InputRequired("Enter who runs the survey"), Length(max=200)],
     )
     purpose = TextAreaField(
         "How the answers will be used (optional)",
@@ -102,9 +103,16 @@ def margin_field_name(construct_id: int) -> str:
 
 
 class ItemForm(FlaskForm):
-    code = StringField("Code", widget=GovTextInput(), description="Stable across waves, for example tr_5.", validators=[InputRequired("Enter a code"), Length(max=40)])
-    section = StringField("Section", widget=GovTextInput(), description="Questions in the same section are shown on one page.", validators=[InputRequired("Enter a section"), Length(max=120)])
-    text = TextAreaField("Question", widget=GovTextArea(), validators=[InputRequired("Enter the question"), Length(max=1000)])
+    code = required_text("Code", "Enter a code", 40, description="Stable across waves, for example tr_5.")
+    section = required_text(
+        "Section", "Enter a section", 120, description="Questions in the same section are shown on one page."
+    )
+    text = TextAreaField(
+        "Question",
+        widget=GovTextArea(),
+        filters=[strip_whitespace],
+        validators=[DataRequired("Enter the question"), Length(max=1000)],
+    )
     hint = TextAreaField("Hint (optional)", widget=GovTextArea(), validators=[Length(max=1000)])
     type = SelectField("Question type", widget=GovSelect(), choices=[(name, kind.label) for name, kind in QUESTION_TYPES.items()])
     choices = TextAreaField(
@@ -122,7 +130,7 @@ class ItemForm(FlaskForm):
 
 
 class WaveForm(FlaskForm):
-    label = StringField("Wave name", widget=GovTextInput(), validators=[InputRequired("Enter a name for the wave"), Length(max=80)])
+    label = required_text("Wave name", "Enter a name for the wave", 80)
     role = RadioField("What this wave is for", choices=ROLE_CHOICES, default=WaveRole.FOLLOW_UP.value, widget=GovRadioInput(), validators=[InputRequired("Select what this wave is for")])
     submit = SubmitField("Create the next wave", widget=GovSubmitInput())
 

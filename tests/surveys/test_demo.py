@@ -1,0 +1,66 @@
+"""The demo data carries the effects it documents, the same way every time."""
+
+import pandas as pd
+import pytest
+
+from core.demo import load_demo_data
+from surveys import service
+from surveys.demo import CONSTRUCT_MEANS, load_demo_surveys
+
+PINNED_TR_1 = [3.0, 4.0, 3.0, 3.0, 4.0, 3.0, 3.0, 4.0, 4.0, 3.0, 4.0, 2.0]
+PINNED_MO_1_SUM = 2639.0
+
+
+@pytest.fixture
+def demo(db_session):
+    load_demo_data(db_session)
+    return load_demo_surveys(db_session, "demo-secret")
+
+
+def construct_means(data: service.TidyData) -> pd.DataFrame:
+    codebook = data.codebook[data.codebook["construct"].notna()]
+    scored = data.responses[codebook["item"]].copy()
+    for _, row in codebook.iterrows():
+        if row["reverse"]:
+            scored[row["item"]] = row["min"] + row["max"] - scored[row["item"]]
+    by_construct = scored.T.groupby(codebook.set_index("item")["construct"]).mean().T
+    return by_construct.groupby(data.responses["wave"]).mean().T
+
+
+def test_three_surveys_of_three_closed_waves(db_session, demo):
+    assert len(demo) == 3
+    for survey in demo:
+        assert [(w.label, w.status, w.role) for w in survey.waves] == [
+            ("Wave 1", "closed", "baseline"), ("Wave 2", "closed", "gain"), ("Wave 3", "closed", "follow-up")]
+        assert [service.response_count(db_session, w) for w in survey.waves] == [250, 250, 250]
+        assert survey.waves[0].identities_erased_at is not None
+
+
+def test_documented_effects(db_session, demo):
+    data = service.responses_frame(db_session, demo[0].waves)
+    means = construct_means(data)
+    change = means["Wave 3"] - means["Wave 2"]
+    assert abs(change["trust"]) < 0.1                     # holding
+    assert change["momentum"] < -0.3                      # slipping, beyond the 0.25 margin
+    assert change["shared_focus"] > 0.25                  # still improving
+    for construct, (_, gain, follow_up) in CONSTRUCT_MEANS.items():
+        assert means.loc[construct, "Wave 2"] == pytest.approx(gain, abs=0.15)
+        assert means.loc[construct, "Wave 3"] == pytest.approx(follow_up, abs=0.15)
+    sectors = data.responses.groupby(["wave", "sector"]).size().unstack()
+    assert (sectors["Faith"] == 3).all()                  # too few to show
+    assert data.responses.groupby("wave")["panel_key"].apply(lambda k: k.notna().mean()).eq(0.4).all()
+    panel = data.responses.dropna(subset=["panel_key"]).groupby("panel_key")["wave"].nunique()
+    assert (panel == 3).all()                             # panel members answer every wave
+    trust = data.trust
+    pair = trust[(trust["sector"] == "Local authority") & (trust["target_sector"] == "Voluntary and community")]
+    by_wave = pair.groupby("wave")["value"].mean()
+    assert by_wave["Wave 2"] - by_wave["Wave 3"] > 0.6    # one pair of sectors falls
+    rest = trust.drop(pair.index).groupby("wave")["value"].mean()
+    assert abs(rest["Wave 3"] - rest["Wave 2"]) < 0.1     # the others hold
+
+
+def test_generator_is_deterministic(db_session, demo):
+    """Pinned values: a change to the generator shows up here before it moves any verdict."""
+    frame = service.responses_frame(db_session, demo[0].waves).responses
+    assert frame["tr_1"].head(12).tolist() == PINNED_TR_1
+    assert frame["mo_1"].sum() == PINNED_MO_1_SUM

@@ -1,0 +1,282 @@
+import re
+
+import pytest
+from bs4 import BeautifulSoup
+from sqlalchemy import select
+
+from core.models import Role
+from surveys import service
+from surveys.models import Draft, Response, Survey
+from tests.conftest import count
+from tests.surveys.test_service import complete_answers
+
+
+def soup(response) -> BeautifulSoup:
+    return BeautifulSoup(response.get_data(as_text=True), "html.parser")
+
+
+def error_summary(response) -> list[str]:
+    return [a.get_text(strip=True) for a in soup(response).select(".govuk-error-summary__list a")]
+
+
+@pytest.fixture
+def coordinator(make_user, make_place, login):
+    place = make_place()
+    user = make_user(Role.COORDINATOR, places=[place])
+    login(user)
+    return user
+
+
+def test_coordinator_creates_a_survey_and_opens_a_wave(client, db_session, coordinator):
+    place = coordinator.places[0]
+    response = client.post("/surveys/new", data={
+        "name": "Trust check", "run_by": "The Board", "purpose": "To plan workshops",
+        "template": "coordination-and-trust", "places": [place.id], "anonymity": "anonymous",
+    })
+    assert response.status_code == 302
+    survey = db_session.scalar(select(Survey).where(Survey.name == "Trust check"))
+    wave = survey.waves[0]
+    page = client.get(f"/waves/{wave.id}").get_data(as_text=True)
+    assert "Open Wave 1" in page and "tr_1" in page
+    assert client.post(f"/waves/{wave.id}/open").status_code == 302
+    page = soup(client.get(f"/waves/{wave.id}"))
+    assert page.select_one("#open-link")["value"].endswith(f"/o/{wave.open_link_slug}")
+    assert page.select_one("#response-total").get_text() == "0"
+
+
+def test_survey_form_errors(client, coordinator):
+    response = client.post("/surveys/new", data={"name": " ", "run_by": "", "template": "coordination-and-trust"})
+    assert error_summary(response)[:2] == ["Enter a name for the survey", "Enter who runs the survey"]
+
+
+def test_coordinator_cannot_use_surveys_of_other_places(client, make_survey, make_place, coordinator):
+    other = make_survey(places=[make_place()])
+    assert client.get(f"/surveys/{other.id}").status_code == 403
+    assert client.get(f"/waves/{other.waves[0].id}").status_code == 403
+    assert other.name not in client.get("/surveys").get_data(as_text=True)
+
+
+def test_add_edit_and_remove_a_question(client, db_session, make_survey, coordinator):
+    wave = make_survey(places=coordinator.places).waves[0]
+    response = client.post(f"/waves/{wave.id}/questions/new", data={
+        "code": "extra_1", "section": "Extra", "text": "Do you feel heard?", "type": "likert",
+        "choices": "No\nSomewhat\nYes", "construct": 0, "required": "y",
+    })
+    assert response.status_code == 302
+    db_session.expire_all()  # the request changed the questions in its own session
+    item = next(i for i in wave.instrument.items if i.code == "extra_1")
+    assert [c["label"] for c in item.options["choices"]] == ["No", "Somewhat", "Yes"]
+    response = client.post(f"/waves/{wave.id}/questions/{item.id}", data={
+        "code": "extra_1", "section": "Extra", "text": "", "type": "single", "choices": "Only", "construct": 0,
+    })
+    assert error_summary(response) == ["Enter the question"]
+    response = client.post(f"/waves/{wave.id}/questions/{item.id}", data={
+        "code": "extra_1", "section": "Extra", "text": "Pick one", "type": "single", "choices": "Only", "construct": 0,
+    })
+    assert error_summary(response) == ["Give at least two choices"]
+    assert client.post(f"/waves/{wave.id}/questions/{item.id}/delete").status_code == 302
+    db_session.refresh(wave.instrument)
+    assert "extra_1" not in [i.code for i in wave.instrument.items]
+
+
+def test_settings_page(client, db_session, make_survey, coordinator):
+    survey = make_survey(places=coordinator.places)
+    margins = {f"margin_{m.construct_id}": "0.25" for m in survey.margins}
+    response = client.post(f"/surveys/{survey.id}/settings", data={
+        "anonymity": "pseudonymous", "k_internal": "4", "k_briefing": "10", "min_organisations": "3", **margins,
+    })
+    assert error_summary(response) == ["Enter a whole number from 5 to 1000"]
+    response = client.post(f"/surveys/{survey.id}/settings", data={
+        "anonymity": "pseudonymous", "k_internal": "7", "k_briefing": "10", "min_organisations": "3", **margins,
+    })
+    db_session.expire_all()
+    assert response.status_code == 302 and survey.k_internal == 7
+
+
+def test_next_wave_and_the_trend_warning(client, db_session, make_survey, coordinator):
+    survey = make_survey(places=coordinator.places, open_first_wave=True)
+    service.close_wave(db_session, survey.waves[0])
+    assert client.post(f"/surveys/{survey.id}/waves/new", data={"label": "Wave 2", "role": "follow-up"}).status_code == 302
+    db_session.expire_all()
+    second = survey.waves[1]
+    tr_1 = next(i for i in second.instrument.items if i.code == "tr_1")
+    client.post(f"/waves/{second.id}/questions/{tr_1.id}", data={
+        "code": "tr_1", "section": tr_1.section, "text": "Reworded trust question", "type": "likert",
+        "choices": "\n".join(c["label"] for c in tr_1.options["choices"]), "construct": tr_1.construct_id, "required": "y",
+    })
+    page = client.get(f"/waves/{second.id}").get_data(as_text=True)
+    assert "1 question changed since the last wave (tr_1)" in page and "Breaks trend" in page
+
+
+def test_invitations_show_links_once_and_download_as_csv(client, db_session, make_survey, make_organisation, coordinator):
+    survey = make_survey(places=coordinator.places, open_first_wave=True)
+    organisation = make_organisation("=cmd|' /C calc'!A0", place=coordinator.places[0])
+    wave = survey.waves[0]
+    bad = client.post(f"/waves/{wave.id}/invitations", data={"invitees": "a@example.org,,Funder\nnot-an-email,,Funder"})
+    assert "Nobody was invited" in error_summary(bad)[0]
+    assert "‘not-an-email’ is not an email address" in soup(bad).select("table")[0].get_text()
+    assert db_session.scalar(select(count_invitations())) == 0
+    response = client.post(f"/waves/{wave.id}/invitations", data={
+        "invitees": f"a@example.org,,Funder\nb@example.org,\"{organisation.name}\","
+    })
+    links = [i["value"] for i in soup(response).select("input[id^=link-]")]
+    assert len(links) == 2 and all("/s/" in link for link in links)
+    tokens = [link.rsplit("/", 1)[1] for link in links]
+    csv = client.post(f"/waves/{wave.id}/invitations/links.csv", data={"token": tokens + ["forged"]})
+    lines = csv.get_data(as_text=True).strip().splitlines()
+    assert lines[0] == "email,organisation,sector,place,link" and len(lines) == 3
+    assert "'=cmd" in csv.get_data(as_text=True)  # no spreadsheet formula injection
+
+
+def count_invitations():
+    from sqlalchemy import func
+
+    from surveys.models import Invitation
+
+    return func.count(Invitation.id)
+
+
+# --- the respondent journey -----------------------------------------------------------------
+
+
+def invite(db_session, survey, email="r@example.org"):
+    parsed = service.parse_invitees(db_session, survey, f"{email},,Funder")
+    [link] = service.create_invitations(db_session, survey.waves[0], parsed.invitees, "secret")
+    return link.token
+
+
+def fill_step(client, path, page_html):
+    """Answer every question on a page with its second choice (trust: 'Mostly')."""
+    page = BeautifulSoup(page_html, "html.parser")
+    data = {}
+    for field in page.select("input[type=radio]"):
+        options = page.select(f"input[name='{field['name']}']")
+        data[field["name"]] = options[min(2, len(options) - 1)]["value"]
+    for field in page.select("textarea"):
+        data[field["name"]] = "More time together"
+    return client.post(path, data=data)
+
+
+def complete_journey(client, prefix):
+    index = 0
+    while True:
+        path = f"{prefix}/{index}"
+        response = fill_step(client, path, client.get(path).get_data(as_text=True))
+        assert response.status_code == 302, error_summary(response)
+        if response.location.endswith("/check"):
+            return index + 1
+        index += 1
+
+
+def test_token_journey_with_save_resume_and_one_submission(app, client, db_session, make_survey):
+    survey = make_survey(open_first_wave=True)
+    token = invite(db_session, survey)
+    start = client.get(f"/s/{token}")
+    assert "Start now" in start.get_data(as_text=True) and survey.run_by in start.get_data(as_text=True)
+
+    first = client.get(f"/s/{token}/0")
+    assert "Section 1 of" in first.get_data(as_text=True)
+    # Save part-way and come back in a new browser: the answers and the place are kept.
+    page = BeautifulSoup(first.get_data(as_text=True), "html.parser")
+    partial = {"cs_1": "5", "action": "save"}
+    assert "have been saved" in client.post(f"/s/{token}/0", data=partial).get_data(as_text=True)
+    other_browser = app.test_client()
+    resumed = other_browser.get(f"/s/{token}")
+    assert "Continue where you left off" in resumed.get_data(as_text=True)
+    again = soup(other_browser.get(f"/s/{token}/0"))
+    assert again.select_one("input[name=cs_1][value='5']").has_attr("checked")
+    assert page.select_one("input[name=cs_2]")
+
+    steps = complete_journey(other_browser, f"/s/{token}")
+    check = other_browser.get(f"/s/{token}/check")
+    assert check.status_code == 200 and "Check your answers" in check.get_data(as_text=True)
+    assert len(soup(check).select(".govuk-summary-list")) == steps
+    key = soup(check).select_one("input[name=submission_key]")["value"]
+    before = count(db_session, Response)
+    first_submit = other_browser.post(f"/s/{token}/check", data={"submission_key": key})
+    double_click = other_browser.post(f"/s/{token}/check", data={"submission_key": key})
+    assert first_submit.location.endswith(f"/s/{token}/done") and double_click.location.endswith("/done")
+    assert count(db_session, Response) == before + 1
+    assert "Answers sent" in other_browser.get(first_submit.location).get_data(as_text=True)
+    assert "already sent your answers" in client.get(f"/s/{token}").get_data(as_text=True)
+    assert db_session.scalar(select(Draft).where(Draft.submission_key == key)) is None
+
+
+def test_step_refuses_answers_outside_the_scale(client, db_session, make_survey):
+    survey = make_survey(open_first_wave=True)
+    token = invite(db_session, survey)
+    response = client.post(f"/s/{token}/0", data={"cs_1": "9", "cs_2": "3"})
+    assert response.status_code == 200
+    assert soup(response).title.get_text().startswith("Error: ")
+    assert error_summary(response) == ["Select one of the options shown", "Select how much you agree"]
+    assert soup(response).select_one(".govuk-error-summary a")["href"] == "#cs_1"
+
+
+def test_check_page_sends_back_to_an_unanswered_section(client, db_session, make_survey):
+    survey = make_survey(open_first_wave=True)
+    token = invite(db_session, survey)
+    response = client.post(f"/s/{token}/check", data={})
+    assert response.status_code == 302 and response.location.endswith(f"/s/{token}/0")
+
+
+def test_unknown_link_and_closed_wave_pages(client, db_session, make_survey):
+    response = client.get("/s/not-a-real-token")
+    assert response.status_code == 404 and "Page not found" in response.get_data(as_text=True)
+    survey = make_survey(open_first_wave=True)
+    token = invite(db_session, survey)
+    service.close_wave(db_session, survey.waves[0])
+    assert "is now closed" in client.get(f"/s/{token}").get_data(as_text=True)
+    assert "is now closed" in client.get(f"/s/{token}/0").get_data(as_text=True)
+    assert "is now closed" in client.get(f"/o/{survey.waves[0].open_link_slug}").get_data(as_text=True)
+
+
+def test_open_link_journey(client, db_session, make_survey, make_place):
+    survey = make_survey(places=[make_place(), make_place()], open_first_wave=True)
+    slug = survey.waves[0].open_link_slug
+    assert client.get(f"/o/{slug}/0").location.endswith(f"/o/{slug}/about-you")
+    response = client.post(f"/o/{slug}/about-you", data={})
+    assert error_summary(response) == ["Select the sector your organisation is in", "Select the place you work in"]
+    place = survey.places[1]
+    response = client.post(f"/o/{slug}/about-you", data={"sector": "3", "place": str(place.id)})
+    assert response.location.endswith(f"/o/{slug}/0")
+    complete_journey(client, f"/o/{slug}")
+    key = soup(client.get(f"/o/{slug}/check")).select_one("input[name=submission_key]")["value"]
+    assert client.post(f"/o/{slug}/check", data={"submission_key": key}).location.endswith(f"/o/{slug}/done")
+    replay = client.post(f"/o/{slug}/check", data={"submission_key": key})
+    assert replay.location.endswith(f"/o/{slug}/done")
+    stored = db_session.scalar(select(Response).where(Response.idempotency_key == key))
+    assert (stored.channel, stored.place_id, stored.sector_id, stored.panel_key) == ("open", place.id, 3, None)
+    # The browser can answer again as a new respondent (an open link is not single use).
+    assert client.get(f"/o/{slug}/0").location.endswith("/about-you")
+
+
+def test_open_link_refuses_a_place_outside_the_survey(client, db_session, make_survey, make_place):
+    survey = make_survey(places=[make_place(), make_place()], open_first_wave=True)
+    before = count(db_session, Draft)
+    response = client.post(f"/o/{survey.waves[0].open_link_slug}/about-you", data={"sector": "1", "place": str(make_place().id)})
+    assert response.status_code == 200
+    assert error_summary(response) == ["Select your sector and place from the lists"]
+    assert count(db_session, Draft) == before
+
+
+def test_open_link_with_one_place_needs_only_the_sector(client, db_session, make_survey):
+    survey = make_survey(open_first_wave=True)
+    slug = survey.waves[0].open_link_slug
+    assert "Which place" not in client.get(f"/o/{slug}/about-you").get_data(as_text=True)
+    response = client.post(f"/o/{slug}/about-you", data={"sector": "1"})
+    assert response.location.endswith(f"/o/{slug}/0")
+    draft = db_session.scalars(select(Draft).where(Draft.wave_id == survey.waves[0].id)).one()
+    assert draft.place_id == survey.places[0].id
+
+
+def test_dashboard_suppresses_small_cells(client, db_session, make_survey, make_user, login):
+    survey = make_survey(open_first_wave=True)
+    wave = survey.waves[0]
+    login(make_user(Role.EVALUATOR))
+    for n in range(3):
+        service.submit_response(db_session, wave, service.Respondent(2, survey.places[0].id), complete_answers(wave), f"dash-{n}")
+    table = soup(client.get(f"/waves/{wave.id}")).select_one("#responses-by-sector")
+    assert "fewer than 5 responses" in table.get_text()
+    assert not re.search(r">\s*3\s*<", str(table))
+    svg = client.get(f"/waves/{wave.id}/daily.svg")
+    assert svg.mimetype == "image/svg+xml" and b"<svg" in svg.data

@@ -22,12 +22,13 @@ PUBLIC_ROUNDING = 5
 class DisclosedTable:
     """Counts with the cells that must not be shown marked.
 
-    `suppressed` marks cells, `row_total_suppressed` / `column_total_suppressed` the
-    margins; `k` is the threshold used, for the "fewer than k responses" wording.
+    `suppressed` marks cells and `reasons` says why, in the words a page shows;
+    `row_total_suppressed` / `column_total_suppressed` mark the margins.
     """
 
     counts: pd.DataFrame
     suppressed: pd.DataFrame
+    reasons: pd.DataFrame
     row_total_suppressed: pd.Series
     column_total_suppressed: pd.Series
     k: int
@@ -40,11 +41,16 @@ class DisclosedTable:
         """The counts with suppressed cells as missing (pandas NA)."""
         return self.counts.astype("Int64").mask(self.suppressed)
 
-    def rows(self) -> list[tuple[object, list[int | None], int | None]]:
-        """Plain values for templates and CSV: (row label, cells, row total), None where withheld."""
+    def rows(self) -> list[tuple[object, list[int | str], int | str]]:
+        """Plain values for templates and CSV: (row label, cells, row total), each a count
+        or, where withheld, the words that say why."""
         shown, totals = self.shown(), self.row_totals()
         return [
-            (label, [None if pd.isna(v) else int(v) for v in shown.loc[label]], None if pd.isna(totals[label]) else int(totals[label]))
+            (
+                label,
+                [self.reasons.at[label, column] if pd.isna(value) else int(value) for column, value in shown.loc[label].items()],
+                WITHHELD if pd.isna(totals[label]) else int(totals[label]),
+            )
             for label in shown.index
         ]
 
@@ -55,21 +61,27 @@ class DisclosedTable:
         return self.counts.sum(axis=0).astype("Int64").mask(self.column_total_suppressed)
 
 
+WITHHELD = "withheld so a smaller group cannot be worked out"
+
+
 def disclose(
     counts: pd.DataFrame,
     k: int = K_INTERNAL,
     organisations: pd.DataFrame | None = None,
     min_organisations: int = MIN_ORGANISATIONS,
 ) -> DisclosedTable:
-    """Suppress cells with 0 < n < k, or drawn from fewer than `min_organisations`
-    organisations where `organisations` (same shape: distinct organisations per cell)
-    is given; then suppress complements so no suppressed cell can be worked out by
-    subtracting from its row or column total."""
+    """Suppress cells with 0 < n < k, and cells drawn from fewer than `min_organisations`
+    organisations where organisations are known (`organisations`, same shape: distinct
+    organisations per cell, missing where not every response names its organisation);
+    then suppress complements so no suppressed cell can be worked out by subtracting
+    from its row or column total."""
     values = counts.fillna(0).to_numpy(dtype=float)
-    primary = (values > 0) & (values < k)
+    too_few = (values > 0) & (values < k)
+    too_few_organisations = np.zeros_like(too_few)
     if organisations is not None:
-        orgs = organisations.reindex_like(counts).fillna(0).to_numpy(dtype=float)
-        primary |= (values > 0) & (orgs < min_organisations)
+        orgs = organisations.reindex_like(counts).to_numpy(dtype=float)
+        too_few_organisations = (values > 0) & ~np.isnan(orgs) & (orgs < min_organisations) & ~too_few
+    primary = too_few | too_few_organisations
     suppressed = primary.copy()
     row_total_hidden = np.zeros(values.shape[0], dtype=bool)
     column_total_hidden = np.zeros(values.shape[1], dtype=bool)
@@ -92,9 +104,12 @@ def disclose(
                     lines[index, smallest] = True
                 changed = True
     frame = pd.DataFrame(suppressed, index=counts.index, columns=counts.columns)
+    reasons = np.where(too_few, f"fewer than {k} responses", np.where(
+        too_few_organisations, f"fewer than {min_organisations} organisations", np.where(suppressed, WITHHELD, "")))
     return DisclosedTable(
         counts=counts.fillna(0).astype(int),
         suppressed=frame,
+        reasons=pd.DataFrame(reasons, index=counts.index, columns=counts.columns),
         row_total_suppressed=pd.Series(row_total_hidden, index=counts.index),
         column_total_suppressed=pd.Series(column_total_hidden, index=counts.columns),
         k=k,

@@ -671,7 +671,8 @@ def check_answers_rows(
         for item in step.items:
             kind = question_type(item.type)
             if item.type == TrustMatrixQuestion.name:
-                pairs.extend(kind.describe_sector((answers.get(item.code) or {}).get(str(step.sector_id))))
+                ratings = kind.describe_sector((answers.get(item.code) or {}).get(str(step.sector_id)))
+                pairs.append((step.sector_name, "; ".join(f"{q}: {a}" for q, a in ratings)))
             else:
                 pairs.append((item.text, kind.describe(item, answers.get(item.code))))
         rows.append((index, step, pairs))
@@ -684,10 +685,20 @@ def check_answers_rows(
 @dataclass(frozen=True)
 class WaveCounts:
     responses: pd.DataFrame  # sector × place
-    invitations: pd.DataFrame  # sector × place
-    organisations: pd.DataFrame  # distinct organisations that responded, sector × place
+    invitations: pd.DataFrame  # sent, sector × place
+    invitations_used: pd.DataFrame  # answered, sector × place
+    organisations: pd.DataFrame  # distinct organisations, sector × place; NaN where any is unknown
     daily: pd.Series  # responses per day
     total: int
+
+    def response_rate(self, sector, place, k: int) -> int | None:
+        """Percentage of invitations answered, or None where too few were sent or answered
+        to show (a rate on a handful would give the handful away)."""
+        try:
+            sent, used = self.invitations.at[sector, place], self.invitations_used.at[sector, place]
+        except KeyError:
+            return None
+        return round(100 * used / sent) if sent and used >= k else None
 
 
 def wave_counts(session: Session, wave: Wave) -> WaveCounts:
@@ -698,29 +709,38 @@ def wave_counts(session: Session, wave: Wave) -> WaveCounts:
         frame = pd.DataFrame(rows, columns=["sector", "place", value_name])
         frame["sector"] = frame["sector"].map(sector_names)
         frame["place"] = frame["place"].map(place_names)
-        pivot = frame.pivot_table(index="sector", columns="place", values=value_name, aggfunc="sum", fill_value=0)
-        return pivot.reindex(columns=list(place_names.values()), fill_value=0)
+        # One row per cell from the GROUP BY; "first" keeps a missing value missing.
+        pivot = frame.pivot_table(index="sector", columns="place", values=value_name, aggfunc="first", dropna=False)
+        return pivot.reindex(columns=list(place_names.values()))
 
     response_rows = session.execute(
-        select(Response.sector_id, Response.place_id, func.count(), func.count(func.distinct(Response.organisation_id)))
+        select(
+            Response.sector_id, Response.place_id, func.count(),
+            func.count(func.distinct(Response.organisation_id)), func.count(Response.organisation_id),
+        )
         .where(Response.wave_id == wave.id)
         .group_by(Response.sector_id, Response.place_id)
     ).all()
     invitation_rows = session.execute(
-        select(Invitation.sector_id, Invitation.place_id, func.count())
+        select(Invitation.sector_id, Invitation.place_id, func.count(), func.count(Invitation.used_at))
         .where(Invitation.wave_id == wave.id)
         .group_by(Invitation.sector_id, Invitation.place_id)
     ).all()
-    responses = table([(s, p, n) for s, p, n, _ in response_rows], "n")
-    organisations = table([(s, p, o) for s, p, _, o in response_rows], "n")
-    invitations = table(invitation_rows, "n")
+    responses = table([(s, p, n) for s, p, n, _, _ in response_rows], "n")
+    # The organisation rule applies only where every response names its organisation.
+    organisations = table(
+        [(s, p, o if known == n else float("nan")) for s, p, n, o, known in response_rows], "n"
+    )
+    invitations = table([(s, p, n) for s, p, n, _ in invitation_rows], "n")
+    invitations_used = table([(s, p, used) for s, p, _, used in invitation_rows], "n")
     sectors = sorted(set(responses.index) | set(invitations.index))
     submitted = session.scalars(select(Response.submitted_at).where(Response.wave_id == wave.id)).all()
     daily = pd.Series(1, index=pd.DatetimeIndex(submitted)).resample("D").sum() if submitted else pd.Series(dtype=int)
     return WaveCounts(
-        responses=responses.reindex(sectors, fill_value=0),
-        invitations=invitations.reindex(sectors, fill_value=0),
-        organisations=organisations.reindex(sectors, fill_value=0),
+        responses=responses.reindex(sectors).fillna(0).astype(int),
+        invitations=invitations.reindex(sectors).fillna(0).astype(int),
+        invitations_used=invitations_used.reindex(sectors).fillna(0).astype(int),
+        organisations=organisations.reindex(sectors),
         daily=daily,
         total=len(submitted),
     )

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from analysis.disclosure import disclose, round_public
+from analysis.disclosure import WITHHELD, disclose, round_public
 
 
 def table(values) -> pd.DataFrame:
@@ -23,20 +23,31 @@ def test_small_cells_and_their_complements_are_suppressed():
         [False, False, False],
     ]
     assert result.message == "fewer than 5 responses"
-    assert result.rows()[1] == ("r1", [None, 15, None], 27)
+    assert result.rows()[1] == ("r1", ["fewer than 5 responses", 15, WITHHELD], 27)
+    assert result.rows()[0][1][0] == WITHHELD
 
 
-def test_cells_from_too_few_organisations_are_suppressed():
+def test_cells_from_too_few_organisations_are_suppressed_where_organisations_are_known():
     counts = table([[20, 30], [40, 50]])
-    organisations = table([[2, 9], [9, 9]])
+    organisations = table([[2.0, 9.0], [np.nan, 9.0]])
     result = disclose(counts, k=5, organisations=organisations, min_organisations=3)
-    assert result.suppressed.iloc[0, 0]
+    assert result.reasons.iloc[0, 0] == "fewer than 3 organisations"
+    # The complements are withheld, not blamed on organisations.
+    assert result.reasons.iloc[1, 0] == WITHHELD
+
+
+def test_unknown_organisations_do_not_trigger_the_organisation_rule():
+    counts = table([[20, 30], [40, 50]])
+    result = disclose(counts, k=5, organisations=table([[np.nan, np.nan], [np.nan, 1.0]]))
+    assert result.suppressed.to_numpy().tolist() == [[True, True], [True, True]]
+    assert result.reasons.iloc[1, 1] == "fewer than 3 organisations"
+    assert not disclose(counts, k=5, organisations=table([[np.nan] * 2] * 2)).suppressed.to_numpy().any()
 
 
 def test_a_lone_cell_in_its_row_hides_the_row_total():
     result = disclose(table([[3, 0], [10, 10]]), k=5)
     assert result.row_total_suppressed.iloc[0]
-    assert result.rows()[0] == ("r0", [None, 0], None)
+    assert result.rows()[0] == ("r0", ["fewer than 5 responses", 0], WITHHELD)
 
 
 def test_public_rounding():

@@ -1,3 +1,4 @@
+import pandas as pd
 import pytest
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
@@ -258,12 +259,34 @@ def test_responses_frame_is_tidy(db_session, make_survey):
     assert len(data.trust) == 4 and set(data.trust["dimension"]) == {"reliable", "open"}
 
 
-def test_wave_counts_by_sector_and_place(db_session, make_survey):
+def test_wave_counts_by_sector_and_place(db_session, make_survey, make_organisation):
     survey = make_survey(open_first_wave=True)
+    organisation = make_organisation(place=survey.places[0])
     wave = survey.waves[0]
     for n in range(3):
         service.submit_response(db_session, wave, respondent(wave), complete_answers(wave), f"k-count-{n}")
+    service.submit_response(db_session, wave, service.Respondent(3, survey.places[0].id, organisation.id), complete_answers(wave), "k-org")
     counts = service.wave_counts(db_session, wave)
-    assert counts.total == 3
-    assert counts.responses.loc["Local authority", survey.places[0].name] == 3
-    assert int(counts.daily.sum()) == 3
+    place = survey.places[0].name
+    assert counts.total == 4
+    assert counts.responses.loc["Local authority", place] == 3
+    assert int(counts.daily.sum()) == 4
+    # Organisations count only where every response in the cell names one.
+    assert pd.isna(counts.organisations.loc["Local authority", place])
+    assert counts.organisations.loc["Health and care", place] == 1
+    assert counts.response_rate("Local authority", place, 5) is None  # nobody was invited
+
+
+def test_response_rate_counts_invitations_answered(db_session, make_survey):
+    survey = make_survey(open_first_wave=True)
+    wave = survey.waves[0]
+    emails = "\n".join(f"p{n}@example.org,,Funder" for n in range(10))
+    links = service.create_invitations(db_session, wave, service.parse_invitees(db_session, survey, emails).invitees, "s")
+    place = survey.places[0].name
+    for n, link in enumerate(links[:6]):
+        service.submit_response(db_session, wave, service.Respondent(4, survey.places[0].id), complete_answers(wave), f"rate-{n}", link.invitation)
+    # Open-link answers in the same cell do not raise the rate.
+    service.submit_response(db_session, wave, service.Respondent(4, survey.places[0].id, channel="open"), complete_answers(wave), "rate-open")
+    counts = service.wave_counts(db_session, wave)
+    assert counts.response_rate("Funder", place, 5) == 60
+    assert counts.response_rate("Funder", place, 7) is None  # 6 answered: below k, not shown

@@ -27,7 +27,7 @@ from core import db
 from core.models import Role
 from core.security import allow, public, require_place_access
 from core.service import ServiceError, list_places, list_sectors
-from surveys import charts, service
+from surveys import charts, exports, service
 from surveys.forms import ConfirmForm, InvitationForm, ItemForm, SettingsForm, SurveyForm, WaveForm, margin_field_name
 from surveys.models import AnonymityMode, Construct, Draft, Invitation, Wave, WaveRole, WaveStatus
 from surveys.question_types import QUESTION_TYPES, TRUST_DIMENSIONS, labelled_choices
@@ -41,6 +41,7 @@ def question_registry() -> dict:
 
 readers = allow(Role.ADMIN, Role.COORDINATOR, Role.EVALUATOR)
 managers = allow(Role.ADMIN, Role.COORDINATOR)
+exporters = allow(Role.ADMIN, Role.EVALUATOR)  # raw, record-level data
 
 
 # --- template helpers: shape values for the GOV.UK macros ---------------------------------
@@ -293,6 +294,26 @@ def new_wave(survey_id: int):
     return render_template(
         "form_page.html", form=form, title=f"Next wave of {survey.name}", back=url_for("surveys.survey", survey_id=survey.id)
     )
+
+
+@bp.get("/waves/<int:wave_id>/export")
+@exporters
+def export(wave_id: int):
+    wave = _wave_or_404(wave_id)
+    kind = request.args.get("format", "csv")
+    if kind not in exports.FORMATS:
+        abort(404)
+    session = db.session()
+    data = service.responses_frame(session, [wave])
+    table = exports.export_table(data, service.value_labels([wave]), request.args.get("panel_keys") == "yes")
+    body = {
+        "csv": lambda: exports.to_csv(table),
+        "xlsx": lambda: exports.to_xlsx(table, data.codebook),
+        "sav": lambda: exports.to_sav(table),
+    }[kind]()
+    mimetype, extension = exports.FORMATS[kind]
+    filename = f"survey-{wave.survey_id}-wave-{wave.number}-responses.{extension}"
+    return HttpResponse(body, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
 # --- questions of a draft wave -----------------------------------------------------------

@@ -847,6 +847,16 @@ def responses_frame(session: Session, waves: list[Wave]) -> TidyData:
     return TidyData(responses[RESPONSE_COLUMNS + columns], codebook, trust, text)
 
 
+def value_labels(waves: list[Wave]) -> dict[str, dict[int, str]]:
+    """Choice labels by item code, from the latest version that has the item."""
+    labels: dict[str, dict[int, str]] = {}
+    for wave in sorted(waves, key=lambda w: w.number, reverse=True):
+        for item in wave.instrument.items:
+            if item.code not in labels:
+                labels[item.code] = question_type(item.type).value_labels(item)
+    return labels
+
+
 def _codebook_row(code: str, item: Item, low, high, label: str = "") -> dict:
     return {
         "item": code,

@@ -280,3 +280,61 @@ def test_dashboard_suppresses_small_cells(client, db_session, make_survey, make_
     assert not re.search(r">\s*3\s*<", str(table))
     svg = client.get(f"/waves/{wave.id}/daily.svg")
     assert svg.mimetype == "image/svg+xml" and b"<svg" in svg.data
+
+
+@pytest.fixture
+def answered_wave(db_session, make_survey, make_organisation):
+    from surveys.models import AnonymityMode
+
+    survey = make_survey(anonymity=AnonymityMode.PSEUDONYMOUS, open_first_wave=True)
+    wave = survey.waves[0]
+    organisation = make_organisation("=HYPERLINK(\"x\")", place=survey.places[0])
+    answers = complete_answers(wave) | {"one_thing": "=1+1 more meetings"}
+    service.submit_response(db_session, wave, service.Respondent(2, survey.places[0].id, organisation.id, "key-abc"),
+                            answers, "export-1")
+    return wave
+
+
+def test_exports_are_for_admins_and_evaluators(client, make_user, login, answered_wave):
+    login(make_user(Role.COORDINATOR, places=answered_wave.survey.places))
+    assert client.get(f"/waves/{answered_wave.id}/export").status_code == 403
+
+
+def test_csv_export_leaves_out_panel_keys_unless_asked(client, make_user, login, answered_wave):
+    import csv as csv_module
+    import io
+
+    login(make_user(Role.EVALUATOR))
+    response = client.get(f"/waves/{answered_wave.id}/export?format=csv")
+    assert response.mimetype == "text/csv" and "attachment" in response.headers["Content-Disposition"]
+    rows = list(csv_module.DictReader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
+    assert len(rows) == 1 and "panel_key" not in rows[0]
+    assert rows[0]["tr_1"] == "4.0" and rows[0]["one_thing"] == "'=1+1 more meetings"
+    assert rows[0]["organisation"].startswith("'=")
+    assert rows[0]["trust_voluntary_and_community_reliable"] == "3"
+    with_keys = client.get(f"/waves/{answered_wave.id}/export?format=csv&panel_keys=yes").get_data(as_text=True)
+    assert "key-abc" in with_keys
+    assert client.get(f"/waves/{answered_wave.id}/export?format=pdf").status_code == 404
+
+
+def test_xlsx_and_sav_exports_read_back(client, make_user, login, answered_wave, tmp_path):
+    import openpyxl
+    import pyreadstat
+
+    login(make_user(Role.ADMIN))
+    xlsx = client.get(f"/waves/{answered_wave.id}/export?format=xlsx").data
+    (tmp_path / "r.xlsx").write_bytes(xlsx)
+    book = openpyxl.load_workbook(tmp_path / "r.xlsx")
+    assert book.sheetnames == ["responses", "codebook"]
+    header = [c.value for c in book["responses"][1]]
+    assert "tr_1" in header and "panel_key" not in header
+    assert book["responses"].cell(2, header.index("one_thing") + 1).value == "'=1+1 more meetings"
+
+    sav = client.get(f"/waves/{answered_wave.id}/export?format=sav").data
+    (tmp_path / "r.sav").write_bytes(sav)
+    frame, meta = pyreadstat.read_sav(tmp_path / "r.sav")
+    assert frame.loc[0, "tr_1"] == 4.0
+    assert meta.variable_value_labels["tr_1"][4.0] == "Agree"
+    assert meta.column_names_to_labels["tr_1"].startswith("I trust other organisations")
+    assert meta.variable_value_labels["trust_voluntary_and_community_open"][2.0] == "A little"
+    assert frame.loc[0, "trust_voluntary_and_community_open"] == 2

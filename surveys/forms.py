@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from flask_wtf.file import FileField
+from flask_wtf.file import FileField, FileRequired
 from govuk_frontend_wtf.wtforms_widgets import (
     GovCheckboxesInput,
     GovCheckboxInput,
@@ -153,3 +153,13 @@ class InvitationForm(FlaskForm):
     submit = SubmitField("Create invitation links", widget=GovSubmitInput())
 
 
+
+
+class ImportUploadForm(FlaskForm):
+    file = FileField(
+        "CSV file exported from another survey tool",
+        widget=GovFileInput(),
+        description="One row per response, with the column names in the first row. Up to 5 MB.",
+        validators=[FileRequired("Select a CSV file")],
+    )
+    submit = SubmitField("Upload and match the columns", widget=GovSubmitInput())

@@ -285,3 +285,24 @@ class TrustRating(Base):
     target_sector_id: Mapped[int] = mapped_column(ForeignKey("sectors.id"))
     dimension: Mapped[str] = mapped_column(String(20))
     value: Mapped[int] = mapped_column()
+
+
+class ResponseImport(Base):
+    """A CSV from another survey tool, kept between the mapping screens until imported."""
+
+    __tablename__ = "response_imports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    wave_id: Mapped[int] = mapped_column(ForeignKey("waves.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    filename: Mapped[str] = mapped_column(String(255))
+    content: Mapped[str] = mapped_column(Text)
+    # Column name → "sector" / "place" / "organisation" / an item code; missing = not imported.
+    columns: Mapped[Any] = mapped_column(JSON, default=dict)
+    # Column name → {text in the file → number or id}.
+    values: Mapped[Any] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    imported_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    imported_count: Mapped[int | None] = mapped_column()
+
+    wave: Mapped[Wave] = relationship()

@@ -27,8 +27,17 @@ from core import db
 from core.models import Role
 from core.security import allow, public, require_place_access
 from core.service import ServiceError, list_places, list_sectors
-from surveys import charts, exports, service
-from surveys.forms import ConfirmForm, InvitationForm, ItemForm, SettingsForm, SurveyForm, WaveForm, margin_field_name
+from surveys import charts, exports, importing, service
+from surveys.forms import (
+    ConfirmForm,
+    ImportUploadForm,
+    InvitationForm,
+    ItemForm,
+    SettingsForm,
+    SurveyForm,
+    WaveForm,
+    margin_field_name,
+)
 from surveys.models import AnonymityMode, Construct, Draft, Invitation, Wave, WaveRole, WaveStatus
 from surveys.question_types import QUESTION_TYPES, TRUST_DIMENSIONS, labelled_choices
 
@@ -314,6 +323,99 @@ def export(wave_id: int):
     mimetype, extension = exports.FORMATS[kind]
     filename = f"survey-{wave.survey_id}-wave-{wave.number}-responses.{extension}"
     return HttpResponse(body, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+# --- importing responses from another tool ----------------------------------------------
+
+
+def _import_or_404(import_id: int):
+    record = importing.get_import(db.session(), import_id)
+    if record is None or record.imported_at is not None:
+        abort(404)
+    _wave_or_404(record.wave_id)
+    return record
+
+
+@bp.route("/waves/<int:wave_id>/import", methods=["GET", "POST"])
+@managers
+def import_upload(wave_id: int):
+    wave = _wave_or_404(wave_id)
+    form = ImportUploadForm()
+    if form.validate_on_submit():
+        upload = form.file.data
+        try:
+            record = importing.start_import(db.session(), wave, current_user, upload.filename, upload.read())
+        except ServiceError as error:
+            form.file.errors = [error.message]
+        else:
+            return redirect(url_for("surveys.import_columns", import_id=record.id))
+    return render_template("surveys/import/upload.html", form=form, wave=wave)
+
+
+@bp.route("/imports/<int:import_id>/columns", methods=["GET", "POST"])
+@managers
+def import_columns(import_id: int):
+    record = _import_or_404(import_id)
+    parsed = importing.parse_file(record.content.encode())
+    error = None
+    columns = record.columns
+    if request.method == "POST":
+        if not ConfirmForm().validate_on_submit():
+            abort(400)
+        columns = {header: request.form.get(f"column-{i}", "") for i, header in enumerate(parsed.headers)}
+        try:
+            importing.save_columns(db.session(), record, columns)
+        except ServiceError as problem:
+            error = problem.message
+        else:
+            return redirect(url_for("surveys.import_values", import_id=record.id))
+    return render_template(
+        "surveys/import/columns.html", record=record, parsed=parsed, columns=columns, error=error,
+        items=importing.importable_items(record.wave), fields=importing.RESPONDENT_FIELDS,
+        title=("Error: " if error else "") + "Match the columns",
+    )
+
+
+@bp.route("/imports/<int:import_id>/values", methods=["GET", "POST"])
+@managers
+def import_values(import_id: int):
+    record = _import_or_404(import_id)
+    questions = importing.value_questions(db.session(), record)
+    if not questions:
+        return redirect(url_for("surveys.import_preview", import_id=record.id))
+    if request.method == "POST":
+        if not ConfirmForm().validate_on_submit():
+            abort(400)
+        values = {}
+        for qi, question in enumerate(questions):
+            allowed = {str(value): value for value, _ in question.choices}
+            chosen = {text: allowed.get(request.form.get(f"value-{qi}-{ti}", "")) for ti, text in enumerate(question.texts)}
+            values[question.column] = {text: value for text, value in chosen.items() if value is not None}
+        importing.save_values(db.session(), record, values)
+        return redirect(url_for("surveys.import_preview", import_id=record.id))
+    return render_template("surveys/import/values.html", record=record, questions=questions, confirm=ConfirmForm())
+
+
+@bp.route("/imports/<int:import_id>/preview", methods=["GET", "POST"])
+@managers
+def import_preview(import_id: int):
+    record = _import_or_404(import_id)
+    if request.method == "POST":
+        if not ConfirmForm().validate_on_submit():
+            abort(400)
+        try:
+            imported = importing.commit_import(db.session(), record)
+        except ServiceError as error:
+            flash(error.message, "info")
+            return redirect(url_for("surveys.import_preview", import_id=record.id))
+        flash(f"{imported} response{'s' if imported != 1 else ''} imported into {record.wave.label}.")
+        return redirect(url_for("surveys.wave", wave_id=record.wave_id))
+    result = importing.preview(db.session(), record)
+    items = {item.code: item for item in importing.importable_items(record.wave)}
+    return render_template(
+        "surveys/import/preview.html", record=record, result=result, items=items, confirm=ConfirmForm(),
+        mapped=[target for target in record.columns.values() if target in items],
+    )
 
 
 # --- questions of a draft wave -----------------------------------------------------------

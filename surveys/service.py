@@ -604,7 +604,7 @@ def submit_response(
         error = question_type(item.type).error(item, answers.get(item.code))
         if error:
             raise ServiceError(item.code, error)
-    response = _build_response(wave, respondent, answers, idempotency_key, submitted_at)
+    response = build_response(wave, respondent, answers, idempotency_key, submitted_at)
     try:
         if invitation is not None:
             now = utcnow()
@@ -638,7 +638,7 @@ def response_for_key(session: Session, idempotency_key: str) -> Response | None:
     return session.scalar(select(Response).where(Response.idempotency_key == idempotency_key))
 
 
-def _build_response(wave, respondent, answers, idempotency_key, submitted_at) -> Response:
+def build_response(wave, respondent, answers, idempotency_key, submitted_at) -> Response:
     response = Response(
         wave_id=wave.id,
         sector_id=respondent.sector_id,

@@ -8,6 +8,7 @@ import pytest
 from bs4 import BeautifulSoup
 
 from core import service
+from surveys import importing
 from surveys import service as survey_service
 from core.models import Role
 from core.security import ANYONE
@@ -43,7 +44,16 @@ def route_objects(db_session, make_place, make_sector, make_organisation, make_u
         "slug": wave.open_link_slug,
         "respondent_token": link.token,
     }
-    return values, users, lambda: service.renew_set_password_link(db_session, target)
+
+    def refresh() -> None:
+        """New single-use objects: an earlier role's POST may have used them up."""
+        values["token"] = service.renew_set_password_link(db_session, target)
+        values["import_id"] = importing.start_import(
+            db_session, wave, users[Role.ADMIN], "f.csv", b"sector,cs_1\nFunder,4\n"
+        ).id
+
+    refresh()
+    return values, users, refresh
 
 
 def routes(app):
@@ -82,10 +92,10 @@ def test_admin_pages_are_for_admins_only(app):
 
 
 def test_route_table_with_every_role(app, route_objects):
-    values, users, new_token = route_objects
+    values, users, refresh = route_objects
     checked = 0
     for identity in IDENTITIES:
-        values["token"] = new_token()  # the admin's "new link" POST retires the last one
+        refresh()
         client = app.test_client()
         if identity != "anonymous":
             assert sign_in(client, users[identity]).status_code == 302
@@ -166,8 +176,7 @@ def test_post_without_csrf_token_is_refused(make_app, make_user):
 
 
 def test_every_post_route_refuses_a_missing_csrf_token(make_app, route_objects):
-    values, users, new_token = route_objects
-    values["token"] = new_token()
+    values, users, _ = route_objects
     app = make_app(WTF_CSRF_ENABLED=True)
     for identity in ("anonymous", Role.ADMIN):
         client = app.test_client()

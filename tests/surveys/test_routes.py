@@ -338,3 +338,67 @@ def test_xlsx_and_sav_exports_read_back(client, make_user, login, answered_wave,
     assert meta.column_names_to_labels["tr_1"].startswith("I trust other organisations")
     assert meta.variable_value_labels["trust_voluntary_and_community_open"][2.0] == "A little"
     assert frame.loc[0, "trust_voluntary_and_community_open"] == 2
+
+
+def test_import_screens_end_to_end(client, db_session, make_survey, coordinator):
+    import io
+
+    survey = make_survey(places=coordinator.places, open_first_wave=True)
+    wave = survey.waves[0]
+    upload = b"Sector,Q1 speed,Comments\nFunder,Agree,fine\nCharity,Strongly agree,ok\n"
+    response = client.post(f"/waves/{wave.id}/import", data={"file": (io.BytesIO(upload), "tool.csv")},
+                           content_type="multipart/form-data")
+    assert response.status_code == 302
+    columns_path = response.location
+    page = soup(client.get(columns_path))
+    assert page.select_one("#column-0 option[selected]")["value"] == "sector"  # suggested from the name
+    missing_sector = client.post(columns_path, data={"column-1": "cs_1"})
+    assert error_summary(missing_sector) == ["Match one column to Sector: every response needs a sector"]
+    response = client.post(columns_path, data={"column-0": "sector", "column-1": "cs_1", "column-2": ""})
+    values_path = response.location
+    page = soup(client.get(values_path))
+    labels = [th.get_text() for th in page.select("tbody th")]
+    assert labels == ["Charity", "Funder", "Agree", "Strongly agree"]
+    # Charity is not a sector name: match it by hand; the labels are matched already.
+    charity = page.select_one("select#value-0-0")
+    vcs = next(o["value"] for o in charity.select("option") if o.get_text() == "Voluntary and community")
+    form = {sel["name"]: (sel.select_one("option[selected]") or {"value": ""})["value"] for sel in page.select("select")}
+    form["value-0-0"] = vcs
+    preview_path = client.post(values_path, data=form).location
+    preview = soup(client.get(preview_path))
+    assert "2 rows ready to import" in preview.get_text()
+    before = count(db_session, Response)
+    response = client.post(preview_path)
+    assert response.status_code == 302 and count(db_session, Response) == before + 2
+    assert "2 responses imported into Wave 1." in client.get(response.location).get_data(as_text=True)
+    assert client.get(preview_path).status_code == 404  # an import is used once
+
+
+def test_import_preview_lists_problems_and_imports_nothing(client, db_session, make_survey, coordinator):
+    import io
+
+    survey = make_survey(places=coordinator.places, open_first_wave=True)
+    wave = survey.waves[0]
+    upload = b"sector,cs_1\nFunder,4\nFunder,9\n"
+    columns_path = client.post(f"/waves/{wave.id}/import", data={"file": (io.BytesIO(upload), "t.csv")},
+                               content_type="multipart/form-data").location
+    client.post(columns_path, data={"column-0": "sector", "column-1": "cs_1"})
+    preview_path = columns_path.replace("/columns", "/preview")
+    page = client.get(preview_path)
+    assert soup(page).title.get_text().startswith("Error: ")
+    assert "‘9’: select one of the options shown" in soup(page).select_one("#problems + table").get_text()
+    before = count(db_session, Response)
+    client.post(preview_path)
+    assert count(db_session, Response) == before
+
+
+def test_import_refuses_a_bad_file_with_a_message(client, make_survey, coordinator):
+    import io
+
+    wave = make_survey(places=coordinator.places, open_first_wave=True).waves[0]
+    response = client.post(f"/waves/{wave.id}/import", data={"file": (io.BytesIO(b"\x00\x01PK"), "x.xlsx")},
+                           content_type="multipart/form-data")
+    assert error_summary(response) == ["The file must be a CSV, not a spreadsheet or other binary file"]
+    response = client.post(f"/waves/{wave.id}/import", data={"file": (io.BytesIO(b"\xff\xfe\x00x"), "x.csv")},
+                           content_type="multipart/form-data")
+    assert error_summary(response) == ["The file must be a CSV saved as UTF-8"]

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import fcntl
+import threading
 from datetime import datetime, timezone
+from functools import wraps
 
-from flask import Flask, current_app, g
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from flask import Flask, current_app, g, has_request_context, request
+from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -47,12 +50,44 @@ def utcnow() -> datetime:
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30})
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, make_url(url).database)
         return engine
     return create_engine(url, pool_pre_ping=True)
 
 
-def _configure_sqlite(engine: Engine) -> None:
+class WriterQueue:
+    """Makes SQLite writers wait their turn on a file lock instead of busy-polling.
+
+    SQLite's busy handler sleeps between retries (up to 100 ms a time), so under load a
+    process that has just written keeps winning the write lock and another waits for
+    seconds. Queuing on flock (a thread lock within the process, as flock is per process)
+    wakes the next writer as soon as the lock is free. The kernel drops the lock if a
+    process dies. Written by hand: no maintained library does this for SQLAlchemy.
+    """
+
+    def __init__(self, database: str | None) -> None:
+        in_memory = not database or database == ":memory:"
+        self.path = None if in_memory else f"{database}.writers"
+        self.thread_lock = threading.Lock()
+        self.file = None
+
+    def acquire(self) -> None:
+        if self.path is None:
+            return
+        self.thread_lock.acquire()
+        if self.file is None or self.file.closed:
+            self.file = open(self.path, "a")  # noqa: SIM115 - held for the process's life
+        fcntl.flock(self.file, fcntl.LOCK_EX)
+
+    def release(self) -> None:
+        if self.path is None:
+            return
+        fcntl.flock(self.file, fcntl.LOCK_UN)
+        self.thread_lock.release()
+
+
+def _configure_sqlite(engine: Engine, database: str | None) -> None:
+    writers = WriterQueue(database)
     @event.listens_for(engine, "connect")
     def on_connect(dbapi_connection, _record) -> None:
         # Let SQLAlchemy, not pysqlite, issue BEGIN so that SAVEPOINTs work
@@ -66,7 +101,57 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def on_begin(connection) -> None:
-        connection.exec_driver_sql("BEGIN")
+        if _takes_write_lock():
+            writers.acquire()
+            connection.connection.info["holds_writer_queue"] = True
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            connection.exec_driver_sql("BEGIN")
+
+    def leave_queue(dbapi_connection_info: dict) -> None:
+        if dbapi_connection_info.pop("holds_writer_queue", False):
+            writers.release()
+
+    # However the transaction ends (commit, rollback, the pool resetting or dropping the
+    # connection), the next writer's turn comes.
+    for name in ("commit", "rollback"):
+        event.listen(engine, name, lambda connection: leave_queue(connection.connection.info))
+    for name in ("reset", "checkin", "close", "invalidate"):
+        event.listen(engine.pool, name, lambda dbapi_connection, record, *_: leave_queue(record.info))
+
+
+def _takes_write_lock() -> bool:
+    """Whether a new SQLite transaction should take the write lock as it begins.
+
+    A request that writes takes it at BEGIN: with a plain BEGIN, a transaction that has
+    read and then writes gets "database is locked" at once under concurrency, without
+    waiting (SQLite's deadlock rule). A hot path can instead read first and take the
+    lock only for its writes (see `reads_first` and `start_writing`).
+    """
+    if not has_request_context():
+        return False
+    if "write_lock_now" in g:
+        return g.write_lock_now
+    return request.method not in ("GET", "HEAD", "OPTIONS")
+
+
+def reads_first(view):
+    """For a view that reads, then calls `start_writing` before it writes."""
+
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        g.write_lock_now = False
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def start_writing(db_session: Session) -> None:
+    """End the read transaction; the next one takes SQLite's write lock when it begins,
+    so the lock is held only while writing. (No effect on PostgreSQL's locking.)"""
+    if has_request_context() and g.get("write_lock_now") is False:
+        db_session.commit()
+        g.write_lock_now = True
 
 
 def init_app(app: Flask) -> None:

@@ -20,7 +20,7 @@ from core.models import Organisation, Sector, User
 from core.service import ServiceError
 from surveys.models import Item, ResponseImport, Wave, WaveStatus
 from surveys.question_types import TrustMatrixQuestion, question_type
-from surveys.service import Respondent, build_response
+from surveys.service import Respondent, insert_response
 
 MAX_BYTES = 5 * 1024 * 1024
 MAX_ROWS = 20_000
@@ -311,7 +311,7 @@ def commit_import(session: Session, record: ResponseImport) -> int:
     wave = record.wave
     now = utcnow()
     for line, respondent, answers in result.rows:
-        session.add(build_response(wave, respondent, answers, f"import-{record.id}-{line}", now))
+        insert_response(session, wave, respondent, answers, f"import-{record.id}-{line}", now)
     record.imported_at, record.imported_count = now, len(result.rows)
     session.commit()
     return len(result.rows)

@@ -243,7 +243,7 @@ class Draft(Base):
     sector_id: Mapped[int | None] = mapped_column(ForeignKey("sectors.id"))
     place_id: Mapped[int | None] = mapped_column(ForeignKey("places.id"))
     # The idempotency key the final submission will carry.
-    submission_key: Mapped[str] = mapped_column(String(64))
+    submission_key: Mapped[str] = mapped_column(String(64), unique=True)
     answers: Mapped[Any] = mapped_column(JSON, default=dict)
     section: Mapped[int] = mapped_column(default=0)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

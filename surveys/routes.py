@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from decimal import Decimal
+from functools import cached_property
 
 from flask import (
     Blueprint,
@@ -589,7 +590,10 @@ class Journey:
         self.draft = draft
         self.args = endpoint_args
         self.prefix = prefix
-        self.steps = service.journey_steps(wave.instrument, draft.sector_id, list_sectors(db.session()))
+
+    @cached_property
+    def steps(self) -> list[service.Step]:
+        return service.journey_steps(self.wave.instrument, self.draft.sector_id, list_sectors(db.session()))
 
     @property
     def start_url(self) -> str:
@@ -666,6 +670,7 @@ def token_step(token: str, index: int):
 
 @bp.route("/s/<token>/check", methods=["GET", "POST"])
 @public
+@db.reads_first
 def token_check(token: str):
     invitation = _token_invitation(token)
     if invitation.used_at is not None:
@@ -747,6 +752,7 @@ def open_step(slug: str, index: int):
 
 @bp.route("/o/<slug>/check", methods=["GET", "POST"])
 @public
+@db.reads_first
 def open_check(slug: str):
     journey, other_page = _open_journey(slug)
     if other_page:
@@ -800,24 +806,22 @@ def _step(journey: Journey, index: int):
 
 def _check(journey: Journey, respondent, invitation, after_submit=None):
     answers = journey.draft.answers or {}
-    incomplete = service.first_incomplete_step(journey.steps, answers)
     if request.method == "POST":
         if not ConfirmForm().validate_on_submit():
             abort(400)
-        if incomplete is not None:
-            flash("Some questions still need an answer.", "info")
-            return redirect(journey.url("step", index=incomplete))
         key = request.form.get("submission_key") or journey.draft.submission_key
         try:
             service.submit_response(db.session(), journey.wave, respondent, answers, key, invitation)
         except service.AlreadySubmitted:
             pass
-        except ServiceError as error:
-            flash(error.message, "info")
-            return redirect(journey.url("check"))
+        except ServiceError:
+            # Something is missing or no longer acceptable: back to the page that asks it.
+            flash("Some questions still need an answer.", "info")
+            return redirect(journey.url("step", index=service.first_incomplete_step(journey.steps, answers) or 0))
         if after_submit:
             after_submit()
         return redirect(journey.url("done"))
+    incomplete = service.first_incomplete_step(journey.steps, answers)
     return render_template(
         "surveys/respond/check.html",
         journey=journey,

@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from core.db import utcnow
+from core.db import start_writing, utcnow
 from core.models import Organisation, Place, Sector, User, normalise_email
 from core.service import ServiceError, hash_token
 from surveys.instruments import copy_items, ensure_builtin_instruments, template
@@ -588,23 +588,24 @@ def submit_response(
     idempotency_key: str,
     invitation: Invitation | None = None,
     submitted_at=None,
-) -> Response:
-    """Store a response and its answers in one transaction.
+) -> int:
+    """Store a response and its answers in one transaction; return the response's id.
 
     The same idempotency key stored twice (a double click, a replayed POST) gives back the
     response already stored. An invitation is spent in the same transaction, so a link
     cannot be used for two responses.
     """
-    existing = session.scalar(select(Response).where(Response.idempotency_key == idempotency_key))
+    existing = session.scalar(select(Response.id).where(Response.idempotency_key == idempotency_key))
     if existing is not None:
         return existing
     if wave.status != WaveStatus.OPEN and respondent.channel in ("link", "open"):
         raise ServiceError("wave", "This survey is not open")
-    for item in wave.instrument.items:
+    items = wave.instrument.items
+    for item in items:
         error = question_type(item.type).error(item, answers.get(item.code))
         if error:
             raise ServiceError(item.code, error)
-    response = build_response(wave, respondent, answers, idempotency_key, submitted_at)
+    start_writing(session)
     try:
         if invitation is not None:
             now = utcnow()
@@ -617,19 +618,19 @@ def submit_response(
             if spent.rowcount != 1:
                 raise AlreadySubmitted()
             invitation.used_at = now
+        response_id = insert_response(session, wave, respondent, answers, idempotency_key, submitted_at)
         session.execute(Draft.__table__.delete().where(Draft.submission_key == idempotency_key))
-        session.add(response)
         session.commit()
     except IntegrityError:
         session.rollback()
-        existing = session.scalar(select(Response).where(Response.idempotency_key == idempotency_key))
+        existing = session.scalar(select(Response.id).where(Response.idempotency_key == idempotency_key))
         if existing is None:
             raise
         return existing
     except AlreadySubmitted:
         session.rollback()
         raise
-    return response
+    return response_id
 
 
 def response_for_key(session: Session, idempotency_key: str) -> Response | None:
@@ -638,27 +639,40 @@ def response_for_key(session: Session, idempotency_key: str) -> Response | None:
     return session.scalar(select(Response).where(Response.idempotency_key == idempotency_key))
 
 
-def build_response(wave, respondent, answers, idempotency_key, submitted_at) -> Response:
-    response = Response(
-        wave_id=wave.id,
-        sector_id=respondent.sector_id,
-        place_id=respondent.place_id,
-        organisation_id=respondent.organisation_id,
-        panel_key=respondent.panel_key,
-        channel=respondent.channel,
-        idempotency_key=idempotency_key,
-        submitted_at=submitted_at or utcnow(),
+def insert_response(
+    session: Session, wave: Wave, respondent: Respondent, answers: Mapping[str, Any], idempotency_key: str, submitted_at=None
+) -> int:
+    """Insert a response and its answers (bulk statements: this is the hot path). No commit."""
+    response_id = session.scalar(
+        insert(Response)
+        .values(
+            wave_id=wave.id,
+            sector_id=respondent.sector_id,
+            place_id=respondent.place_id,
+            organisation_id=respondent.organisation_id,
+            panel_key=respondent.panel_key,
+            channel=respondent.channel,
+            idempotency_key=idempotency_key,
+            submitted_at=submitted_at or utcnow(),
+        )
+        .returning(Response.id)
     )
+    answer_rows, trust_rows = [], []
     for item in wave.instrument.items:
         rows = question_type(item.type).rows(item, answers.get(item.code))
-        response.answers.extend(
-            Answer(item_code=code, numeric_value=numeric, text_value=text) for code, numeric, text in rows.answers
-        )
-        response.trust_ratings.extend(
-            TrustRating(target_sector_id=sector_id, dimension=dimension, value=value)
+        answer_rows += [
+            {"response_id": response_id, "item_code": code, "numeric_value": numeric, "text_value": text}
+            for code, numeric, text in rows.answers
+        ]
+        trust_rows += [
+            {"response_id": response_id, "target_sector_id": sector_id, "dimension": dimension, "value": value}
             for sector_id, dimension, value in rows.trust
-        )
-    return response
+        ]
+    if answer_rows:
+        session.execute(insert(Answer), answer_rows)
+    if trust_rows:
+        session.execute(insert(TrustRating), trust_rows)
+    return response_id
 
 
 def check_answers_rows(

@@ -230,7 +230,8 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['wave_id'], ['waves.id'], name=op.f('fk_drafts_wave_id_waves'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_drafts')),
     sa.UniqueConstraint('invitation_id', name=op.f('uq_drafts_invitation_id')),
-    sa.UniqueConstraint('open_key', name=op.f('uq_drafts_open_key'))
+    sa.UniqueConstraint('open_key', name=op.f('uq_drafts_open_key')),
+    sa.UniqueConstraint('submission_key', name=op.f('uq_drafts_submission_key'))
     )
     with op.batch_alter_table('drafts', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_drafts_wave_id'), ['wave_id'], unique=False)

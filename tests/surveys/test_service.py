@@ -193,12 +193,12 @@ def test_submission_is_idempotent_and_spends_the_invitation(db_session, make_sur
     before = count(db_session, Response)
     first = service.submit_response(db_session, wave, respondent(wave), answers, draft.submission_key, link.invitation)
     again = service.submit_response(db_session, wave, respondent(wave), answers, draft.submission_key, link.invitation)
-    assert again.id == first.id and count(db_session, Response) == before + 1
+    assert again == first and count(db_session, Response) == before + 1
     assert link.invitation.used_at is not None
     assert db_session.scalar(select(Draft).where(Draft.invitation_id == link.invitation.id)) is None
     likert = sum(1 for i in wave.instrument.items if i.type == "likert")
-    assert db_session.scalar(select(count_of(Answer)).where(Answer.response_id == first.id)) == likert + 1
-    assert db_session.scalar(select(count_of(TrustRating)).where(TrustRating.response_id == first.id)) == 2
+    assert db_session.scalar(select(count_of(Answer)).where(Answer.response_id == first)) == likert + 1
+    assert db_session.scalar(select(count_of(TrustRating)).where(TrustRating.response_id == first)) == 2
     # Another key on the spent invitation stores nothing.
     with pytest.raises(service.AlreadySubmitted):
         service.submit_response(db_session, wave, respondent(wave), answers, "another key", link.invitation)

@@ -85,9 +85,13 @@ class WriterQueue:
         fcntl.flock(self.file, fcntl.LOCK_UN)
         self.thread_lock.release()
 
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+
 
 def _configure_sqlite(engine: Engine, database: str | None) -> None:
-    writers = WriterQueue(database)
+    writers = engine.writer_queue = WriterQueue(database)
     @event.listens_for(engine, "connect")
     def on_connect(dbapi_connection, _record) -> None:
         # Let SQLAlchemy, not pysqlite, issue BEGIN so that SAVEPOINTs work
@@ -114,10 +118,15 @@ def _configure_sqlite(engine: Engine, database: str | None) -> None:
 
     # However the transaction ends (commit, rollback, the pool resetting or dropping the
     # connection), the next writer's turn comes.
+    def on_end(connection) -> None:
+        if not connection.invalidated:  # an invalidated one leaves through the pool event
+            leave_queue(connection.connection.info)
+
     for name in ("commit", "rollback"):
-        event.listen(engine, name, lambda connection: leave_queue(connection.connection.info))
+        event.listen(engine, name, on_end)
     for name in ("reset", "checkin", "close", "invalidate"):
         event.listen(engine.pool, name, lambda dbapi_connection, record, *_: leave_queue(record.info))
+    event.listen(engine, "engine_disposed", lambda _engine: writers.close())
 
 
 def _takes_write_lock() -> bool:

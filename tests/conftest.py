@@ -44,16 +44,16 @@ def base_test_config(database_url: str, **overrides) -> dict:
     return config
 
 
-def fresh_postgres_url() -> str:
+def fresh_postgres_url(schema: str = POSTGRES_TEST_SCHEMA) -> str:
     """The TEST_DATABASE_URL server, in an emptied schema of our own."""
     url = os.environ["TEST_DATABASE_URL"]
     admin_engine = create_engine(url)
     with admin_engine.begin() as connection:
-        connection.exec_driver_sql(f"DROP SCHEMA IF EXISTS {POSTGRES_TEST_SCHEMA} CASCADE")
-        connection.exec_driver_sql(f"CREATE SCHEMA {POSTGRES_TEST_SCHEMA}")
+        connection.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        connection.exec_driver_sql(f"CREATE SCHEMA {schema}")
     admin_engine.dispose()
     parsed = make_url(url)
-    options = quote(f"-csearch_path={POSTGRES_TEST_SCHEMA}")
+    options = quote(f"-csearch_path={schema}")
     return parsed.render_as_string(hide_password=False) + ("&" if parsed.query else "?") + f"options={options}"
 
 
@@ -62,6 +62,20 @@ def database_url(request, tmp_path_factory) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path_factory.mktemp('db') / 'holdfast-test.db'}"
     return fresh_postgres_url()
+
+
+@pytest.fixture(params=BACKENDS)
+def committing_app(request, tmp_path) -> Iterator[Flask]:
+    """An app on a database of its own, for tests whose work must really commit
+    (concurrency); nothing is rolled back, so it never shares the suite's database."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'committing.db'}"
+    else:
+        url = fresh_postgres_url("holdfast_committing")
+    committing = create_app(base_test_config(url))
+    upgrade_database(committing.extensions["db_engine"])
+    yield committing
+    committing.extensions["db_engine"].dispose()
 
 
 @pytest.fixture(scope="session")

@@ -153,8 +153,6 @@ class InvitationForm(FlaskForm):
     submit = SubmitField("Create invitation links", widget=GovSubmitInput())
 
 
-
-
 class ImportUploadForm(FlaskForm):
     file = FileField(
         "CSV file exported from another survey tool",

@@ -307,7 +307,8 @@ def commit_import(session: Session, record: ResponseImport) -> int:
         return record.imported_count or 0
     result = preview(session, record)
     if not result.ok:
-        raise ServiceError("file", f"{len(result.errors)} rows have problems: nothing was imported")
+        problems = "1 row has a problem" if len(result.errors) == 1 else f"{len(result.errors)} rows have problems"
+        raise ServiceError("file", f"{problems}: nothing was imported")
     wave = record.wave
     now = utcnow()
     for line, respondent, answers in result.rows:

@@ -675,9 +675,15 @@ def token_check(token: str):
     invitation = _token_invitation(token)
     if invitation.used_at is not None:
         return redirect(url_for("surveys.token_done", token=token))
-    journey, other_page = _token_journey(token)
-    if other_page:
-        return other_page
+    if invitation.wave.status != WaveStatus.OPEN:
+        return render_template("surveys/respond/closed.html", wave=invitation.wave)
+    draft = service.existing_draft(db.session(), invitation)
+    if draft is None:
+        # Submitted a moment ago by another click (the draft goes with it), or never started.
+        db.session().refresh(invitation)
+        done = invitation.used_at is not None
+        return redirect(url_for("surveys.token_done" if done else "surveys.token_start", token=token))
+    journey = Journey(invitation.wave, draft, {"token": token}, "token")
     respondent = service.Respondent(
         invitation.sector_id, invitation.place_id, invitation.organisation_id, invitation.panel_key, "link"
     )

@@ -523,8 +523,12 @@ def first_incomplete_step(steps: list[Step], answers: Mapping[str, Any]) -> int 
     return None
 
 
+def existing_draft(session: Session, invitation: Invitation) -> Draft | None:
+    return session.scalar(select(Draft).where(Draft.invitation_id == invitation.id))
+
+
 def draft_for_invitation(session: Session, invitation: Invitation) -> Draft:
-    draft = session.scalar(select(Draft).where(Draft.invitation_id == invitation.id))
+    draft = existing_draft(session, invitation)
     if draft is None:
         draft = Draft(
             wave_id=invitation.wave_id,
@@ -535,7 +539,12 @@ def draft_for_invitation(session: Session, invitation: Invitation) -> Draft:
             answers={},
         )
         session.add(draft)
-        session.commit()
+        try:
+            session.commit()
+        except IntegrityError:
+            # The same link opened twice at once: use the draft the other request made.
+            session.rollback()
+            draft = existing_draft(session, invitation)
     return draft
 
 

@@ -215,6 +215,8 @@ def test_step_refuses_answers_outside_the_scale(client, db_session, make_survey)
 def test_check_page_sends_back_to_an_unanswered_section(client, db_session, make_survey):
     survey = make_survey(open_first_wave=True)
     token = invite(db_session, survey)
+    assert client.post(f"/s/{token}/check", data={}).location.endswith(f"/s/{token}")  # not started yet
+    client.get(f"/s/{token}/0")
     response = client.post(f"/s/{token}/check", data={})
     assert response.status_code == 302 and response.location.endswith(f"/s/{token}/0")
 

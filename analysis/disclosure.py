@@ -31,6 +31,7 @@ class DisclosedTable:
     reasons: pd.DataFrame
     row_total_suppressed: pd.Series
     column_total_suppressed: pd.Series
+    grand_total_suppressed: bool
     k: int
 
     @property
@@ -53,6 +54,13 @@ class DisclosedTable:
             )
             for label in shown.index
         ]
+
+    def grand_total(self) -> int | str:
+        """The table's total, or the words that say why it is withheld."""
+        total = int(self.counts.to_numpy().sum())
+        if not self.grand_total_suppressed:
+            return total
+        return f"fewer than {self.k}" if total < self.k else WITHHELD
 
     def row_totals(self) -> pd.Series:
         return self.counts.sum(axis=1).astype("Int64").mask(self.row_total_suppressed)
@@ -103,6 +111,12 @@ def disclose(
                     smallest = candidates[np.argmin(line_values[index][candidates])]
                     lines[index, smallest] = True
                 changed = True
+    # The grand total minus everything shown is the sum of what is hidden: withhold it
+    # when that sum is a single cell or a single row's or column's total.
+    grand_total_hidden = bool(
+        suppressed.sum() == 1 or row_total_hidden.sum() == 1 or column_total_hidden.sum() == 1
+        or (0 < values.sum() < k)
+    )
     frame = pd.DataFrame(suppressed, index=counts.index, columns=counts.columns)
     reasons = np.where(too_few, f"fewer than {k} responses", np.where(
         too_few_organisations, f"fewer than {min_organisations} organisations", np.where(suppressed, WITHHELD, "")))
@@ -112,6 +126,7 @@ def disclose(
         reasons=pd.DataFrame(reasons, index=counts.index, columns=counts.columns),
         row_total_suppressed=pd.Series(row_total_hidden, index=counts.index),
         column_total_suppressed=pd.Series(column_total_hidden, index=counts.columns),
+        grand_total_suppressed=grand_total_hidden,
         k=k,
     )
 

@@ -69,21 +69,27 @@ class WriterQueue:
         in_memory = not database or database == ":memory:"
         self.path = None if in_memory else f"{database}.writers"
         self.thread_lock = threading.Lock()
+        self.held = threading.local()  # how many of this thread's transactions hold it
         self.file = None
 
     def acquire(self) -> None:
         if self.path is None:
             return
-        self.thread_lock.acquire()
-        if self.file is None or self.file.closed:
-            self.file = open(self.path, "a")  # noqa: SIM115 - held for the process's life
-        fcntl.flock(self.file, fcntl.LOCK_EX)
+        depth = getattr(self.held, "depth", 0)
+        if depth == 0:
+            self.thread_lock.acquire()
+            if self.file is None or self.file.closed:
+                self.file = open(self.path, "a")  # noqa: SIM115 - held for the process's life
+            fcntl.flock(self.file, fcntl.LOCK_EX)
+        self.held.depth = depth + 1
 
     def release(self) -> None:
         if self.path is None:
             return
-        fcntl.flock(self.file, fcntl.LOCK_UN)
-        self.thread_lock.release()
+        self.held.depth -= 1
+        if self.held.depth == 0:
+            fcntl.flock(self.file, fcntl.LOCK_UN)
+            self.thread_lock.release()
 
     def close(self) -> None:
         if self.file is not None:
@@ -124,8 +130,21 @@ def _configure_sqlite(engine: Engine, database: str | None) -> None:
 
     for name in ("commit", "rollback"):
         event.listen(engine, name, on_end)
-    for name in ("reset", "checkin", "close", "invalidate"):
-        event.listen(engine.pool, name, lambda dbapi_connection, record, *_: leave_queue(record.info))
+    @event.listens_for(engine.pool, "reset")
+    def on_reset(dbapi_connection, connection_record, reset_state) -> None:
+        leave_queue(connection_record.info)
+
+    @event.listens_for(engine.pool, "checkin")
+    def on_checkin(dbapi_connection, connection_record) -> None:
+        leave_queue(connection_record.info)
+
+    @event.listens_for(engine.pool, "close")
+    def on_close(dbapi_connection, connection_record) -> None:
+        leave_queue(connection_record.info)
+
+    @event.listens_for(engine.pool, "invalidate")
+    def on_invalidate(dbapi_connection, connection_record, exception) -> None:
+        leave_queue(connection_record.info)
     event.listen(engine, "engine_disposed", lambda _engine: writers.close())
 
 
@@ -157,8 +176,10 @@ def reads_first(view):
 
 def start_writing(db_session: Session) -> None:
     """End the read transaction; the next one takes SQLite's write lock when it begins,
-    so the lock is held only while writing. (No effect on PostgreSQL's locking.)"""
-    if has_request_context() and g.get("write_lock_now") is False:
+    so the lock is held only while writing. Any request that writes after reading
+    without the lock (a GET, or a `reads_first` view) calls this before writing.
+    (No effect on PostgreSQL's locking.)"""
+    if has_request_context() and not _takes_write_lock():
         db_session.commit()
         g.write_lock_now = True
 

@@ -9,7 +9,8 @@ import matplotlib
 matplotlib.use("Agg")  # no display: render straight to files
 
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
-import pandas as pd  # noqa: E402
+
+from analysis.disclosure import DisclosedTable  # noqa: E402
 
 matplotlib.rcParams["svg.hashsalt"] = "holdfast"  # the same chart gives the same bytes
 matplotlib.rcParams["svg.fonttype"] = "none"  # text stays text, so it can be read and scaled
@@ -18,15 +19,22 @@ INK = "#0b0c0c"
 BAR = "#1d70b8"
 
 
-def daily_responses_svg(daily: pd.Series) -> bytes:
-    """A bar chart of responses per day (the same figures are in a table on the page)."""
+def daily_responses_svg(daily: DisclosedTable | None) -> bytes:
+    """A bar chart of responses per day, drawing only the days the disclosure rules let
+    the page show (the same figures are in a table on the page)."""
     figure, axes = plt.subplots(figsize=(7, 2.6), dpi=100)
     try:
-        if daily.empty:
-            axes.text(0.5, 0.5, "No responses yet", ha="center", va="center", color=INK, transform=axes.transAxes)
+        shown = None if daily is None or daily.counts.empty else (
+            daily.shown()["responses"].astype("Float64").fillna(0).astype(float)
+        )
+        if shown is None or not shown.any():
+            message = "Withheld while groups are small" if daily is None else "No responses to show yet"
+            axes.text(0.5, 0.5, message, ha="center", va="center", color=INK, transform=axes.transAxes)
             axes.set_axis_off()
         else:
-            axes.bar(daily.index, daily.to_numpy(), width=0.8, color=BAR)
+            axes.bar(range(len(shown)), shown.to_numpy(), width=0.8, color=BAR)
+            step = max(1, len(shown) // 8)
+            axes.set_xticks(range(0, len(shown), step), list(shown.index)[::step])
             axes.set_ylabel("Responses", color=INK)
             axes.spines[["top", "right"]].set_visible(False)
             axes.yaxis.get_major_locator().set_params(integer=True)

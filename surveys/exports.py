@@ -8,13 +8,13 @@ aggregate outputs go through analysis.disclosure.
 from __future__ import annotations
 
 import io
-import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 import pyreadstat
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from surveys.question_types import TRUST_DIMENSIONS
 from surveys.service import TidyData
@@ -32,10 +32,6 @@ class ExportTable:
     frame: pd.DataFrame
     column_labels: dict[str, str]
     value_labels: dict[str, dict[float, str]]
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
 
 
 def export_table(data: TidyData, value_labels: dict[str, dict[int, str]], include_panel_keys: bool) -> ExportTable:
@@ -57,14 +53,16 @@ def export_table(data: TidyData, value_labels: dict[str, dict[int, str]], includ
         frame = frame.join(text, on="response_id")
         labels.update({column: f"Free text: {column}" for column in text.columns})
     if not data.trust.empty:
+        # Short names by sector id (SPSS allows 64 characters); the sector's name is the label.
         trust = data.trust.assign(
-            column=lambda t: "trust_" + t["target_sector"].map(_slug) + "_" + t["dimension"]
+            column=lambda t: "trust_" + t["target_sector_id"].astype(str) + "_" + t["dimension"]
         ).pivot_table(index="response_id", columns="column", values="value", aggfunc="first")
         frame = frame.join(trust, on="response_id")
-        for target in data.trust["target_sector"].unique():
+        targets = data.trust.drop_duplicates("target_sector_id")
+        for target_id, target in zip(targets["target_sector_id"], targets["target_sector"]):
             for dimension, (question, levels) in TRUST_DIMENSIONS.items():
-                column = f"trust_{_slug(target)}_{dimension}"
-                labels[column] = f"{target}: {question}"
+                column = f"trust_{target_id}_{dimension}"
+                labels[column] = f"Trust in {target}: {question}"
                 values[column] = {float(i): level for i, level in enumerate(levels, start=1)}
     return ExportTable(frame, labels, values)
 
@@ -74,13 +72,19 @@ def _text_columns(frame: pd.DataFrame) -> list[str]:
 
 
 def _defuse(frame: pd.DataFrame) -> pd.DataFrame:
-    """Spreadsheets run cells that start with = + - @ as formulas: make them plain text."""
+    """Spreadsheets run cells that start with = + - @ as formulas: make them plain text.
+    Control characters a spreadsheet cannot hold are dropped."""
     safe = frame.copy()
     for column in _text_columns(safe):
-        safe[column] = safe[column].map(
-            lambda v: "'" + v if isinstance(v, str) and v.startswith(FORMULA_STARTS) else v
-        )
+        safe[column] = safe[column].map(_safe_text)
     return safe
+
+
+def _safe_text(value):
+    if not isinstance(value, str):
+        return value
+    value = ILLEGAL_CHARACTERS_RE.sub("", value)
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
 
 
 def to_csv(table: ExportTable) -> bytes:

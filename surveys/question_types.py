@@ -10,6 +10,7 @@ trust_matrix → {"<sector id>": {"<dimension>": int}}.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -22,6 +23,9 @@ AGREEMENT_5 = [
     "Strongly agree",
 ]
 TEXT_MAX_LENGTH = 2000
+# Characters no one types, which some files and spreadsheets cannot store (tab and
+# line breaks are kept).
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 TRUST_LEVELS = ["Not at all", "A little", "Mostly", "Completely"]
 INTENSITY_LEVELS = [
     "We know of each other",
@@ -203,12 +207,14 @@ class TextQuestion(QuestionType):
         ]
 
     def parse(self, item, form, scope=None):
-        value = form.get(item.code, "").strip()
+        value = CONTROL_CHARACTERS.sub("", form.get(item.code, "")).strip()
         return (value or None), self.error(item, value or None)
 
     def error(self, item, value):
         if not value:
             return "Enter an answer" if item.required else None
+        if isinstance(value, str) and CONTROL_CHARACTERS.search(value):
+            return "Answer must not contain control characters"
         if not isinstance(value, str):
             return "Enter an answer as text"
         limit = item.options.get("max_length", TEXT_MAX_LENGTH)

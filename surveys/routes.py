@@ -20,6 +20,7 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
+import pandas as pd
 from wtforms import DecimalField
 from wtforms.validators import InputRequired, NumberRange
 
@@ -156,7 +157,10 @@ def current_user_places():
 @readers
 def survey(survey_id: int):
     survey = _survey_or_404(survey_id)
-    counts = {wave.id: service.response_count(db.session(), wave) for wave in survey.waves}
+    counts = {
+        wave.id: disclose(pd.DataFrame([[service.response_count(db.session(), wave)]]), survey.k_internal).grand_total()
+        for wave in survey.waves
+    }
     return render_template(
         "surveys/survey.html",
         survey=survey,
@@ -237,6 +241,7 @@ def wave(wave_id: int):
         survey=wave.survey,
         counts=counts,
         table=table,
+        daily=counts.daily_table(wave.survey.k_internal, wave.survey.min_organisations),
         trend=service.trend_report(session, wave.instrument),
         confirm=ConfirmForm(),
         can_manage=current_user.role in (Role.ADMIN, Role.COORDINATOR),
@@ -249,8 +254,9 @@ def wave(wave_id: int):
 @readers
 def daily_chart(wave_id: int):
     wave = _wave_or_404(wave_id)
-    counts = service.wave_counts(db.session(), wave)
-    return HttpResponse(charts.daily_responses_svg(counts.daily), mimetype="image/svg+xml")
+    survey = wave.survey
+    daily = service.wave_counts(db.session(), wave).daily_table(survey.k_internal, survey.min_organisations)
+    return HttpResponse(charts.daily_responses_svg(daily), mimetype="image/svg+xml")
 
 
 def _wave_action(wave_id: int, action, done: str):
@@ -528,7 +534,9 @@ def invitations(wave_id: int):
                 text = None
                 form.file.errors = ["The file must be a CSV saved as UTF-8"]
         if text is not None:
-            parsed = service.parse_invitees(db.session(), wave.survey, text)
+            parsed = service.parse_invitees(
+                db.session(), wave.survey, text, service.invited_emails(db.session(), wave)
+            )
             errors = parsed.errors
             if errors:
                 form.invitees.errors = ["Some lines have problems. Nobody was invited. Fix the lines listed below and try again."]
@@ -684,8 +692,13 @@ def token_check(token: str):
         done = invitation.used_at is not None
         return redirect(url_for("surveys.token_done" if done else "surveys.token_start", token=token))
     journey = Journey(invitation.wave, draft, {"token": token}, "token")
+    pseudonymous = invitation.wave.survey.anonymity == AnonymityMode.PSEUDONYMOUS
     respondent = service.Respondent(
-        invitation.sector_id, invitation.place_id, invitation.organisation_id, invitation.panel_key, "link"
+        invitation.sector_id,
+        invitation.place_id,
+        invitation.organisation_id,
+        invitation.panel_key if pseudonymous else None,
+        "link",
     )
     return _check(journey, respondent, invitation)
 
@@ -815,9 +828,9 @@ def _check(journey: Journey, respondent, invitation, after_submit=None):
     if request.method == "POST":
         if not ConfirmForm().validate_on_submit():
             abort(400)
-        key = request.form.get("submission_key") or journey.draft.submission_key
+        # The draft's own key, never one from the form: one draft, one response.
         try:
-            service.submit_response(db.session(), journey.wave, respondent, answers, key, invitation)
+            service.submit_response(db.session(), journey.wave, respondent, answers, journey.draft.submission_key, invitation)
         except service.AlreadySubmitted:
             pass
         except ServiceError:

@@ -10,6 +10,7 @@ import csv
 import hashlib
 import hmac
 import io
+import json
 import re
 import secrets
 from collections.abc import Iterable, Mapping
@@ -17,6 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
+
+from analysis.disclosure import DisclosedTable, disclose
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -136,8 +139,13 @@ def update_settings(
 ) -> None:
     """Thresholds can only go up; anonymity is fixed once a wave has opened; margin
     changes after a wave has opened are kept in the log for the briefing."""
-    if survey.has_opened and anonymity.value != survey.anonymity:
-        raise ServiceError("anonymity", "The anonymity mode cannot change once a wave has opened")
+    invited = session.scalar(
+        select(func.count()).select_from(Invitation).join(Wave).where(Wave.survey_id == survey.id)
+    )
+    if (survey.has_opened or invited) and anonymity.value != survey.anonymity:
+        raise ServiceError(
+            "anonymity", "The anonymity mode cannot change once a wave has opened or people have been invited"
+        )
     for field_name, new, old, floor in (
         ("k_internal", k_internal, survey.k_internal, MIN_K_INTERNAL),
         ("k_briefing", k_briefing, survey.k_briefing, MIN_K_BRIEFING),
@@ -369,9 +377,14 @@ class InviteeParse:
     errors: list[tuple[int, str]]
 
 
-def parse_invitees(session: Session, survey: Survey, text: str) -> InviteeParse:
+def invited_emails(session: Session, wave: Wave) -> set[str]:
+    return set(session.scalars(select(InviteeIdentity.email).where(InviteeIdentity.wave_id == wave.id)))
+
+
+def parse_invitees(session: Session, survey: Survey, text: str, already_invited: set[str] = frozenset()) -> InviteeParse:
     """Lines of `email, organisation, sector` (organisation and sector may be blank if the
-    other says enough; a fourth column names the place when the survey has several)."""
+    other says enough; a fourth column names the place when the survey has several).
+    Someone already invited to the wave (`already_invited`) is not invited again."""
     places = {p.name.lower(): p for p in survey.places}
     organisations = {
         (o.name.lower()): o
@@ -394,6 +407,8 @@ def parse_invitees(session: Session, survey: Survey, text: str) -> InviteeParse:
             problems.append(f"‘{email}’ is not an email address")
         elif normalise_email(email) in seen:
             problems.append(f"{email} is listed twice")
+        elif normalise_email(email) in already_invited:
+            problems.append(f"{email} has already been invited to this wave")
         organisation = organisations.get(organisation_name.lower()) if organisation_name else None
         if organisation_name and organisation is None:
             problems.append(f"organisation ‘{organisation_name}’ is not in this survey's places")
@@ -530,6 +545,7 @@ def existing_draft(session: Session, invitation: Invitation) -> Draft | None:
 def draft_for_invitation(session: Session, invitation: Invitation) -> Draft:
     draft = existing_draft(session, invitation)
     if draft is None:
+        start_writing(session)
         draft = Draft(
             wave_id=invitation.wave_id,
             invitation_id=invitation.id,
@@ -715,13 +731,26 @@ class WaveCounts:
     total: int
 
     def response_rate(self, sector, place, k: int) -> int | None:
-        """Percentage of invitations answered, or None where too few were sent or answered
-        to show (a rate on a handful would give the handful away)."""
+        """Percentage of invitations answered, or None where the number answered is
+        withheld by the disclosure rules (a rate on a handful would give the handful away)."""
+        used = disclose(self.invitations_used, k)
         try:
-            sent, used = self.invitations.at[sector, place], self.invitations_used.at[sector, place]
+            sent = self.invitations.at[sector, place]
+            if used.suppressed.at[sector, place]:
+                return None
         except KeyError:
             return None
-        return round(100 * used / sent) if sent and used >= k else None
+        answered = self.invitations_used.at[sector, place]
+        return round(100 * answered / sent) if sent and answered else None
+
+    def daily_table(self, k: int, min_organisations: int) -> DisclosedTable | None:
+        """Responses per day, through the disclosure rules like every other count; None
+        when the wave's total is withheld (the days add up to it)."""
+        if disclose(self.responses, k, self.organisations, min_organisations).grand_total_suppressed:
+            return None
+        frame = self.daily.rename("responses").to_frame()
+        frame.index = [day.strftime("%-d %B %Y") for day in frame.index]
+        return disclose(frame, k)
 
 
 def wave_counts(session: Session, wave: Wave) -> WaveCounts:
@@ -801,9 +830,13 @@ def responses_frame(session: Session, waves: list[Wave]) -> TidyData:
     organisation_names = dict(session.execute(select(Organisation.id, Organisation.name)).all())
 
     items: dict[str, Item] = {}
+    versions: dict[str, set] = {}
     for wave in sorted(waves, key=lambda w: w.number, reverse=True):
         for item in wave.instrument.items:
             items.setdefault(item.code, item)
+            versions.setdefault(item.code, set()).add(_wording_and_scale(item))
+    # An item breaks the trend if its wording or scale differs between any of these waves.
+    broken = {code for code, seen in versions.items() if len(seen) > 1}
 
     base = pd.DataFrame(
         session.execute(
@@ -831,11 +864,16 @@ def responses_frame(session: Session, waves: list[Wave]) -> TidyData:
     answers["kind"] = answers["item"].map(kinds)
     numeric = answers[answers["kind"].isin(["likert", "single", "number"])]
     wide = numeric.pivot_table(index="response_id", columns="item", values="numeric", aggfunc="first")
-    multi = answers[answers["kind"] == "multi"].copy()
-    if not multi.empty:
-        multi["column"] = multi["item"] + "_" + multi["numeric"].astype(int).astype(str)
-        chosen = multi.pivot_table(index="response_id", columns="column", values="numeric", aggfunc="size")
-        wide = wide.join(chosen.notna().astype(float), how="outer")
+    # Multiple choice, one column per choice: 1 chosen, 0 answered without choosing it,
+    # missing where the question was not answered at all.
+    multi = answers[answers["kind"] == "multi"]
+    for code in multi["item"].unique():
+        given = multi[multi["item"] == code]
+        chosen = pd.crosstab(given["response_id"], given["numeric"].astype(int)).clip(upper=1).astype(float)
+        labels = question_type("multi").value_labels(items[code])
+        chosen = chosen.reindex(columns=list(labels), fill_value=0.0)
+        chosen.columns = [f"{code}_{value}" for value in chosen.columns]
+        wide = wide.join(chosen, how="outer")
 
     columns, codebook_rows = [], []
     for code, item in items.items():
@@ -843,11 +881,11 @@ def responses_frame(session: Session, waves: list[Wave]) -> TidyData:
         if item.type in ("likert", "single", "number"):
             columns.append(code)
             low, high = kind.scale(item) or (None, None)
-            codebook_rows.append(_codebook_row(code, item, low, high))
+            codebook_rows.append(_codebook_row(code, item, low, high, code in broken))
         elif item.type == "multi":
             for value, label in kind.value_labels(item).items():
                 columns.append(f"{code}_{value}")
-                codebook_rows.append(_codebook_row(f"{code}_{value}", item, 0, 1, label=label))
+                codebook_rows.append(_codebook_row(f"{code}_{value}", item, 0, 1, code in broken, label=label))
     # A multiple-choice option not chosen by someone who answered is 0; unanswered is missing.
     responses = base.set_index("response_id").join(wide.reindex(columns=columns)).reset_index()
     codebook = pd.DataFrame(
@@ -858,11 +896,11 @@ def responses_frame(session: Session, waves: list[Wave]) -> TidyData:
     trust = pd.DataFrame(
         session.execute(
             select(TrustRating.response_id, Response.wave_id, Response.sector_id, TrustRating.target_sector_id,
-                   TrustRating.dimension, TrustRating.value)
+                   TrustRating.target_sector_id, TrustRating.dimension, TrustRating.value)
             .join(Response, Response.id == TrustRating.response_id)
             .where(Response.wave_id.in_(wave_labels))
         ).all(),
-        columns=["response_id", "wave", "sector", "target_sector", "dimension", "value"],
+        columns=["response_id", "wave", "sector", "target_sector", "target_sector_id", "dimension", "value"],
     )
     trust["wave"] = trust["wave"].map(wave_labels)
     trust["sector"] = trust["sector"].map(sector_names)
@@ -880,7 +918,11 @@ def value_labels(waves: list[Wave]) -> dict[str, dict[int, str]]:
     return labels
 
 
-def _codebook_row(code: str, item: Item, low, high, label: str = "") -> dict:
+def _wording_and_scale(item: Item) -> tuple:
+    return (item.text, item.type, json.dumps(item.options, sort_keys=True), item.reverse)
+
+
+def _codebook_row(code: str, item: Item, low, high, breaks_trend: bool, label: str = "") -> dict:
     return {
         "item": code,
         "construct": item.construct.code if item.construct else None,
@@ -889,6 +931,6 @@ def _codebook_row(code: str, item: Item, low, high, label: str = "") -> dict:
         "max": high,
         "type": item.type,
         "text": item.text,
-        "breaks_trend": bool(item.breaks_trend),
+        "breaks_trend": breaks_trend,
         "label": label,
     }

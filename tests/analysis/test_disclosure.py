@@ -50,6 +50,14 @@ def test_a_lone_cell_in_its_row_hides_the_row_total():
     assert result.rows()[0] == ("r0", ["fewer than 5 responses", 0], WITHHELD)
 
 
+def test_the_grand_total_is_withheld_when_it_would_give_a_cell_away():
+    result = disclose(table([[3, 0], [0, 40]]), k=5)
+    assert result.rows()[1][1] == [0, 40]
+    assert result.grand_total() == "withheld so a smaller group cannot be worked out"
+    assert disclose(table([[3]]), k=5).grand_total() == "fewer than 5"
+    assert disclose(table([[10, 12], [8, 9]]), k=5).grand_total() == 39
+
+
 def test_public_rounding():
     assert [round_public(n) for n in (0, 2, 3, 7, 8, 12, 13, 250)] == [0, 0, 5, 5, 10, 10, 15, 250]
 
@@ -67,6 +75,11 @@ def test_no_suppressed_cell_can_be_recovered_by_subtraction(values, k):
                                  (hidden.T, result.column_total_suppressed.to_numpy())):
         for line, total_hidden in zip(lines, totals_hidden):
             assert line.sum() != 1 or total_hidden
+    # A shown grand total never gives away a single hidden cell or a single hidden total.
+    if not result.grand_total_suppressed:
+        assert hidden.sum() != 1
+        assert result.row_total_suppressed.sum() != 1 and result.column_total_suppressed.sum() != 1
+        assert values.sum() == 0 or values.sum() >= k
     # Shown cells are exactly the counts.
     shown = result.shown().to_numpy()
     assert all(shown[i, j] == values[i, j] for i, j in zip(*np.where(~hidden)))

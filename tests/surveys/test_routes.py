@@ -313,7 +313,7 @@ def test_csv_export_leaves_out_panel_keys_unless_asked(client, make_user, login,
     assert len(rows) == 1 and "panel_key" not in rows[0]
     assert rows[0]["tr_1"] == "4.0" and rows[0]["one_thing"] == "'=1+1 more meetings"
     assert rows[0]["organisation"].startswith("'=")
-    assert rows[0]["trust_voluntary_and_community_reliable"] == "3"
+    assert rows[0]["trust_1_reliable"] == "3"
     with_keys = client.get(f"/waves/{answered_wave.id}/export?format=csv&panel_keys=yes").get_data(as_text=True)
     assert "key-abc" in with_keys
     assert client.get(f"/waves/{answered_wave.id}/export?format=pdf").status_code == 404
@@ -338,8 +338,9 @@ def test_xlsx_and_sav_exports_read_back(client, make_user, login, answered_wave,
     assert frame.loc[0, "tr_1"] == 4.0
     assert meta.variable_value_labels["tr_1"][4.0] == "Agree"
     assert meta.column_names_to_labels["tr_1"].startswith("I trust other organisations")
-    assert meta.variable_value_labels["trust_voluntary_and_community_open"][2.0] == "A little"
-    assert frame.loc[0, "trust_voluntary_and_community_open"] == 2
+    assert meta.variable_value_labels["trust_1_open"][2.0] == "A little"
+    assert meta.column_names_to_labels["trust_1_open"] == "Trust in Voluntary and community: They are open to talking things through"
+    assert frame.loc[0, "trust_1_open"] == 2
 
 
 def test_import_screens_end_to_end(client, db_session, make_survey, coordinator):
@@ -404,3 +405,85 @@ def test_import_refuses_a_bad_file_with_a_message(client, make_survey, coordinat
     response = client.post(f"/waves/{wave.id}/import", data={"file": (io.BytesIO(b"\xff\xfe\x00x"), "x.csv")},
                            content_type="multipart/form-data")
     assert error_summary(response) == ["The file must be a CSV saved as UTF-8"]
+
+
+# --- regressions from review ---------------------------------------------------------------
+
+
+def test_a_posted_submission_key_cannot_make_a_second_response(client, db_session, make_survey):
+    survey = make_survey(open_first_wave=True)
+    slug = survey.waves[0].open_link_slug
+    client.post(f"/o/{slug}/about-you", data={"sector": "1"})
+    complete_journey(client, f"/o/{slug}")
+    with client.session_transaction() as cookie:
+        saved_cookie = dict(cookie)
+    before = count(db_session, Response)
+    client.post(f"/o/{slug}/check", data={"submission_key": "attacker-1"})
+    with client.session_transaction() as cookie:
+        cookie.update(saved_cookie)  # replay the old draft cookie with a new key
+    client.post(f"/o/{slug}/check", data={"submission_key": "attacker-2"})
+    assert count(db_session, Response) == before + 1
+    assert db_session.scalar(select(Response).where(Response.idempotency_key.like("attacker%"))) is None
+
+
+def test_the_page_total_cannot_give_away_a_withheld_cell(client, db_session, make_survey, make_place, make_user, login):
+    survey = make_survey(places=[make_place(), make_place()], open_first_wave=True)
+    wave = survey.waves[0]
+    brackenford, wexcombe = survey.places
+    for n in range(3):
+        service.submit_response(db_session, wave, service.Respondent(4, brackenford.id), complete_answers(wave), f"small-{n}")
+    for n in range(40):
+        service.submit_response(db_session, wave, service.Respondent(2, wexcombe.id), complete_answers(wave), f"big-{n}")
+    login(make_user(Role.EVALUATOR))
+    page = soup(client.get(f"/waves/{wave.id}"))
+    assert "40" in page.select_one("#responses-by-sector").get_text()
+    assert page.select_one("#response-total").get_text() != "43"
+    assert "withheld" in page.select_one("#response-total").parent.get_text()
+    assert page.select_one("#daily") is None  # the days would add up to the withheld total
+    assert "Withheld while groups are small" in page.get_text()
+    listing = soup(client.get(f"/surveys/{survey.id}")).get_text()
+    assert "43" in listing  # a wave's total alone gives nothing away
+
+
+def test_a_wave_with_a_handful_of_responses_shows_fewer_than_k(client, db_session, make_survey, make_user, login):
+    survey = make_survey(open_first_wave=True)
+    wave = survey.waves[0]
+    service.submit_response(db_session, wave, service.Respondent(2, survey.places[0].id), complete_answers(wave), "one")
+    login(make_user(Role.EVALUATOR))
+    assert soup(client.get(f"/waves/{wave.id}")).select_one("#response-total").get_text() == "Fewer than 5"
+    assert "fewer than 5" in soup(client.get(f"/surveys/{survey.id}")).select("table")[0].get_text()
+
+
+def test_anonymity_is_fixed_once_people_are_invited(client, db_session, make_survey, coordinator):
+    from surveys.models import AnonymityMode
+
+    survey = make_survey(places=coordinator.places, anonymity=AnonymityMode.PSEUDONYMOUS)
+    invite(db_session, survey)
+    margins = {f"margin_{m.construct_id}": "0.25" for m in survey.margins}
+    response = client.post(f"/surveys/{survey.id}/settings", data={
+        "anonymity": "anonymous", "k_internal": "5", "k_briefing": "10", "min_organisations": "3", **margins})
+    assert "cannot change once a wave has opened or people have been invited" in error_summary(response)[0]
+
+
+def test_the_same_email_is_not_invited_twice_to_a_wave(client, db_session, make_survey, coordinator):
+    survey = make_survey(places=coordinator.places, open_first_wave=True)
+    wave = survey.waves[0]
+    client.post(f"/waves/{wave.id}/invitations", data={"invitees": "a@example.org,,Funder"})
+    again = client.post(f"/waves/{wave.id}/invitations", data={"invitees": "A@example.org,,Funder"})
+    assert "A@example.org has already been invited to this wave" in soup(again).select("table")[0].get_text()
+
+
+def test_exports_survive_long_sector_names_and_odd_text(client, db_session, make_user, login, answered_wave, make_sector, tmp_path):
+    import openpyxl
+    import pyreadstat
+
+    long_name = make_sector("Voluntary, community and social enterprise organisations of every size")
+    wave = answered_wave
+    answers = complete_answers(wave) | {"trust_matrix": {str(long_name.id): {"reliable": 4}}, "one_thing": "tab\tok"}
+    service.submit_response(db_session, wave, service.Respondent(2, wave.survey.places[0].id), answers, "export-2")
+    login(make_user(Role.ADMIN))
+    (tmp_path / "r.sav").write_bytes(client.get(f"/waves/{wave.id}/export?format=sav").data)
+    _, meta = pyreadstat.read_sav(tmp_path / "r.sav")
+    assert meta.column_names_to_labels[f"trust_{long_name.id}_reliable"].startswith(f"Trust in {long_name.name}")
+    (tmp_path / "r.xlsx").write_bytes(client.get(f"/waves/{wave.id}/export?format=xlsx").data)
+    assert openpyxl.load_workbook(tmp_path / "r.xlsx")["responses"].max_row == 3

@@ -290,3 +290,53 @@ def test_response_rate_counts_invitations_answered(db_session, make_survey):
     counts = service.wave_counts(db_session, wave)
     assert counts.response_rate("Funder", place, 5) == 60
     assert counts.response_rate("Funder", place, 7) is None  # 6 answered: below k, not shown
+
+
+def test_panel_keys_follow_the_mode_at_submission(db_session, make_survey, make_user):
+    """Invited while pseudonymous, then switched before anything opened: no key is stored."""
+    from surveys.models import WaveStatus
+
+    survey = make_survey(anonymity=AnonymityMode.PSEUDONYMOUS)
+    wave = survey.waves[0]
+    parsed = service.parse_invitees(db_session, survey, "a@example.org,,Funder")
+    [link] = service.create_invitations(db_session, wave, parsed.invitees, "s")
+    with pytest.raises(ServiceError, match="people have been invited"):
+        service.update_settings(db_session, survey, make_user(), AnonymityMode.ANONYMOUS, 5, 10, 3, {})
+    assert wave.status == WaveStatus.DRAFT and link.invitation.panel_key
+
+
+def test_multiple_choice_columns_distinguish_not_chosen_from_unanswered(db_session, make_survey):
+    survey = make_survey(template="participation", open_first_wave=True)
+    wave = survey.waves[0]
+    base = complete_answers(wave)
+    service.submit_response(db_session, wave, respondent(wave), base | {"pp_forums": [2]}, "m1")
+    service.submit_response(db_session, wave, respondent(wave), base | {"pp_forums": None}, "m2")
+    frame = service.responses_frame(db_session, [wave]).responses.set_index("response_id")
+    chosen = frame[[f"pp_forums_{v}" for v in range(1, 6)]]
+    assert chosen.iloc[0].tolist() == [0.0, 1.0, 0.0, 0.0, 0.0]   # answered: unchosen are 0
+    assert chosen.iloc[1].isna().all()                             # not answered: missing
+
+
+def test_the_codebook_marks_a_break_anywhere_across_the_waves(db_session, make_survey):
+    survey = make_survey(open_first_wave=True)
+    service.close_wave(db_session, survey.waves[0])
+    second = service.clone_wave(db_session, survey, "Wave 2", WaveRole.GAIN)
+    tr_1 = next(i for i in second.instrument.items if i.code == "tr_1")
+    service.save_item(db_session, second, tr_1, "tr_1", tr_1.section, "Reworded.", "", "likert",
+                      tr_1.options, tr_1.construct_id, False, True)
+    service.open_wave(db_session, second)
+    service.close_wave(db_session, second)
+    third = service.clone_wave(db_session, survey, "Wave 3", WaveRole.FOLLOW_UP)
+    assert not next(i for i in third.instrument.items if i.code == "tr_1").breaks_trend  # 2 → 3 unchanged
+    codebook = service.responses_frame(db_session, [survey.waves[0], third]).codebook.set_index("item")
+    assert codebook.loc["tr_1", "breaks_trend"] and not codebook.loc["tr_2", "breaks_trend"]
+
+
+def test_control_characters_never_reach_storage(db_session, make_survey):
+    from surveys.question_types import question_type
+
+    wave = make_survey(open_first_wave=True).waves[0]
+    text_item = next(i for i in wave.instrument.items if i.type == "text")
+    assert question_type("text").parse(text_item, MultiDict({text_item.code: "a\x0bb\x00c"}))[0] == "abc"
+    with pytest.raises(ServiceError, match="control characters"):
+        service.submit_response(db_session, wave, respondent(wave), complete_answers(wave) | {text_item.code: "x\x0b"}, "cc")

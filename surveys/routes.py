@@ -658,12 +658,14 @@ def token_start(token: str):
         return render_template("surveys/respond/already_done.html", wave=invitation.wave)
     if invitation.wave.status != WaveStatus.OPEN:
         return render_template("surveys/respond/closed.html", wave=invitation.wave)
-    draft = db.session().query(Draft).filter_by(invitation_id=invitation.id).one_or_none()
+    draft = service.existing_draft(db.session(), invitation)
     resume = draft is not None and bool(draft.answers)
+    steps = service.journey_steps(invitation.wave.instrument, invitation.sector_id, list_sectors(db.session()))
     return render_template(
         "surveys/respond/start.html",
         wave=invitation.wave,
         survey=invitation.wave.survey,
+        minutes=service.minutes_to_complete(steps),
         start_url=url_for("surveys.token_step", token=token, index=(draft.section if resume else 0)),
         resume=resume,
     )
@@ -720,10 +722,14 @@ def open_start(slug: str):
         return render_template("surveys/respond/closed.html", wave=wave)
     draft = service.open_draft(db.session(), wave, cookie_session.get(_open_key_name(wave)))
     resume = draft is not None and bool(draft.answers)
+    sectors = list_sectors(db.session())
+    # The respondent's sector is not known yet: estimate as if they rate every other one.
+    steps = service.journey_steps(wave.instrument, sectors[0].id if sectors else 0, sectors)
     return render_template(
         "surveys/respond/start.html",
         wave=wave,
         survey=wave.survey,
+        minutes=service.minutes_to_complete(steps),
         start_url=url_for("surveys.open_step", slug=slug, index=draft.section)
         if resume
         else url_for("surveys.open_about_you", slug=slug),

@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import io
 import json
+import math
 import re
 import secrets
 from collections.abc import Iterable, Mapping
@@ -508,6 +509,15 @@ def journey_steps(instrument: Instrument, own_sector_id: int, sectors: list[Sect
         else:
             steps.append(Step(item.section, (item,)))
     return steps
+
+
+# Rough seconds to answer, by question type (a trust-matrix page per sector rated).
+SECONDS_TO_ANSWER = {"likert": 12, "single": 15, "multi": 20, "number": 15, "text": 60, "trust_matrix": 25}
+
+
+def minutes_to_complete(steps: list[Step]) -> int:
+    seconds = sum(SECONDS_TO_ANSWER[item.type] for step in steps for item in step.items)
+    return max(2, math.ceil(seconds / 60))
 
 
 def apply_step(step: Step, answers: dict[str, Any], form) -> tuple[dict[str, Any], dict[str, str]]:

@@ -1,3 +1,5 @@
+import math
+
 import pandas as pd
 import pytest
 from sqlalchemy import select
@@ -340,3 +342,13 @@ def test_control_characters_never_reach_storage(db_session, make_survey):
     assert question_type("text").parse(text_item, MultiDict({text_item.code: "a\x0bb\x00c"}))[0] == "abc"
     with pytest.raises(ServiceError, match="control characters"):
         service.submit_response(db_session, wave, respondent(wave), complete_answers(wave) | {text_item.code: "x\x0b"}, "cc")
+
+
+def test_time_to_complete_is_estimated_from_the_questions(db_session, make_survey):
+    from core.service import list_sectors
+
+    wave = make_survey().waves[0]
+    sectors = list_sectors(db_session)
+    steps = service.journey_steps(wave.instrument, sectors[0].id, sectors)
+    # 35 agreement questions, one free text, and 10 sectors to rate.
+    assert service.minutes_to_complete(steps) == math.ceil((35 * 12 + 60 + 10 * 25) / 60)

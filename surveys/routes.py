@@ -242,6 +242,7 @@ def wave(wave_id: int):
         counts=counts,
         table=table,
         daily=counts.daily_table(wave.survey.k_internal, wave.survey.min_organisations),
+        rates=counts.response_rates(wave.survey.k_internal),
         trend=service.trend_report(session, wave.instrument),
         confirm=ConfirmForm(),
         can_manage=current_user.role in (Role.ADMIN, Role.COORDINATOR),

@@ -740,18 +740,15 @@ class WaveCounts:
     daily: pd.Series  # responses per day
     total: int
 
-    def response_rate(self, sector, place, k: int) -> int | None:
-        """Percentage of invitations answered, or None where the number answered is
-        withheld by the disclosure rules (a rate on a handful would give the handful away)."""
-        used = disclose(self.invitations_used, k)
-        try:
-            sent = self.invitations.at[sector, place]
-            if used.suppressed.at[sector, place]:
-                return None
-        except KeyError:
-            return None
-        answered = self.invitations_used.at[sector, place]
-        return round(100 * answered / sent) if sent and answered else None
+    def response_rates(self, k: int) -> dict[tuple[str, str], int]:
+        """Percentage of invitations answered by (sector, place), only where the number
+        answered passes the disclosure rules (a rate on a handful would give it away)."""
+        answered = disclose(self.invitations_used, k)
+        return {
+            (sector, place): round(100 * used / self.invitations.at[sector, place])
+            for (sector, place), used in self.invitations_used.stack().items()
+            if used and not answered.suppressed.at[sector, place]
+        }
 
     def daily_table(self, k: int, min_organisations: int) -> DisclosedTable | None:
         """Responses per day, through the disclosure rules like every other count; None

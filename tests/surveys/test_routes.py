@@ -487,3 +487,15 @@ def test_exports_survive_long_sector_names_and_odd_text(client, db_session, make
     assert meta.column_names_to_labels[f"trust_{long_name.id}_reliable"].startswith(f"Trust in {long_name.name}")
     (tmp_path / "r.xlsx").write_bytes(client.get(f"/waves/{wave.id}/export?format=xlsx").data)
     assert openpyxl.load_workbook(tmp_path / "r.xlsx")["responses"].max_row == 3
+
+
+def test_the_dashboard_shows_the_share_of_invitations_answered(client, db_session, make_survey, make_user, login):
+    survey = make_survey(open_first_wave=True)
+    wave = survey.waves[0]
+    emails = "\n".join(f"r{n}@example.org,,Funder" for n in range(8))
+    links = service.create_invitations(db_session, wave, service.parse_invitees(db_session, survey, emails).invitees, "s")
+    for n, link in enumerate(links[:6]):
+        service.submit_response(db_session, wave, service.Respondent(4, survey.places[0].id), complete_answers(wave), f"share-{n}", link.invitation)
+    login(make_user(Role.EVALUATOR))
+    table = soup(client.get(f"/waves/{wave.id}")).select_one("#responses-by-sector").get_text()
+    assert "(75% of those invited)" in table

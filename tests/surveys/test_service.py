@@ -276,7 +276,7 @@ def test_wave_counts_by_sector_and_place(db_session, make_survey, make_organisat
     # Organisations count only where every response in the cell names one.
     assert pd.isna(counts.organisations.loc["Local authority", place])
     assert counts.organisations.loc["Health and care", place] == 1
-    assert counts.response_rate("Local authority", place, 5) is None  # nobody was invited
+    assert ("Local authority", place) not in counts.response_rates(5)  # nobody was invited
 
 
 def test_response_rate_counts_invitations_answered(db_session, make_survey):
@@ -290,8 +290,8 @@ def test_response_rate_counts_invitations_answered(db_session, make_survey):
     # Open-link answers in the same cell do not raise the rate.
     service.submit_response(db_session, wave, service.Respondent(4, survey.places[0].id, channel="open"), complete_answers(wave), "rate-open")
     counts = service.wave_counts(db_session, wave)
-    assert counts.response_rate("Funder", place, 5) == 60
-    assert counts.response_rate("Funder", place, 7) is None  # 6 answered: below k, not shown
+    assert counts.response_rates(5) == {("Funder", place): 60}
+    assert counts.response_rates(7) == {}  # 6 answered: below k, not shown
 
 
 def test_panel_keys_follow_the_mode_at_submission(db_session, make_survey, make_user):

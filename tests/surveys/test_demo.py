@@ -63,3 +63,21 @@ def test_generator_is_deterministic(db_session, demo):
     frame = service.responses_frame(db_session, demo[0].waves).responses
     assert frame["tr_1"].head(12).tolist() == PINNED_TR_1
     assert frame["mo_1"].sum() == PINNED_MO_1_SUM
+
+
+def test_the_documented_effects_come_out_as_verdicts(db_session, demo):
+    from analysis.compare import compare
+
+    for survey in demo:
+        data = service.responses_frame(db_session, survey.waves)
+        margins = {m.construct.code: m.margin for m in survey.margins}
+        result = compare(data.responses, data.codebook, "Wave 2", "Wave 3", baseline="Wave 1", margins=margins)
+        verdicts = {k.construct: k for k in result.constructs}
+        assert verdicts["trust"].verdict == "holding"
+        assert verdicts["momentum"].verdict == "slipping" and verdicts["momentum"].material
+        assert verdicts["shared_focus"].verdict == "improving"
+        assert verdicts["trust"].gain_retained is True
+        assert verdicts["trust"].panel.n_pairs == 100
+        housing = data.responses["sector"] == "Housing"
+        by_sector = compare(data.responses[housing], data.codebook, "Wave 2", "Wave 3", margins=margins)
+        assert {k.construct: k.verdict for k in by_sector.constructs}["data_sharing"] == "too_few"

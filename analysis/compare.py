@@ -1,0 +1,332 @@
+"""Wave comparison: is each construct improving, holding, slipping, or can't we tell?
+
+Follows the Statistics section of DESIGN.md. Pure: a tidy responses DataFrame and a
+codebook in (see surveys.service.responses_frame), frozen dataclasses out.
+
+Tests and intervals come from scipy (Welch's t-test), multiplicity from statsmodels
+(Holm), power from statsmodels; only the stratified (post-stratified) mean and
+Cronbach's alpha are written by hand, as no maintained library offers them for this shape.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from statsmodels.stats.multitest import multipletests
+from statsmodels.stats.power import TTestIndPower
+
+from analysis.scores import construct_scores, reverse_scored
+
+ALPHA = 0.05
+CI_LEVEL = 0.90
+POWER = 0.80
+DEFAULT_MARGIN = 0.25
+DEFAULT_MIN_N = 10
+VERDICTS = ("improving", "holding", "slipping", "cant_tell", "too_few")
+
+
+@dataclass(frozen=True)
+class WaveSummary:
+    n: int
+    mean: float | None
+    sd: float | None
+
+
+@dataclass(frozen=True)
+class Shift:
+    """A difference between waves with its 90% CI (adjusted or paired results)."""
+
+    difference: float
+    ci90: tuple[float, float]
+    verdict: str | None = None
+    n_pairs: int | None = None
+
+
+@dataclass(frozen=True)
+class ConstructComparison:
+    construct: str
+    margin: float
+    reference: WaveSummary
+    current: WaveSummary
+    difference: float | None
+    ci90: tuple[float, float] | None
+    hedges_g: float | None
+    p_improve: float | None
+    p_noninferior: float | None
+    p_decline: float | None
+    p_improve_adj: float | None
+    p_noninferior_adj: float | None
+    p_decline_adj: float | None
+    verdict: str
+    dip_within_margin: bool
+    material: bool
+    gain_retained: bool | None
+    needed_n: int | None
+    adjusted: Shift | None
+    panel: Shift | None
+    alpha_reference: float | None
+    alpha_current: float | None
+
+    @property
+    def adjusted_disagrees(self) -> bool:
+        return self.adjusted is not None and self.adjusted.verdict is not None and self.adjusted.verdict != self.verdict
+
+
+@dataclass(frozen=True)
+class Comparison:
+    reference: str
+    current: str
+    baseline: str | None
+    alpha: float
+    constructs: tuple[ConstructComparison, ...]
+
+
+class ComparisonInputError(ValueError):
+    """The data cannot be compared as asked; the message says why in one line."""
+
+
+def compare(
+    responses: pd.DataFrame,
+    codebook: pd.DataFrame,
+    reference: str,
+    current: str,
+    baseline: str | None = None,
+    margins: dict[str, float] | None = None,
+    min_n: int = DEFAULT_MIN_N,
+    alpha: float = ALPHA,
+) -> Comparison:
+    """Compare the current wave with the reference wave (where the gain was seen),
+    construct by construct, with Holm adjustment across constructs in each family."""
+    check_inputs(responses, codebook, [reference, current] + ([baseline] if baseline else []))
+    scores = construct_scores(responses, codebook)
+    constructs = list(scores.columns)
+    margins = {c: (margins or {}).get(c, DEFAULT_MARGIN) for c in constructs}
+    wave = responses["wave"]
+    rows = {}
+    for construct in constructs:
+        r = scores.loc[wave == reference, construct].dropna()
+        c = scores.loc[wave == current, construct].dropna()
+        rows[construct] = _raw_tests(r, c, margins[construct], min_n)
+    testable = [k for k in constructs if rows[k]["tested"]]
+    adjusted = {
+        family: dict(zip(testable, _holm([rows[k][family] for k in testable])))
+        for family in ("p_improve", "p_noninferior", "p_decline")
+    }
+    retained = _gain_retained(scores, wave, baseline, current, testable, min_n, alpha) if baseline else {}
+    composition = _composition_adjusted(scores, responses, reference, current, margins, testable, min_n, alpha)
+    panel = _panel_pairs(scores, responses, reference, current)
+    alphas = {label: cronbach_alphas(responses[wave == label], codebook) for label in (reference, current)}
+
+    results = []
+    for construct in constructs:
+        row = rows[construct]
+        p_adj = {family: adjusted[family].get(construct) for family in adjusted}
+        verdict, dip, material = decide(
+            row["tested"], p_adj["p_improve"], p_adj["p_noninferior"], p_adj["p_decline"],
+            row["difference"], margins[construct], alpha,
+        )
+        results.append(
+            ConstructComparison(
+                construct=construct,
+                margin=margins[construct],
+                reference=row["reference"],
+                current=row["current"],
+                difference=row["difference"],
+                ci90=row["ci90"],
+                hedges_g=row["hedges_g"],
+                p_improve=row["p_improve"],
+                p_noninferior=row["p_noninferior"],
+                p_decline=row["p_decline"],
+                p_improve_adj=p_adj["p_improve"],
+                p_noninferior_adj=p_adj["p_noninferior"],
+                p_decline_adj=p_adj["p_decline"],
+                verdict=verdict,
+                dip_within_margin=dip,
+                material=material,
+                gain_retained=retained.get(construct),
+                needed_n=row["needed_n"],
+                adjusted=composition.get(construct),
+                panel=panel.get(construct),
+                alpha_reference=alphas[reference].get(construct),
+                alpha_current=alphas[current].get(construct),
+            )
+        )
+    return Comparison(reference, current, baseline, alpha, tuple(results))
+
+
+def check_inputs(responses: pd.DataFrame, codebook: pd.DataFrame, waves: list[str]) -> None:
+    for column in ("response_id", "wave", "sector"):
+        if column not in responses.columns:
+            raise ComparisonInputError(f"the responses have no '{column}' column")
+    for column in ("item", "construct", "reverse", "min", "max"):
+        if column not in codebook.columns:
+            raise ComparisonInputError(f"the codebook has no '{column}' column")
+    unknown = [item for item in codebook["item"] if item not in responses.columns]
+    if unknown:
+        raise ComparisonInputError(f"the codebook names items not in the responses: {', '.join(unknown)}")
+    present = set(responses["wave"].astype(str))
+    missing = [w for w in waves if w not in present]
+    if missing:
+        raise ComparisonInputError(f"wave '{missing[0]}' is not in the responses")
+    for row in codebook.itertuples():
+        values = pd.to_numeric(responses[row.item], errors="coerce")
+        if values.isna().sum() != responses[row.item].isna().sum():
+            raise ComparisonInputError(f"item '{row.item}' has values that are not numbers")
+        outside = values[(values < row.min) | (values > row.max)]
+        if not outside.empty:
+            raise ComparisonInputError(
+                f"item '{row.item}' has a value {outside.iloc[0]:g} outside {row.min:g}..{row.max:g}"
+            )
+
+
+def _summary(values: pd.Series) -> WaveSummary:
+    n = int(values.size)
+    return WaveSummary(n, float(values.mean()) if n else None, float(values.std(ddof=1)) if n > 1 else None)
+
+
+def _raw_tests(r: pd.Series, c: pd.Series, margin: float, min_n: int) -> dict:
+    result = {"reference": _summary(r), "current": _summary(c), "tested": False, "difference": None,
+              "ci90": None, "hedges_g": None, "p_improve": None, "p_noninferior": None, "p_decline": None,
+              "needed_n": None}
+    if len(r) < min_n or len(c) < min_n:
+        return result  # too few: no test is shown
+    two_sided = stats.ttest_ind(c, r, equal_var=False)
+    low, high = two_sided.confidence_interval(CI_LEVEL)
+    pooled_sd = np.sqrt(((len(c) - 1) * c.var() + (len(r) - 1) * r.var()) / (len(c) + len(r) - 2))
+    correction = 1 - 3 / (4 * (len(c) + len(r)) - 9)
+    difference = float(c.mean() - r.mean())
+    result.update(
+        tested=True,
+        difference=difference,
+        ci90=(float(low), float(high)),
+        hedges_g=float(correction * difference / pooled_sd) if pooled_sd > 0 else None,
+        p_improve=float(stats.ttest_ind(c, r, equal_var=False, alternative="greater").pvalue),
+        # Non-inferiority: H0 d ≤ −Δ against H1 d > −Δ, i.e. (C + Δ) − R > 0.
+        p_noninferior=float(stats.ttest_ind(c + margin, r, equal_var=False, alternative="greater").pvalue),
+        p_decline=float(stats.ttest_ind(c, r, equal_var=False, alternative="less").pvalue),
+        needed_n=needed_n(margin, pooled_sd),
+    )
+    return result
+
+
+def needed_n(margin: float, sd: float, alpha: float = ALPHA, power: float = POWER) -> int | None:
+    """Responses per wave that would confirm 'holding' at the margin with 80% power, if
+    the true change were zero (one-sided non-inferiority t-test, unadjusted α)."""
+    if not sd or not np.isfinite(sd) or sd <= 0:
+        return None
+    n = TTestIndPower().solve_power(effect_size=margin / sd, alpha=alpha, power=power, ratio=1, alternative="larger")
+    return int(np.ceil(n))
+
+
+def _holm(p_values: list[float]) -> list[float]:
+    return list(multipletests(p_values, method="holm")[1]) if p_values else []
+
+
+def decide(tested: bool, p_improve_adj, p_noninferior_adj, p_decline_adj, difference, margin, alpha=ALPHA):
+    """The verdict, first match wins (DESIGN.md): (verdict, dip within margin, material)."""
+    if not tested:
+        return "too_few", False, False
+    if p_improve_adj < alpha:
+        return "improving", False, False
+    if p_noninferior_adj < alpha:
+        return "holding", bool(p_decline_adj < alpha), False
+    if p_decline_adj < alpha:
+        return "slipping", False, bool(difference < -margin)
+    return "cant_tell", False, False
+
+
+def _gain_retained(scores, wave, baseline, current, testable, min_n, alpha) -> dict[str, bool | None]:
+    p_values, names = [], []
+    for construct in testable:
+        b = scores.loc[wave == baseline, construct].dropna()
+        c = scores.loc[wave == current, construct].dropna()
+        if len(b) >= min_n and len(c) >= min_n:
+            p_values.append(stats.ttest_ind(c, b, equal_var=False, alternative="greater").pvalue)
+            names.append(construct)
+    return {name: bool(p < alpha) for name, p in zip(names, _holm(p_values))}
+
+
+def _stratified(values: pd.Series, strata: pd.Series, weights: pd.Series) -> tuple[float, float] | None:
+    """Post-stratified mean and its variance: Σ w_s·mean_s and Σ w_s²·var_s/n_s over the
+    strata in `weights` (a stratum missing from the current wave cannot be reweighted)."""
+    grouped = values.groupby(strata)
+    means, variances, counts = grouped.mean(), grouped.var(ddof=1), grouped.count()
+    if not set(weights.index) <= set(counts[counts > 1].index):
+        return None
+    w = weights / weights.sum()
+    mean = float((w * means.reindex(w.index)).sum())
+    variance = float((w**2 * variances.reindex(w.index) / counts.reindex(w.index)).sum())
+    return mean, variance
+
+
+def _composition_adjusted(scores, responses, reference, current, margins, testable, min_n, alpha) -> dict[str, Shift]:
+    """The current wave reweighted to the reference wave's sector mix, beside the raw result."""
+    wave, sector = responses["wave"], responses["sector"]
+    rows = {}
+    for construct in testable:
+        r = scores.loc[wave == reference, construct]
+        c = scores.loc[wave == current, construct]
+        r_sectors, c_sectors = sector[r.index][r.notna()], sector[c.index][c.notna()]
+        weights = r_sectors.value_counts()
+        stratified = _stratified(c.dropna(), c_sectors, weights)
+        if stratified is None:
+            continue
+        mean_c, var_c = stratified
+        r = r.dropna()
+        difference = mean_c - float(r.mean())
+        se = np.sqrt(var_c + r.var(ddof=1) / len(r))
+        z = stats.norm.ppf(0.5 + CI_LEVEL / 2)
+        rows[construct] = (difference, se, (difference - z * se, difference + z * se))
+    # Same tests and Holm families as the raw result, on the normal approximation.
+    names = list(rows)
+    p = {
+        "improve": [stats.norm.sf(rows[k][0] / rows[k][1]) for k in names],
+        "noninferior": [stats.norm.sf((rows[k][0] + margins[k]) / rows[k][1]) for k in names],
+        "decline": [stats.norm.cdf(rows[k][0] / rows[k][1]) for k in names],
+    }
+    adjusted = {family: _holm(values) for family, values in p.items()}
+    result = {}
+    for i, construct in enumerate(names):
+        difference, _, ci = rows[construct]
+        verdict, _, _ = decide(True, adjusted["improve"][i], adjusted["noninferior"][i], adjusted["decline"][i],
+                               difference, margins[construct], alpha)
+        result[construct] = Shift(float(difference), (float(ci[0]), float(ci[1])), verdict)
+    return result
+
+
+def _panel_pairs(scores, responses, reference, current) -> dict[str, Shift]:
+    """Paired differences for panel members who answered both waves (a sensitivity check)."""
+    if "panel_key" not in responses.columns:
+        return {}
+    keyed = scores.assign(panel_key=responses["panel_key"], wave=responses["wave"]).dropna(subset=["panel_key"])
+    both = keyed[keyed["wave"].isin([reference, current])]
+    result = {}
+    for construct in scores.columns:
+        wide = both.pivot_table(index="panel_key", columns="wave", values=construct, aggfunc="mean")
+        if reference not in wide or current not in wide:
+            continue
+        pairs = (wide[current] - wide[reference]).dropna()
+        if len(pairs) < 2:
+            continue
+        low, high = stats.ttest_1samp(pairs, 0).confidence_interval(CI_LEVEL)
+        result[construct] = Shift(float(pairs.mean()), (float(low), float(high)), n_pairs=int(len(pairs)))
+    return result
+
+
+def cronbach_alphas(responses: pd.DataFrame, codebook: pd.DataFrame) -> dict[str, float]:
+    """Cronbach's alpha per construct, on complete answers (by hand: k/(k−1)·(1 − Σvar_i/var_total))."""
+    scored = reverse_scored(responses, codebook)
+    items = codebook[codebook["construct"].notna()]
+    result = {}
+    for construct, group in items.groupby("construct", sort=False):
+        complete = scored[group["item"].tolist()].dropna()
+        k = complete.shape[1]
+        if k < 2 or len(complete) < 3:
+            continue
+        total_variance = complete.sum(axis=1).var(ddof=1)
+        if total_variance > 0:
+            result[construct] = float(k / (k - 1) * (1 - complete.var(ddof=1).sum() / total_variance))
+    return result

@@ -12,6 +12,7 @@ from govuk_frontend_wtf.main import WTFormsHelpers
 from jinja2 import ChoiceLoader, PackageLoader, PrefixLoader
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from analysis.cli import compare_command
 from core import cli, db, security
 from core.models import User
 from core.routes import bp as core_bp
@@ -82,6 +83,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(surveys_bp)
     security.init_app(app)
     cli.init_app(app)
+    app.cli.add_command(compare_command)
     return app
 
 

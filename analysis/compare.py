@@ -18,6 +18,7 @@ from scipy import stats
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.power import TTestIndPower
 
+from analysis.disclosure import disclose
 from analysis.scores import construct_scores, reverse_scored
 
 ALPHA = 0.05
@@ -330,3 +331,66 @@ def cronbach_alphas(responses: pd.DataFrame, codebook: pd.DataFrame) -> dict[str
         if total_variance > 0:
             result[construct] = float(k / (k - 1) * (1 - complete.var(ddof=1).sum() / total_variance))
     return result
+
+
+@dataclass(frozen=True)
+class Suppressed:
+    construct: str
+    suppressed: bool = True
+
+
+def compare_by(
+    responses: pd.DataFrame,
+    codebook: pd.DataFrame,
+    by: str,
+    reference: str,
+    current: str,
+    margins: dict[str, float] | None = None,
+    min_n: int = DEFAULT_MIN_N,
+    k: int = 5,
+    alpha: float = ALPHA,
+) -> dict[str, tuple[ConstructComparison | Suppressed, ...]]:
+    """The same comparison within each group (e.g. sector), only where both waves' cells
+    pass the disclosure rules; Benjamini–Hochberg across the whole grid of tests."""
+    if by not in responses.columns:
+        raise ComparisonInputError(f"the responses have no '{by}' column to break down by")
+    check_inputs(responses, codebook, [reference, current])
+    scores = construct_scores(responses, codebook)
+    margins = {c: (margins or {}).get(c, DEFAULT_MARGIN) for c in scores.columns}
+    wave, group = responses["wave"], responses[by].astype(str)
+    grid: dict[tuple[str, str], dict] = {}
+    shown: dict[tuple[str, str], bool] = {}
+    for construct in scores.columns:
+        answered = scores[construct].notna() & wave.isin([reference, current])
+        counts = pd.crosstab(group[answered], wave[answered]).reindex(columns=[reference, current], fill_value=0)
+        table = disclose(counts, k)
+        for name in counts.index:
+            shown[(name, construct)] = not table.suppressed.loc[name].any() and counts.loc[name].min() >= k
+            r = scores.loc[answered & (group == name) & (wave == reference), construct]
+            c = scores.loc[answered & (group == name) & (wave == current), construct]
+            grid[(name, construct)] = _raw_tests(r, c, margins[construct], min_n)
+    testable = [key for key, row in grid.items() if shown[key] and row["tested"]]
+    adjusted = {
+        family: dict(zip(testable, multipletests([grid[key][family] for key in testable], method="fdr_bh")[1]))
+        if testable else {}
+        for family in ("p_improve", "p_noninferior", "p_decline")
+    }
+    result: dict[str, list] = {}
+    for (name, construct), row in grid.items():
+        if not shown[(name, construct)]:
+            result.setdefault(name, []).append(Suppressed(construct))
+            continue
+        p_adj = {family: adjusted[family].get((name, construct)) for family in adjusted}
+        verdict, dip, material = decide(row["tested"], p_adj["p_improve"], p_adj["p_noninferior"],
+                                        p_adj["p_decline"], row["difference"], margins[construct], alpha)
+        result.setdefault(name, []).append(ConstructComparison(
+            construct=construct, margin=margins[construct], reference=row["reference"], current=row["current"],
+            difference=row["difference"], ci90=row["ci90"], hedges_g=row["hedges_g"],
+            p_improve=row["p_improve"], p_noninferior=row["p_noninferior"], p_decline=row["p_decline"],
+            p_improve_adj=p_adj["p_improve"], p_noninferior_adj=p_adj["p_noninferior"],
+            p_decline_adj=p_adj["p_decline"], verdict=verdict, dip_within_margin=dip, material=material,
+            gain_retained=None, needed_n=row["needed_n"], adjusted=None, panel=None,
+            alpha_reference=None, alpha_current=None,
+        ))
+    order = list(scores.columns)
+    return {name: tuple(sorted(rows, key=lambda r: order.index(r.construct))) for name, rows in sorted(result.items())}

@@ -148,7 +148,7 @@ def compare(
                 dip_within_margin=dip,
                 material=material,
                 gain_retained=retained.get(construct),
-                needed_n=row["needed_n"],
+                needed_n=needed_n(margins[construct], row["pooled_sd"]) if row["tested"] else None,
                 adjusted=composition.get(construct),
                 panel=panel.get(construct),
                 alpha_reference=alphas[reference].get(construct),
@@ -191,7 +191,7 @@ def _summary(values: pd.Series) -> WaveSummary:
 def _raw_tests(r: pd.Series, c: pd.Series, margin: float, min_n: int) -> dict:
     result = {"reference": _summary(r), "current": _summary(c), "tested": False, "difference": None,
               "ci90": None, "hedges_g": None, "p_improve": None, "p_noninferior": None, "p_decline": None,
-              "needed_n": None}
+              "pooled_sd": None}
     if len(r) < min_n or len(c) < min_n:
         return result  # too few: no test is shown
     two_sided = stats.ttest_ind(c, r, equal_var=False)
@@ -208,9 +208,16 @@ def _raw_tests(r: pd.Series, c: pd.Series, margin: float, min_n: int) -> dict:
         # Non-inferiority: H0 d ≤ −Δ against H1 d > −Δ, i.e. (C + Δ) − R > 0.
         p_noninferior=float(stats.ttest_ind(c + margin, r, equal_var=False, alternative="greater").pvalue),
         p_decline=float(stats.ttest_ind(c, r, equal_var=False, alternative="less").pvalue),
-        needed_n=needed_n(margin, pooled_sd),
+        pooled_sd=float(pooled_sd),
     )
     return result
+
+
+def judge(reference: pd.Series, current: pd.Series, margin: float, min_n: int = DEFAULT_MIN_N, alpha: float = ALPHA) -> str:
+    """The verdict for one construct on its own (Holm over a single test changes nothing)."""
+    row = _raw_tests(reference, current, margin, min_n)
+    return decide(row["tested"], row["p_improve"], row["p_noninferior"], row["p_decline"],
+                  row["difference"], margin, alpha)[0]
 
 
 def needed_n(margin: float, sd: float, alpha: float = ALPHA, power: float = POWER) -> int | None:
@@ -389,7 +396,8 @@ def compare_by(
             p_improve=row["p_improve"], p_noninferior=row["p_noninferior"], p_decline=row["p_decline"],
             p_improve_adj=p_adj["p_improve"], p_noninferior_adj=p_adj["p_noninferior"],
             p_decline_adj=p_adj["p_decline"], verdict=verdict, dip_within_margin=dip, material=material,
-            gain_retained=None, needed_n=row["needed_n"], adjusted=None, panel=None,
+            gain_retained=None, needed_n=needed_n(margins[construct], row["pooled_sd"]) if row["tested"] else None,
+            adjusted=None, panel=None,
             alpha_reference=None, alpha_current=None,
         ))
     order = list(scores.columns)

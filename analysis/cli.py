@@ -42,7 +42,7 @@ def _read_codebook(path: str) -> pd.DataFrame:
     return codebook
 
 
-def _parse_margins(margin: float | None, margins: str | None) -> dict[str, float] | float:
+def _parse_margins(margin: float | None, margins: str | None) -> tuple[dict[str, float], float | None]:
     parsed: dict[str, float] = {}
     for part in filter(None, (margins or "").split(",")):
         name, _, value = part.partition("=")

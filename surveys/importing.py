@@ -150,12 +150,13 @@ def value_questions(session: Session, record: ResponseImport) -> list[ValueQuest
         choices = _choices(session, record.wave, target, items)
         if choices is None:
             continue
-        texts = sorted({
-            part for row in parsed.rows for part in _split(row[index[column]], target, items)
-            if part and not _is_number(part)
-        })
-        if target in RESPONDENT_FIELDS:
-            texts = sorted({row[index[column]] for row in parsed.rows if row[index[column]]})
+        cells = [row[index[column]] for row in parsed.rows]
+        if target in RESPONDENT_FIELDS:  # a sector, place or organisation: the whole cell
+            texts = sorted({cell for cell in cells if cell})
+        else:  # an answer: each choice named in the cell that is not already a number
+            texts = sorted({
+                part for cell in cells for part in _split(cell, target, items) if part and not _is_number(part)
+            })
         if not texts:
             continue
         by_label = {label.casefold(): value for value, label in choices}

@@ -27,7 +27,7 @@ from wtforms.validators import InputRequired, NumberRange
 from analysis.disclosure import disclose
 from core import db
 from core.models import Role
-from core.security import allow, public, require_place_access
+from core.security import allow, public
 from core.service import ServiceError, list_places, list_sectors
 from surveys import charts, exports, importing, service
 from surveys.forms import (
@@ -228,20 +228,26 @@ def settings(survey_id: int):
 # --- waves -------------------------------------------------------------------------
 
 
+def _wave_dashboard(wave: Wave):
+    """The wave's counts and its responses by sector and place, through the disclosure rules."""
+    counts = service.wave_counts(db.session(), wave)
+    survey = wave.survey
+    return counts, disclose(counts.responses, survey.k_internal, counts.organisations, survey.min_organisations)
+
+
 @bp.get("/waves/<int:wave_id>")
 @readers
 def wave(wave_id: int):
     wave = _wave_or_404(wave_id)
     session = db.session()
-    counts = service.wave_counts(session, wave)
-    table = disclose(counts.responses, wave.survey.k_internal, counts.organisations, wave.survey.min_organisations)
+    counts, table = _wave_dashboard(wave)
     return render_template(
         "surveys/wave.html",
         wave=wave,
         survey=wave.survey,
         counts=counts,
         table=table,
-        daily=counts.daily_table(wave.survey.k_internal, wave.survey.min_organisations),
+        daily=counts.daily_table(wave.survey.k_internal, table.grand_total_suppressed),
         rates=counts.response_rates(wave.survey.k_internal),
         trend=service.trend_report(session, wave.instrument),
         confirm=ConfirmForm(),
@@ -255,8 +261,8 @@ def wave(wave_id: int):
 @readers
 def daily_chart(wave_id: int):
     wave = _wave_or_404(wave_id)
-    survey = wave.survey
-    daily = service.wave_counts(db.session(), wave).daily_table(survey.k_internal, survey.min_organisations)
+    counts, table = _wave_dashboard(wave)
+    daily = counts.daily_table(wave.survey.k_internal, table.grand_total_suppressed)
     return HttpResponse(charts.daily_responses_svg(daily), mimetype="image/svg+xml")
 
 
@@ -619,13 +625,26 @@ def _token_invitation(token: str) -> Invitation:
     return invitation
 
 
+def _closed_page(wave: Wave):
+    """The page to show instead of the survey while the wave is not open, else None."""
+    if wave.status != WaveStatus.OPEN:
+        return render_template("surveys/respond/closed.html", wave=wave)
+    return None
+
+
+def _unusable_link_page(invitation: Invitation):
+    """The page to show instead of the survey for a used link or a wave not open, else None."""
+    if invitation.used_at is not None:
+        return render_template("surveys/respond/already_done.html", wave=invitation.wave)
+    return _closed_page(invitation.wave)
+
+
 def _token_journey(token: str):
     """The journey for a token, or a page to show instead (used, closed)."""
     invitation = _token_invitation(token)
-    if invitation.used_at is not None:
-        return None, render_template("surveys/respond/already_done.html", wave=invitation.wave)
-    if invitation.wave.status != WaveStatus.OPEN:
-        return None, render_template("surveys/respond/closed.html", wave=invitation.wave)
+    other_page = _unusable_link_page(invitation)
+    if other_page:
+        return None, other_page
     draft = service.draft_for_invitation(db.session(), invitation)
     return Journey(invitation.wave, draft, {"token": token}, "token"), None
 
@@ -643,8 +662,9 @@ def _open_key_name(wave: Wave) -> str:
 
 def _open_journey(slug: str):
     wave = _open_wave_or_404(slug)
-    if wave.status != WaveStatus.OPEN:
-        return None, render_template("surveys/respond/closed.html", wave=wave)
+    closed = _closed_page(wave)
+    if closed:
+        return None, closed
     draft = service.open_draft(db.session(), wave, cookie_session.get(_open_key_name(wave)))
     if draft is None:
         return None, redirect(url_for("surveys.open_about_you", slug=slug))
@@ -655,10 +675,9 @@ def _open_journey(slug: str):
 @public
 def token_start(token: str):
     invitation = _token_invitation(token)
-    if invitation.used_at is not None:
-        return render_template("surveys/respond/already_done.html", wave=invitation.wave)
-    if invitation.wave.status != WaveStatus.OPEN:
-        return render_template("surveys/respond/closed.html", wave=invitation.wave)
+    other_page = _unusable_link_page(invitation)
+    if other_page:
+        return other_page
     draft = service.existing_draft(db.session(), invitation)
     resume = draft is not None and bool(draft.answers)
     steps = service.journey_steps(invitation.wave.instrument, invitation.sector_id, list_sectors(db.session()))
@@ -686,8 +705,9 @@ def token_check(token: str):
     invitation = _token_invitation(token)
     if invitation.used_at is not None:
         return redirect(url_for("surveys.token_done", token=token))
-    if invitation.wave.status != WaveStatus.OPEN:
-        return render_template("surveys/respond/closed.html", wave=invitation.wave)
+    closed = _closed_page(invitation.wave)
+    if closed:
+        return closed
     draft = service.existing_draft(db.session(), invitation)
     if draft is None:
         # Submitted a moment ago by another click (the draft goes with it), or never started.
@@ -719,8 +739,9 @@ def token_done(token: str):
 @public
 def open_start(slug: str):
     wave = _open_wave_or_404(slug)
-    if wave.status != WaveStatus.OPEN:
-        return render_template("surveys/respond/closed.html", wave=wave)
+    closed = _closed_page(wave)
+    if closed:
+        return closed
     draft = service.open_draft(db.session(), wave, cookie_session.get(_open_key_name(wave)))
     resume = draft is not None and bool(draft.answers)
     sectors = list_sectors(db.session())
@@ -743,8 +764,9 @@ def open_start(slug: str):
 @public
 def open_about_you(slug: str):
     wave = _open_wave_or_404(slug)
-    if wave.status != WaveStatus.OPEN:
-        return render_template("surveys/respond/closed.html", wave=wave)
+    closed = _closed_page(wave)
+    if closed:
+        return closed
     sectors = list_sectors(db.session())
     places = wave.survey.places
     errors = {}

@@ -738,7 +738,10 @@ class WaveCounts:
     invitations_used: pd.DataFrame  # answered, sector × place
     organisations: pd.DataFrame  # distinct organisations, sector × place; NaN where any is unknown
     daily: pd.Series  # responses per day
-    total: int
+
+    @property
+    def total(self) -> int:
+        return int(self.responses.to_numpy().sum())
 
     def response_rates(self, k: int) -> dict[tuple[str, str], int]:
         """Percentage of invitations answered by (sector, place), only where the number
@@ -750,10 +753,10 @@ class WaveCounts:
             if used and not answered.suppressed.at[sector, place]
         }
 
-    def daily_table(self, k: int, min_organisations: int) -> DisclosedTable | None:
+    def daily_table(self, k: int, total_withheld: bool) -> DisclosedTable | None:
         """Responses per day, through the disclosure rules like every other count; None
         when the wave's total is withheld (the days add up to it)."""
-        if disclose(self.responses, k, self.organisations, min_organisations).grand_total_suppressed:
+        if total_withheld:
             return None
         frame = self.daily.rename("responses").to_frame()
         frame.index = [day.strftime("%-d %B %Y") for day in frame.index]
@@ -801,7 +804,6 @@ def wave_counts(session: Session, wave: Wave) -> WaveCounts:
         invitations_used=invitations_used.reindex(sectors).fillna(0).astype(int),
         organisations=organisations.reindex(sectors),
         daily=daily,
-        total=len(submitted),
     )
 
 

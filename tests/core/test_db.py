@@ -42,7 +42,6 @@ def test_the_queue_is_left_however_the_transaction_ends(app, engine, ending):
 
 
 def test_a_second_writer_waits_for_the_first(app, engine):
-    queue = engine.writer_queue
     entered = threading.Event()
 
     def second_writer():

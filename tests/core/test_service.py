@@ -6,7 +6,7 @@ from werkzeug.security import check_password_hash
 
 from core import service
 from core.db import utcnow
-from core.models import Organisation, Role, SetPasswordToken, User
+from core.models import Organisation, Role, SetPasswordToken
 from tests.conftest import TEST_PASSWORD, count
 
 

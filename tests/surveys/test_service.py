@@ -8,7 +8,7 @@ from werkzeug.datastructures import MultiDict
 from core.service import ServiceError, hash_token
 from surveys import service
 from surveys.models import (
-    AnonymityMode, Answer, Draft, Invitation, InviteeIdentity, MarginChange, Response, TrustRating, WaveRole,
+    AnonymityMode, Answer, Draft, Invitation, InviteeIdentity, Response, TrustRating, WaveRole,
 )
 from tests.conftest import count
 

@@ -18,7 +18,7 @@ from scipy import stats
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.power import TTestIndPower
 
-from analysis.disclosure import disclose
+from analysis.disclosure import K_INTERNAL, MIN_ORGANISATIONS, disclose, organisations_where_known
 from analysis.scores import construct_scores, reverse_scored
 
 ALPHA = 0.05
@@ -354,11 +354,13 @@ def compare_by(
     current: str,
     margins: dict[str, float] | None = None,
     min_n: int = DEFAULT_MIN_N,
-    k: int = 5,
+    k: int = K_INTERNAL,
     alpha: float = ALPHA,
+    min_organisations: int = MIN_ORGANISATIONS,
 ) -> dict[str, tuple[ConstructComparison | Suppressed, ...]]:
     """The same comparison within each group (e.g. sector), only where both waves' cells
-    pass the disclosure rules; Benjamini–Hochberg across the whole grid of tests."""
+    pass the disclosure rules (k responses, and `min_organisations` organisations where
+    every response names one); Benjamini–Hochberg across the whole grid of tests."""
     if by not in responses.columns:
         raise ComparisonInputError(f"the responses have no '{by}' column to break down by")
     check_inputs(responses, codebook, [reference, current])
@@ -370,7 +372,9 @@ def compare_by(
     for construct in scores.columns:
         answered = scores[construct].notna() & wave.isin([reference, current])
         counts = pd.crosstab(group[answered], wave[answered]).reindex(columns=[reference, current], fill_value=0)
-        table = disclose(counts, k)
+        cells = responses.loc[answered].assign(group=group[answered])
+        organisations = organisations_where_known(cells, "group", "wave")
+        table = disclose(counts, k, organisations, min_organisations)
         for name in counts.index:
             shown[(name, construct)] = not table.suppressed.loc[name].any() and counts.loc[name].min() >= k
             r = scores.loc[answered & (group == name) & (wave == reference), construct]

@@ -77,12 +77,14 @@ def disclose(
     k: int = K_INTERNAL,
     organisations: pd.DataFrame | None = None,
     min_organisations: int = MIN_ORGANISATIONS,
+    complements: bool = True,
 ) -> DisclosedTable:
     """Suppress cells with 0 < n < k, and cells drawn from fewer than `min_organisations`
     organisations where organisations are known (`organisations`, same shape: distinct
     organisations per cell, missing where not every response names its organisation);
     then suppress complements so no suppressed cell can be worked out by subtracting
-    from its row or column total."""
+    from its row or column total. A table that publishes no totals and no cell counts
+    (a grid of means, say) passes `complements=False`: nothing can be subtracted there."""
     values = counts.fillna(0).to_numpy(dtype=float)
     too_few = (values > 0) & (values < k)
     too_few_organisations = np.zeros_like(too_few)
@@ -94,7 +96,7 @@ def disclose(
     row_total_hidden = np.zeros(values.shape[0], dtype=bool)
     column_total_hidden = np.zeros(values.shape[1], dtype=bool)
 
-    changed = True
+    changed = complements
     while changed:
         changed = False
         for axis in (0, 1):
@@ -114,7 +116,8 @@ def disclose(
     # The grand total minus everything shown is the sum of what is hidden: withhold it
     # when that sum is a single cell or a single row's or column's total.
     grand_total_hidden = bool(
-        suppressed.sum() == 1 or row_total_hidden.sum() == 1 or column_total_hidden.sum() == 1
+        not complements
+        or suppressed.sum() == 1 or row_total_hidden.sum() == 1 or column_total_hidden.sum() == 1
         or (0 < values.sum() < k)
     )
     frame = pd.DataFrame(suppressed, index=counts.index, columns=counts.columns)
@@ -129,6 +132,17 @@ def disclose(
         grand_total_suppressed=grand_total_hidden,
         k=k,
     )
+
+
+def organisations_where_known(frame: pd.DataFrame, rows: str, columns: str, organisation: str = "organisation") -> pd.DataFrame:
+    """Distinct organisations per cell of `rows` × `columns`, missing (NaN) where the frame
+    has no organisation column or not every response in the cell names one: the shape
+    `disclose` takes for its organisation rule."""
+    if organisation not in frame.columns:
+        return pd.DataFrame(dtype=float)
+    grouped = frame.groupby([rows, columns], observed=True)[organisation]
+    distinct = grouped.nunique().where(grouped.count() == grouped.size())
+    return distinct.astype(float).unstack()
 
 
 def round_public(count: int) -> int:

@@ -6,7 +6,7 @@ import pytest
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
-from analysis.compare import ComparisonInputError, compare, cronbach_alphas, decide
+from analysis.compare import ComparisonInputError, Suppressed, compare, compare_by, cronbach_alphas, decide
 from analysis.scores import construct_scores
 
 CODEBOOK = pd.DataFrame({
@@ -142,3 +142,28 @@ def test_bad_input_is_refused_with_one_clear_line(change, message):
         compare(responses, codebook, "W1", "W2")
     with pytest.raises(ComparisonInputError, match="wave 'W9' is not in the responses"):
         compare(make_responses(), CODEBOOK, "W1", "W9")
+
+
+def test_breakdown_withholds_small_groups_and_adjusts_the_grid_with_benjamini_hochberg():
+    responses = make_responses(n=120, shift=0.3, sectors=("Funder", "Council", "Charity", "Faith"))
+    nth = responses.groupby(["wave", "sector"]).cumcount()
+    responses = responses[~((responses["sector"] == "Faith") & (nth >= 4))]
+    responses = responses.assign(organisation=[f"org{i % 7}" for i in range(len(responses))])
+    responses.loc[responses["sector"] == "Charity", "organisation"] = "one charity"
+    result = compare_by(responses, CODEBOOK, "sector", "W1", "W2", k=5)
+    assert all(isinstance(row, Suppressed) for row in result["Faith"] + result["Charity"])
+    shown = [(name, row) for name in ("Council", "Funder") for row in result[name]]
+    scores = construct_scores(responses, CODEBOOK)
+    raw = []
+    for name, row in shown:
+        in_group = responses["sector"] == name
+        r = scores.loc[in_group & (responses["wave"] == "W1"), row.construct].dropna()
+        c = scores.loc[in_group & (responses["wave"] == "W2"), row.construct].dropna()
+        raw.append(stats.ttest_ind(c, r, equal_var=False, alternative="greater").pvalue)
+        assert row.difference == pytest.approx(c.mean() - r.mean())
+    expected = multipletests(raw, method="fdr_bh")[1]
+    assert [row.p_improve_adj for _, row in shown] == pytest.approx(list(expected))
+    # Unknown organisations withhold nothing, and without Faith nothing needs a complement.
+    unknown = responses[responses["sector"] != "Faith"].drop(columns="organisation")
+    result = compare_by(unknown, CODEBOOK, "sector", "W1", "W2", k=5)
+    assert not any(isinstance(row, Suppressed) for rows in result.values() for row in rows)

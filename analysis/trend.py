@@ -1,0 +1,83 @@
+"""Each construct across all waves: n, mean and a 90% CI of the mean, through disclosure.
+
+Pure: the tidy responses frame and codebook in, frozen dataclasses out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from analysis.compare import CI_LEVEL
+from analysis.disclosure import K_INTERNAL, MIN_ORGANISATIONS, DisclosedTable, disclose
+from analysis.scores import construct_scores
+
+
+@dataclass(frozen=True)
+class TrendPoint:
+    wave: str
+    n: int | None  # None where withheld
+    mean: float | None
+    ci90: tuple[float, float] | None
+    withheld: str | None
+
+
+def construct_counts(
+    responses: pd.DataFrame,
+    codebook: pd.DataFrame,
+    waves: list[str],
+    k: int = K_INTERNAL,
+    min_organisations: int = MIN_ORGANISATIONS,
+    scores: pd.DataFrame | None = None,
+) -> DisclosedTable:
+    """Respondents with a score, construct × wave, through `disclose`. Only cells are
+    published (no totals), so no complements need withholding."""
+    scores = construct_scores(responses, codebook) if scores is None else scores
+    in_waves = responses["wave"].isin(waves)
+    counts = scores[in_waves].notna().groupby(responses.loc[in_waves, "wave"]).sum().T
+    counts = counts.reindex(columns=waves, fill_value=0)
+    organisations = None
+    if "organisation" in responses.columns:
+        columns = {}
+        for construct in scores.columns:
+            answered = in_waves & scores[construct].notna()
+            grouped = responses.loc[answered].groupby("wave")["organisation"]
+            columns[construct] = grouped.nunique().where(grouped.count() == grouped.size())
+        organisations = pd.DataFrame(columns).T.reindex(index=counts.index, columns=waves).astype(float)
+    return disclose(counts, k, organisations, min_organisations, complements=False)
+
+
+def construct_trends(
+    responses: pd.DataFrame,
+    codebook: pd.DataFrame,
+    waves: list[str],
+    k: int = K_INTERNAL,
+    min_organisations: int = MIN_ORGANISATIONS,
+) -> dict[str, tuple[TrendPoint, ...]]:
+    """Per construct, one point per wave (in the order given)."""
+    scores = construct_scores(responses, codebook)
+    table = construct_counts(responses, codebook, waves, k, min_organisations, scores)
+    in_waves = responses["wave"].isin(waves)
+    grouped = scores[in_waves].groupby(responses.loc[in_waves, "wave"])
+    means, sds = grouped.mean().T, grouped.std(ddof=1).T
+    result = {}
+    for construct in scores.columns:
+        points = []
+        for wave in waves:
+            n = int(table.counts.at[construct, wave])
+            if table.suppressed.at[construct, wave] or n == 0:
+                points.append(TrendPoint(wave, None if n else 0, None, None, table.reasons.at[construct, wave] or None))
+                continue
+            mean, sd = float(means.at[construct, wave]), float(sds.at[construct, wave])
+            ci = None
+            if n > 1 and sd > 0:
+                low, high = stats.t.interval(CI_LEVEL, n - 1, loc=mean, scale=sd / np.sqrt(n))
+                ci = (float(low), float(high))
+            elif n > 1:
+                ci = (mean, mean)
+            points.append(TrendPoint(wave, n, mean, ci, None))
+        result[construct] = tuple(points)
+    return result

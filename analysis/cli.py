@@ -81,7 +81,7 @@ def as_json(result: Comparison, by: dict | None, by_name: str | None) -> dict:
         document["by"] = {by_name: {name: [_clean(c) for c in rows] for name, rows in by.items()}}
         for rows in document["by"][by_name].values():
             for row in rows:
-                for key in ("gain_retained", "adjusted", "panel", "alpha_reference", "alpha_current"):
+                for key in ("gain_retained", "adjusted", "panel", "alpha_reference", "alpha_current", "reason"):
                     row.pop(key, None)
     return document
 

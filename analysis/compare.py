@@ -101,7 +101,7 @@ def compare(
 ) -> Comparison:
     """Compare the current wave with the reference wave (where the gain was seen),
     construct by construct, with Holm adjustment across constructs in each family."""
-    check_inputs(responses, codebook, [reference, current] + ([baseline] if baseline else []))
+    responses = check_inputs(responses, codebook, [reference, current] + ([baseline] if baseline else []))
     scores = construct_scores(responses, codebook)
     constructs = list(scores.columns)
     margins = {c: (margins or {}).get(c, DEFAULT_MARGIN) for c in constructs}
@@ -158,7 +158,9 @@ def compare(
     return Comparison(reference, current, baseline, alpha, tuple(results))
 
 
-def check_inputs(responses: pd.DataFrame, codebook: pd.DataFrame, waves: list[str]) -> None:
+def check_inputs(responses: pd.DataFrame, codebook: pd.DataFrame, waves: list[str]) -> pd.DataFrame:
+    """Refuse data that cannot be compared, with one line saying why; return the responses
+    with `wave` as a categorical, so the many comparisons with a wave label are cheap."""
     for column in ("response_id", "wave", "sector"):
         if column not in responses.columns:
             raise ComparisonInputError(f"the responses have no '{column}' column")
@@ -168,19 +170,26 @@ def check_inputs(responses: pd.DataFrame, codebook: pd.DataFrame, waves: list[st
     unknown = [item for item in codebook["item"] if item not in responses.columns]
     if unknown:
         raise ComparisonInputError(f"the codebook names items not in the responses: {', '.join(unknown)}")
-    present = set(responses["wave"].astype(str))
+    wave = responses["wave"].astype(str).astype("category") if responses["wave"].dtype != "category" else responses["wave"]
+    present = set(wave.unique())
     missing = [w for w in waves if w not in present]
     if missing:
         raise ComparisonInputError(f"wave '{missing[0]}' is not in the responses")
-    for row in codebook.itertuples():
-        values = pd.to_numeric(responses[row.item], errors="coerce")
-        if values.isna().sum() != responses[row.item].isna().sum():
-            raise ComparisonInputError(f"item '{row.item}' has values that are not numbers")
-        outside = values[(values < row.min) | (values > row.max)]
-        if not outside.empty:
-            raise ComparisonInputError(
-                f"item '{row.item}' has a value {outside.iloc[0]:g} outside {row.min:g}..{row.max:g}"
-            )
+    items = codebook["item"].tolist()
+    for item in items:
+        if not pd.api.types.is_numeric_dtype(responses[item]):
+            values = pd.to_numeric(responses[item], errors="coerce")
+            if values.isna().sum() != responses[item].isna().sum():
+                raise ComparisonInputError(f"item '{item}' has values that are not numbers")
+    values = responses[items].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+    low, high = codebook["min"].to_numpy(dtype=float), codebook["max"].to_numpy(dtype=float)
+    outside = (values < low) | (values > high)  # NaN compares False: missing is allowed
+    if outside.any():
+        row, column = np.argwhere(outside)[0]
+        raise ComparisonInputError(
+            f"item '{items[column]}' has a value {values[row, column]:g} outside {low[column]:g}..{high[column]:g}"
+        )
+    return responses.assign(wave=wave)
 
 
 def _summary(values: pd.Series) -> WaveSummary:
@@ -199,15 +208,21 @@ def _raw_tests(r: pd.Series, c: pd.Series, margin: float, min_n: int) -> dict:
     pooled_sd = np.sqrt(((len(c) - 1) * c.var() + (len(r) - 1) * r.var()) / (len(c) + len(r) - 2))
     correction = 1 - 3 / (4 * (len(c) + len(r)) - 9)
     difference = float(c.mean() - r.mean())
+    # The one-sided p-values share Welch's standard error and degrees of freedom with the
+    # two-sided test; the non-inferiority test shifts the difference by the margin.
+    se = float(np.sqrt(c.var() / len(c) + r.var() / len(r)))
+    df = float(two_sided.df)
+    t_zero = difference / se if se > 0 else np.copysign(np.inf, difference) if difference else 0.0
+    t_margin = (difference + margin) / se if se > 0 else np.copysign(np.inf, difference + margin)
     result.update(
         tested=True,
         difference=difference,
         ci90=(float(low), float(high)),
         hedges_g=float(correction * difference / pooled_sd) if pooled_sd > 0 else None,
-        p_improve=float(stats.ttest_ind(c, r, equal_var=False, alternative="greater").pvalue),
-        # Non-inferiority: H0 d ≤ −Δ against H1 d > −Δ, i.e. (C + Δ) − R > 0.
-        p_noninferior=float(stats.ttest_ind(c + margin, r, equal_var=False, alternative="greater").pvalue),
-        p_decline=float(stats.ttest_ind(c, r, equal_var=False, alternative="less").pvalue),
+        p_improve=float(stats.t.sf(t_zero, df)),
+        # Non-inferiority: H0 d ≤ −Δ against H1 d > −Δ.
+        p_noninferior=float(stats.t.sf(t_margin, df)),
+        p_decline=float(stats.t.cdf(t_zero, df)),
         pooled_sd=float(pooled_sd),
     )
     return result
@@ -222,11 +237,20 @@ def judge(reference: pd.Series, current: pd.Series, margin: float, min_n: int = 
 
 def needed_n(margin: float, sd: float, alpha: float = ALPHA, power: float = POWER) -> int | None:
     """Responses per wave that would confirm 'holding' at the margin with 80% power, if
-    the true change were zero (one-sided non-inferiority t-test, unadjusted α)."""
+    the true change were zero (one-sided non-inferiority t-test, unadjusted α): the
+    smallest n whose statsmodels power reaches the target. The normal approximation
+    gives the starting point, so only a step or two of the t-based power is needed."""
     if not sd or not np.isfinite(sd) or sd <= 0:
         return None
-    n = TTestIndPower().solve_power(effect_size=margin / sd, alpha=alpha, power=power, ratio=1, alternative="larger")
-    return int(np.ceil(n))
+    effect = margin / sd
+    analysis = TTestIndPower()
+    reaches = lambda n: analysis.power(effect_size=effect, nobs1=n, alpha=alpha, ratio=1, alternative="larger") >= power  # noqa: E731
+    n = max(2, int(np.ceil(2 * ((stats.norm.ppf(1 - alpha) + stats.norm.ppf(power)) / effect) ** 2)))
+    while not reaches(n):
+        n += 1
+    while n > 2 and reaches(n - 1):
+        n -= 1
+    return n
 
 
 def _holm(p_values: list[float]) -> list[float]:
@@ -309,14 +333,16 @@ def _panel_pairs(scores, responses, reference, current) -> dict[str, Shift]:
     """Paired differences for panel members who answered both waves (a sensitivity check)."""
     if "panel_key" not in responses.columns:
         return {}
-    keyed = scores.assign(panel_key=responses["panel_key"], wave=responses["wave"]).dropna(subset=["panel_key"])
-    both = keyed[keyed["wave"].isin([reference, current])]
+    members = responses["panel_key"].notna() & responses["wave"].isin([reference, current])
+    if not members.any():
+        return {}
+    keys = [responses.loc[members, "panel_key"], responses.loc[members, "wave"].astype(str)]
+    wide = scores[members].groupby(keys).mean().unstack()  # columns: (construct, wave)
     result = {}
     for construct in scores.columns:
-        wide = both.pivot_table(index="panel_key", columns="wave", values=construct, aggfunc="mean")
-        if reference not in wide or current not in wide:
+        if (construct, reference) not in wide or (construct, current) not in wide:
             continue
-        pairs = (wide[current] - wide[reference]).dropna()
+        pairs = (wide[(construct, current)] - wide[(construct, reference)]).dropna()
         if len(pairs) < 2:
             continue
         low, high = stats.ttest_1samp(pairs, 0).confidence_interval(CI_LEVEL)
@@ -344,6 +370,7 @@ def cronbach_alphas(responses: pd.DataFrame, codebook: pd.DataFrame) -> dict[str
 class Suppressed:
     construct: str
     suppressed: bool = True
+    reason: str = ""  # the words a page shows, e.g. "fewer than 5 responses"
 
 
 def compare_by(
@@ -363,24 +390,28 @@ def compare_by(
     every response names one); Benjamini–Hochberg across the whole grid of tests."""
     if by not in responses.columns:
         raise ComparisonInputError(f"the responses have no '{by}' column to break down by")
-    check_inputs(responses, codebook, [reference, current])
+    responses = check_inputs(responses, codebook, [reference, current])
     scores = construct_scores(responses, codebook)
     margins = {c: (margins or {}).get(c, DEFAULT_MARGIN) for c in scores.columns}
-    wave, group = responses["wave"], responses[by].astype(str)
+    wave, group = responses["wave"], responses[by].astype(str).astype("category")
     grid: dict[tuple[str, str], dict] = {}
-    shown: dict[tuple[str, str], bool] = {}
+    withheld: dict[tuple[str, str], str] = {}
+    in_waves = wave.isin([reference, current])
+    empty = pd.Series(dtype=float)
     for construct in scores.columns:
-        answered = scores[construct].notna() & wave.isin([reference, current])
+        answered = scores[construct].notna() & in_waves
         counts = pd.crosstab(group[answered], wave[answered]).reindex(columns=[reference, current], fill_value=0)
         cells = responses.loc[answered].assign(group=group[answered])
         organisations = organisations_where_known(cells, "group", "wave")
         table = disclose(counts, k, organisations, min_organisations)
+        split = dict(list(scores.loc[answered, construct].groupby([group[answered], wave[answered]], observed=True)))
         for name in counts.index:
-            shown[(name, construct)] = not table.suppressed.loc[name].any() and counts.loc[name].min() >= k
-            r = scores.loc[answered & (group == name) & (wave == reference), construct]
-            c = scores.loc[answered & (group == name) & (wave == current), construct]
+            reasons = [reason for reason in table.reasons.loc[name] if reason]
+            if reasons or counts.loc[name].min() < k:  # a wave with no responses at all is too few too
+                withheld[(name, construct)] = reasons[0] if reasons else table.message
+            r, c = split.get((name, reference), empty), split.get((name, current), empty)
             grid[(name, construct)] = _raw_tests(r, c, margins[construct], min_n)
-    testable = [key for key, row in grid.items() if shown[key] and row["tested"]]
+    testable = [key for key, row in grid.items() if key not in withheld and row["tested"]]
     adjusted = {
         family: dict(zip(testable, multipletests([grid[key][family] for key in testable], method="fdr_bh")[1]))
         if testable else {}
@@ -388,8 +419,8 @@ def compare_by(
     }
     result: dict[str, list] = {}
     for (name, construct), row in grid.items():
-        if not shown[(name, construct)]:
-            result.setdefault(name, []).append(Suppressed(construct))
+        if (name, construct) in withheld:
+            result.setdefault(name, []).append(Suppressed(construct, reason=withheld[(name, construct)]))
             continue
         p_adj = {family: adjusted[family].get((name, construct)) for family in adjusted}
         verdict, dip, material = decide(row["tested"], p_adj["p_improve"], p_adj["p_noninferior"],

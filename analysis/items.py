@@ -30,7 +30,7 @@ class ItemComparison:
 def item_comparisons(
     responses: pd.DataFrame, codebook: pd.DataFrame, reference: str, current: str, min_n: int = DEFAULT_MIN_N
 ) -> tuple[ItemComparison, ...]:
-    check_inputs(responses, codebook, [reference, current])
+    responses = check_inputs(responses, codebook, [reference, current])
     scored = reverse_scored(responses, codebook)
     wave = responses["wave"]
     items = codebook[codebook["construct"].notna()]

@@ -80,14 +80,9 @@ def trust_network(
     """Sector × sector mean trust for each wave, its density, and the change per pair
     from the reference wave to the current one."""
     rows = trust[trust["dimension"].isin(TRUST_SCALE_DIMENSIONS) & trust["wave"].isin(waves)]
-    sectors = tuple(sorted(set(rows["sector"].dropna()) | set(rows["target_sector"].dropna())))
-    keys = ["wave", "sector", "target_sector", "response_id"]
-    per_rater = rows.groupby(keys, observed=True, sort=False)["value"].mean().rename("value").reset_index()
-    if "organisation" in rows.columns:
-        organisation = rows.groupby("response_id", sort=False)["organisation"].first()
-        per_rater["organisation"] = per_rater["response_id"].map(organisation)
+    sectors = tuple(sorted(set(rows["sector"].dropna().unique()) | set(rows["target_sector"].dropna().unique())))
+    per_rater = _rater_means(rows, sectors)
     blocks = per_rater.groupby(["wave", "sector", "target_sector"], observed=True)["value"].agg(["count", "mean", "var"])
-
     shown_stats: dict[str, pd.DataFrame] = {}
     results = []
     for label in waves:
@@ -111,6 +106,32 @@ def trust_network(
 
     changes = _pair_changes(shown_stats.get(reference), shown_stats.get(current))
     return TrustNetwork(reference, current, sectors, tuple(results), changes)
+
+
+def _rater_means(rows: pd.DataFrame, sectors: tuple[str, ...]) -> pd.DataFrame:
+    """Each rater's mean over the trust dimensions for each target sector. Ratings can run
+    to tens of millions of rows, so this is a bincount over integer codes rather than a
+    group-by on four keys; a rater's wave, sector and organisation are the same on
+    every row, so they are carried from the rater's first row."""
+    rater_codes, raters = pd.factorize(rows["response_id"])
+    target_codes = pd.Categorical(rows["target_sector"], categories=sectors).codes.astype(np.int64)
+    keys = rater_codes.astype(np.int64) * len(sectors) + target_codes
+    values = rows["value"].to_numpy(dtype=float)
+    answered = ~np.isnan(values) & (target_codes >= 0)
+    size = len(raters) * len(sectors)
+    counts = np.bincount(keys[answered], minlength=size)
+    sums = np.bincount(keys[answered], weights=values[answered], minlength=size)
+    rated = np.flatnonzero(counts)
+    # factorize numbers raters in order of first appearance, so a rater's first row is
+    # where the running maximum of the codes steps up.
+    running_max = np.maximum.accumulate(rater_codes)
+    first = np.flatnonzero(np.r_[True, rater_codes[1:] > running_max[:-1]]) if len(rows) else np.array([], int)
+    carried = ["wave", "sector"] + (["organisation"] if "organisation" in rows.columns else [])
+    per_rater = rows.iloc[first[rated // len(sectors)]][carried].reset_index(drop=True)
+    per_rater["response_id"] = raters[rated // len(sectors)]
+    per_rater["target_sector"] = np.asarray(sectors, dtype=object)[rated % len(sectors)]
+    per_rater["value"] = sums[rated] / counts[rated]
+    return per_rater
 
 
 def _pair_changes(reference: pd.DataFrame | None, current: pd.DataFrame | None) -> tuple[PairChange, ...]:

@@ -5,8 +5,11 @@ import pandas as pd
 import pytest
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
+from statsmodels.stats.power import TTestIndPower
 
-from analysis.compare import ComparisonInputError, Suppressed, compare, compare_by, cronbach_alphas, decide
+from analysis.compare import (
+    ComparisonInputError, Suppressed, compare, compare_by, cronbach_alphas, decide, needed_n,
+)
 from analysis.scores import construct_scores
 
 CODEBOOK = pd.DataFrame({
@@ -167,3 +170,10 @@ def test_breakdown_withholds_small_groups_and_adjusts_the_grid_with_benjamini_ho
     unknown = responses[responses["sector"] != "Faith"].drop(columns="organisation")
     result = compare_by(unknown, CODEBOOK, "sector", "W1", "W2", k=5)
     assert not any(isinstance(row, Suppressed) for rows in result.values() for row in rows)
+
+
+@pytest.mark.parametrize("margin, sd", [(0.25, 0.7), (0.1, 1.2), (0.5, 0.3), (0.3, 0.9), (0.6, 0.5)])
+def test_needed_n_is_the_smallest_n_statsmodels_says_reaches_80_percent_power(margin, sd):
+    solved = TTestIndPower().solve_power(effect_size=margin / sd, alpha=0.05, power=0.8, alternative="larger")
+    assert needed_n(margin, sd) == max(2, int(np.ceil(solved)))
+    assert needed_n(0.25, 0.0) is None

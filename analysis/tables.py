@@ -1,0 +1,163 @@
+"""Results as plain rows, after disclosure: what a page shows and a CSV holds.
+
+Pages and downloads both read these rows, so they show the same figures and withhold
+the same cells. Every count passes through `analysis.disclosure.disclose` here. Pure:
+the analysis dataclasses in, lists of dicts out (floats unrounded; pages format them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from analysis.compare import Comparison, ConstructComparison, Suppressed
+from analysis.disclosure import K_INTERNAL, DisclosedTable, disclose
+from analysis.items import ItemComparison
+from analysis.network import TrustNetwork
+from analysis.trend import TrendPoint
+
+
+@dataclass(frozen=True)
+class Verdict:
+    word: str
+    shape: str  # shown beside the word, so colour is never the only signal
+    colour: str  # GOV.UK tag colour
+    meaning: str
+
+
+VERDICTS = {
+    "improving": Verdict("Improving", "▲", "green", "higher than in the reference wave"),
+    "holding": Verdict("Holding", "✔", "blue", "no evidence of a fall bigger than the margin"),
+    "slipping": Verdict("Slipping", "✖", "red", "lower than in the reference wave"),
+    "cant_tell": Verdict("Can't tell yet", "?", "yellow", "the responses cannot yet rule out a fall bigger than the margin"),
+    "too_few": Verdict("Too few responses", "–", "grey", "too few responses to test"),
+}
+
+
+def _withheld(table: DisclosedTable, row, column) -> str | None:
+    return table.reasons.at[row, column] or None
+
+
+def construct_rows(comparison: Comparison, counts: DisclosedTable, pairs: DisclosedTable | None = None) -> list[dict]:
+    """One row per construct. `counts` is construct × wave (see analysis.trend.construct_counts):
+    where either wave's cell is withheld, the row shows no statistics. `pairs` is the
+    panel's pairs per construct (one column); the panel result is withheld with it."""
+    rows = []
+    for c in comparison.constructs:
+        withheld = [_withheld(counts, c.construct, wave) for wave in (comparison.reference, comparison.current)]
+        row = {
+            "construct": c.construct,
+            "verdict": c.verdict,
+            "withheld": next((w for w in withheld if w), None),
+            "reference_n": withheld[0] or c.reference.n,
+            "current_n": withheld[1] or c.current.n,
+            "margin": c.margin,
+        }
+        if row["withheld"]:
+            row["verdict"] = "too_few"
+            rows.append(row)
+            continue
+        panel_withheld = pairs is not None and c.panel is not None and _withheld(pairs, c.construct, "pairs")
+        row.update(
+            reference_mean=c.reference.mean, current_mean=c.current.mean,
+            difference=c.difference, ci90=c.ci90, hedges_g=c.hedges_g,
+            p_improve_adj=c.p_improve_adj, p_noninferior_adj=c.p_noninferior_adj, p_decline_adj=c.p_decline_adj,
+            dip_within_margin=c.dip_within_margin, material=c.material,
+            gain_retained=c.gain_retained, needed_n=c.needed_n,
+            alpha_reference=c.alpha_reference, alpha_current=c.alpha_current,
+            adjusted=c.adjusted, adjusted_disagrees=c.adjusted_disagrees,
+            panel=None if panel_withheld else c.panel,
+        )
+        rows.append(row)
+    return rows
+
+
+def panel_pairs_table(comparison: Comparison, k: int = K_INTERNAL) -> DisclosedTable:
+    counts = pd.DataFrame(
+        {"pairs": [c.panel.n_pairs if c.panel else 0 for c in comparison.constructs]},
+        index=[c.construct for c in comparison.constructs],
+    )
+    return disclose(counts, k, complements=False)
+
+
+def item_rows(items: tuple[ItemComparison, ...], reference: str, current: str, k: int = K_INTERNAL) -> list[dict]:
+    counts = pd.DataFrame(
+        {reference: [i.n_reference for i in items], current: [i.n_current for i in items]},
+        index=[i.item for i in items],
+    )
+    table = disclose(counts, k, complements=False)
+    rows = []
+    for i in items:
+        withheld = _withheld(table, i.item, reference) or _withheld(table, i.item, current)
+        rows.append({
+            "item": i.item, "construct": i.construct, "breaks_trend": i.breaks_trend, "withheld": withheld,
+            "reference_n": _withheld(table, i.item, reference) or i.n_reference,
+            "current_n": _withheld(table, i.item, current) or i.n_current,
+            "prob_superiority": None if withheld else i.prob_superiority,
+            "ci90": None if withheld else i.ci90,
+            "p_value": None if withheld else i.p_value,
+        })
+    return rows
+
+
+def sector_rows(breakdown: dict[str, tuple[ConstructComparison | Suppressed, ...]], construct: str) -> list[dict]:
+    """One row per group for one construct; compare_by has already applied disclosure."""
+    rows = []
+    for name, results in breakdown.items():
+        result = next(r for r in results if r.construct == construct)
+        if isinstance(result, Suppressed):
+            rows.append({"group": name, "withheld": result.reason, "verdict": "too_few"})
+            continue
+        rows.append({
+            "group": name, "withheld": None, "verdict": result.verdict,
+            "reference_n": result.reference.n, "current_n": result.current.n,
+            "reference_mean": result.reference.mean, "current_mean": result.current.mean,
+            "difference": result.difference, "ci90": result.ci90,
+            "p_improve_adj": result.p_improve_adj, "p_noninferior_adj": result.p_noninferior_adj,
+            "p_decline_adj": result.p_decline_adj, "material": result.material,
+            "dip_within_margin": result.dip_within_margin,
+        })
+    return rows
+
+
+def trend_rows(points: tuple[TrendPoint, ...]) -> list[dict]:
+    return [
+        {"wave": p.wave, "n": p.withheld or p.n, "mean": p.mean, "ci90": p.ci90, "withheld": p.withheld}
+        for p in points
+    ]
+
+
+def trust_rows(network: TrustNetwork) -> list[dict]:
+    """Every block of every wave, then nothing else: the change per pair is its own table."""
+    return [
+        {"wave": wave.wave, "rater": b.rater, "target": b.target, "raters": b.withheld or b.raters,
+         "mean": b.mean, "withheld": b.withheld}
+        for wave in network.waves for b in wave.blocks
+    ]
+
+
+def csv_records(rows: list[dict], columns: list[str]) -> list[list]:
+    """Rows for a CSV file: intervals split into low and high, numbers to 4 places,
+    a withheld cell as the words that say why."""
+    records = []
+    for row in rows:
+        record = []
+        for column in columns:
+            if column.endswith("_low") or column.endswith("_high"):
+                interval = _nested(row, column.rsplit("_", 1)[0])
+                value = None if interval is None else interval[0 if column.endswith("_low") else 1]
+            else:
+                value = _nested(row, column)
+            if isinstance(value, float):
+                value = round(value, 4)
+            record.append("" if value is None else value)
+        records.append(record)
+    return records
+
+
+def _nested(row: dict, column: str):
+    """`adjusted.difference` reads an attribute of a nested result."""
+    head, _, rest = column.partition(".")
+    value = row.get(head)
+    return getattr(value, rest, None) if rest and value is not None else value

@@ -13,6 +13,7 @@ from jinja2 import ChoiceLoader, PackageLoader, PrefixLoader
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from analysis.cli import compare_command
+from analysis.routes import bp as analysis_bp
 from core import cli, db, security
 from core.models import User
 from core.routes import bp as core_bp
@@ -81,6 +82,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     _register_frontend_assets(app)
     app.register_blueprint(core_bp)
     app.register_blueprint(surveys_bp)
+    app.register_blueprint(analysis_bp)
     security.init_app(app)
     cli.init_app(app)
     app.cli.add_command(compare_command)

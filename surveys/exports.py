@@ -76,11 +76,11 @@ def _defuse(frame: pd.DataFrame) -> pd.DataFrame:
     Control characters a spreadsheet cannot hold are dropped."""
     safe = frame.copy()
     for column in _text_columns(safe):
-        safe[column] = safe[column].map(_safe_text)
+        safe[column] = safe[column].map(safe_text)
     return safe
 
 
-def _safe_text(value):
+def safe_text(value):
     if not isinstance(value, str):
         return value
     value = ILLEGAL_CHARACTERS_RE.sub("", value)

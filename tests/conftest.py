@@ -8,6 +8,7 @@ import os
 from collections.abc import Callable, Iterator
 from urllib.parse import quote
 
+import numpy as np
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -20,7 +21,7 @@ from app import create_app
 from core.cli import upgrade_database
 from core.models import Organisation, Place, Role, Sector, User
 from surveys import service as survey_service
-from surveys.models import AnonymityMode, Survey
+from surveys.models import AnonymityMode, Survey, WaveRole
 
 TEST_PASSWORD = "correct horse battery"
 # A cheap hash so factories stay fast; the real scrypt path is tested on its own.
@@ -213,6 +214,47 @@ def make_survey(db_session: Session, make_place) -> Callable[..., Survey]:
         )
         if open_first_wave:
             survey_service.open_wave(db_session, survey.waves[0])
+        return survey
+
+    return make
+
+
+@pytest.fixture
+def make_answered_survey(db_session: Session, make_place, make_sector, make_organisation, make_survey):
+    """A survey with closed waves of random answers: every sector answers every likert
+    question and rates every sector's trust, from three organisations per sector."""
+
+    def make(places: list[Place] | None = None, per_sector: int | list[int] = 12, sector_count: int = 3,
+             wave_count: int = 2, seed: int = 1, sector_names: list[str] | None = None) -> Survey:
+        rng = np.random.default_rng(seed)
+        places = places or [make_place()]
+        sectors = [
+            (name and db_session.scalar(select(Sector).where(Sector.name == name))) or make_sector(name)
+            for name in (sector_names or [None] * sector_count)
+        ]
+        sizes = dict(zip([s.id for s in sectors], per_sector if isinstance(per_sector, list) else [per_sector] * len(sectors)))
+        organisations = {s.id: [make_organisation(place=places[0], sector=s) for _ in range(3)] for s in sectors}
+        survey = make_survey(places=places)
+        for number in range(1, wave_count + 1):
+            wave = survey.waves[0] if number == 1 else survey_service.clone_wave(
+                db_session, survey, f"Wave {number}", WaveRole.FOLLOW_UP)
+            survey_service.open_wave(db_session, wave)
+            for sector in sectors:
+                for i in range(sizes[sector.id]):
+                    answers = {}
+                    for item in wave.instrument.items:
+                        if item.type == "likert":
+                            answers[item.code] = int(rng.integers(2, 6))
+                        elif item.type == "trust_matrix":
+                            answers[item.code] = {
+                                str(target.id): {d: int(rng.integers(1, 5)) for d in ("reliable", "shared_mission", "open")}
+                                for target in sectors
+                            }
+                    organisation = organisations[sector.id][i % 3]
+                    respondent = survey_service.Respondent(sector.id, places[0].id, organisation.id)
+                    survey_service.insert_response(db_session, wave, respondent, answers, f"test-{wave.id}-{sector.id}-{i}")
+            survey_service.close_wave(db_session, wave)
+        db_session.flush()
         return survey
 
     return make

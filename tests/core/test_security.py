@@ -19,7 +19,7 @@ ALWAYS_PUBLIC = {"static"}  # Flask's own static files
 
 
 @pytest.fixture
-def route_objects(db_session, make_place, make_sector, make_organisation, make_user, make_survey):
+def route_objects(db_session, make_place, make_sector, make_organisation, make_user, make_survey, make_answered_survey):
     """One object of each kind named in a URL, in a place the scoped roles belong to."""
     place = make_place()
     organisation = make_organisation(place=place, sector=make_sector())
@@ -43,6 +43,9 @@ def route_objects(db_session, make_place, make_sector, make_organisation, make_u
         "direction": "up",
         "slug": wave.open_link_slug,
         "respondent_token": link.token,
+        # Results pages need two waves with responses.
+        "answered_survey_id": make_answered_survey(places=[place], per_sector=5).id,
+        "construct": "trust",
     }
 
     def refresh() -> None:
@@ -71,6 +74,8 @@ def build_path(rule, values) -> str:
             value = "govuk-frontend.min.js"
         elif rule.endpoint.startswith("surveys.token_") and argument == "token":
             value = values["respondent_token"]
+        elif rule.endpoint.startswith("analysis.") and argument == "survey_id":
+            value = values["answered_survey_id"]
         else:
             value = values[argument]
         path = re.sub(rf"<(?:[a-z]+:)?{argument}>", str(value), path)
@@ -137,7 +142,7 @@ def test_unknown_ids_are_404_for_admins(app, route_objects):
     sign_in(client, users[Role.ADMIN])
     for rule, method in routes(app):
         if method == "GET" and re.search(r"<int:\w+_id>", rule.rule):
-            path = build_path(rule, {arg: 999_999 for arg in rule.arguments})
+            path = build_path(rule, {arg: 999_999 for arg in [*rule.arguments, "answered_survey_id"]})
             assert client.get(path).status_code == 404, path
 
 

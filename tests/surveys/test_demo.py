@@ -8,8 +8,8 @@ from surveys import service
 from analysis.scores import construct_scores
 from surveys.demo import CONSTRUCT_MEANS, load_demo_surveys
 
-PINNED_TR_1 = [3.0, 4.0, 3.0, 3.0, 4.0, 3.0, 3.0, 4.0, 4.0, 3.0, 4.0, 2.0]
-PINNED_MO_1_SUM = 2617.0
+PINNED_TR_1 = [3.0, 5.0, 2.0, 3.0, 3.0, 3.0, 2.0, 3.0, 2.0, 4.0, 3.0, 2.0]
+PINNED_MO_1_SUM = 2650.0
 
 
 @pytest.fixture
@@ -81,3 +81,13 @@ def test_the_documented_effects_come_out_as_verdicts(db_session, demo):
         housing = data.responses["sector"] == "Housing"
         by_sector = compare(data.responses[housing], data.codebook, "Wave 2", "Wave 3", margins=margins)
         assert {k.construct: k.verdict for k in by_sector.constructs}["data_sharing"] == "too_few"
+
+
+def test_questions_hang_together_as_in_a_real_survey(db_session, demo):
+    from analysis.compare import cronbach_alphas
+
+    data = service.responses_frame(db_session, demo[0].waves)
+    likert = data.codebook[data.codebook["type"] == "likert"]
+    for wave in ("Wave 1", "Wave 2", "Wave 3"):
+        alphas = cronbach_alphas(data.responses[data.responses["wave"] == wave], likert)
+        assert len(alphas) == len(CONSTRUCT_MEANS) and min(alphas.values()) > 0.7

@@ -1,0 +1,379 @@
+"""Evaluator and coordinator pages: compare waves, drill into a construct, the trust network.
+
+The one module of analysis/ that touches Flask and the database: it loads the tidy frame
+through surveys.service.responses_frame and hands it to the pure functions, whose
+results reach pages and CSV files through analysis.tables (and so through disclosure).
+The selection lives in the query string, so a result can be bookmarked or shared.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import asdict, dataclass
+from functools import cached_property
+
+from flask import Blueprint, Response as HttpResponse, abort, render_template, request, url_for
+from flask_login import current_user
+import pandas as pd
+from sqlalchemy import func, select
+
+from analysis import charts, tables
+from analysis.compare import DEFAULT_MIN_N, compare, compare_by
+from analysis.items import item_comparisons
+from analysis.network import trust_network
+from analysis.trend import construct_counts, construct_trends
+from core import db
+from core.models import Place, Role
+from core.security import allow, signed_in
+from surveys import service as surveys
+from surveys.exports import safe_text
+from surveys.models import Construct, MarginChange, Response, Survey, Wave
+
+bp = Blueprint("analysis", __name__, url_prefix="/analysis")
+readers = allow(Role.ADMIN, Role.COORDINATOR, Role.EVALUATOR)
+
+
+@bp.app_template_filter("verdict")
+def verdict_of(name: str) -> tables.Verdict:
+    return tables.VERDICTS[name]
+
+
+@bp.app_template_filter("number")
+def number(value, places: int = 2, signed: bool = False) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, str):
+        return value
+    text = f"{value:+.{places}f}" if signed else f"{value:.{places}f}"
+    return text.replace("-", "−")  # a real minus sign reads better and is announced
+
+
+@bp.app_template_filter("p_value")
+def p_value(value) -> str:
+    if value is None:
+        return "–"
+    return "< 0.001" if value < 0.001 else f"{value:.3f}"
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What is being compared: waves of one survey, in one place or all of them."""
+
+    survey: Survey
+    waves: tuple[Wave, ...]  # the survey's waves with responses, in order
+    reference: Wave
+    current: Wave
+    baseline: Wave | None
+    place: Place | None
+
+    def query(self, **extra) -> dict:
+        return {
+            "reference": self.reference.id, "current": self.current.id,
+            "baseline": self.baseline.id if self.baseline else "", "place": self.place.id if self.place else "",
+            **extra,
+        }
+
+    @property
+    def where(self) -> str:
+        return self.place.name if self.place else "all places"
+
+
+class Results:
+    """The analysis of one selection, computed on first use and kept for the request."""
+
+    def __init__(self, selection: Selection):
+        self.selection = selection
+        survey = selection.survey
+        self.k = survey.k_internal
+        self.min_organisations = survey.min_organisations
+        self.min_n = max(DEFAULT_MIN_N, self.k)
+        data = surveys.responses_frame(db.session(), list(selection.waves))
+        responses = data.responses
+        if selection.place is not None:
+            responses = responses[responses["place"] == selection.place.name]
+        self.responses = responses.reset_index(drop=True)
+        answered = set(self.responses["wave"])
+        self.unanswered = [w.label for w in (selection.reference, selection.current, selection.baseline)
+                           if w is not None and w.label not in answered]
+        codebook = data.codebook
+        self.codebook = codebook[codebook["construct"].notna() & (codebook["type"] == "likert")].reset_index(drop=True)
+        trust = data.trust[data.trust["response_id"].isin(self.responses["response_id"])]
+        organisation = self.responses.set_index("response_id")["organisation"]
+        self.trust = trust.assign(organisation=trust["response_id"].map(organisation))
+        constructs = {c.code: c for c in db.session().scalars(select(Construct))}
+        self.constructs = [constructs[code] for code in dict.fromkeys(self.codebook["construct"])]
+        self.names = {c.code: c.name for c in self.constructs}
+        chosen = {m.construct.code: m.margin for m in survey.margins}
+        self.margins = {c.code: chosen.get(c.code, c.default_margin) for c in self.constructs}
+
+    @property
+    def labels(self) -> tuple[str, str, str | None]:
+        s = self.selection
+        return s.reference.label, s.current.label, s.baseline.label if s.baseline else None
+
+    @cached_property
+    def comparison(self):
+        reference, current, baseline = self.labels
+        return compare(self.responses, self.codebook, reference, current, baseline, self.margins, self.min_n)
+
+    @cached_property
+    def construct_rows(self) -> list[dict]:
+        reference, current, _ = self.labels
+        counts = construct_counts(self.responses, self.codebook, [reference, current], self.k, self.min_organisations)
+        pairs = tables.panel_pairs_table(self.comparison, self.k)
+        return tables.construct_rows(self.comparison, counts, pairs)
+
+    def item_rows(self, construct: str) -> list[dict]:
+        reference, current, _ = self.labels
+        in_construct = self.codebook[self.codebook["construct"] == construct]
+        items = item_comparisons(self.responses, in_construct, reference, current, self.min_n)
+        return tables.item_rows(items, reference, current, self.k)
+
+    def sector_rows(self, construct: str) -> list[dict]:
+        reference, current, _ = self.labels
+        breakdown = compare_by(self.responses, self.codebook, "sector", reference, current, self.margins,
+                               self.min_n, self.k, min_organisations=self.min_organisations)
+        return tables.sector_rows(breakdown, construct)
+
+    def trend_rows(self, construct: str) -> list[dict]:
+        waves = [w.label for w in self.selection.waves]
+        trends = construct_trends(self.responses, self.codebook, waves, self.k, self.min_organisations)
+        return tables.trend_rows(trends[construct])
+
+    @cached_property
+    def network(self):
+        reference, current, _ = self.labels
+        waves = [w.label for w in self.selection.waves]
+        return trust_network(self.trust, waves, reference, current, self.k, self.min_organisations)
+
+    def text(self, item: str) -> str:
+        return self.codebook.set_index("item").at[item, "text"]
+
+
+# --- choosing what to compare ------------------------------------------------------------
+
+
+def _survey_or_404(survey_id: int) -> Survey:
+    survey = surveys.get_survey(db.session(), survey_id)
+    if survey is None:
+        abort(404)
+    if not surveys.can_see_survey(current_user, survey):
+        abort(403)
+    return survey
+
+
+def _waves_with_responses(survey: Survey) -> tuple[Wave, ...]:
+    answered = set(db.session().scalars(
+        select(Response.wave_id).where(Response.wave_id.in_([w.id for w in survey.waves]))
+        .group_by(Response.wave_id).having(func.count() > 0)
+    ))
+    return tuple(w for w in survey.waves if w.id in answered)
+
+
+def _default_waves(waves: tuple[Wave, ...]) -> tuple[Wave, Wave, Wave | None]:
+    """The latest wave, against the latest 'gain' wave before it (else the one before it),
+    with the latest 'baseline' wave before that if there is one."""
+    current = waves[-1]
+    earlier = waves[:-1]
+    reference = next((w for w in reversed(earlier) if w.role == "gain"), earlier[-1])
+    baseline = next((w for w in reversed(waves) if w.role == "baseline" and w.number < reference.number), None)
+    return reference, current, baseline
+
+
+def _choose(survey: Survey) -> tuple[Selection | None, dict[str, str]]:
+    """The selection from the query string (defaults where it is empty), and any errors
+    by field, in the words the page shows."""
+    waves = _waves_with_responses(survey)
+    if len(waves) < 2:
+        return None, {}
+    by_id = {str(w.id): w for w in waves}
+    places = {str(p.id): p for p in survey.places}
+    reference, current, baseline = _default_waves(waves)
+    errors: dict[str, str] = {}
+    args = request.args
+    if "reference" in args or "current" in args:
+        reference, current = by_id.get(args.get("reference", "")), by_id.get(args.get("current", ""))
+        baseline = by_id.get(args.get("baseline", "")) if args.get("baseline") else None
+        if reference is None:
+            errors["reference"] = "Select the wave where the gain was seen"
+        if current is None:
+            errors["current"] = "Select the wave to compare with it"
+        if args.get("baseline") and baseline is None:
+            errors["baseline"] = "Select a baseline wave from the list, or ‘No baseline’"
+        if reference is not None and reference == current:
+            errors["current"] = "Select a current wave that is not the reference wave"
+        if baseline is not None and baseline in (reference, current):
+            errors["baseline"] = "Select a baseline wave that is not one of the waves being compared"
+    place = places.get(args.get("place", "")) if args.get("place") else None
+    if args.get("place") and place is None:
+        errors["place"] = "Select a place from the list, or ‘All places’"
+    if errors:
+        return Selection(survey, waves, waves[0], waves[-1], None, None), errors
+    return Selection(survey, waves, reference, current, baseline, place), {}
+
+
+def _selected(survey_id: int) -> tuple[Selection, Results]:
+    """For the drill-down pages and downloads: a valid selection or 404."""
+    selection, errors = _choose(_survey_or_404(survey_id))
+    if selection is None or errors:
+        abort(404)
+    results = Results(selection)
+    if results.unanswered:
+        abort(404)
+    return selection, results
+
+
+def _construct_or_404(results: Results, construct: str) -> Construct:
+    found = next((c for c in results.constructs if c.code == construct), None)
+    if found is None:
+        abort(404)
+    return found
+
+
+def _csv(filename: str, columns: list[str], rows: list[dict]) -> HttpResponse:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(columns)
+    writer.writerows([[safe_text(value) for value in record] for record in tables.csv_records(rows, columns)])
+    return HttpResponse(
+        buffer.getvalue(), mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+# --- pages -------------------------------------------------------------------------------
+
+
+@bp.get("/")
+@readers
+def index():
+    return render_template("analysis/index.html", surveys=surveys.list_surveys(db.session(), current_user))
+
+
+@bp.get("/how-to-read")
+@signed_in
+def how_to_read():
+    return render_template("analysis/how_to_read.html")
+
+
+@bp.get("/surveys/<int:survey_id>")
+@readers
+def comparison(survey_id: int):
+    survey = _survey_or_404(survey_id)
+    selection, errors = _choose(survey)
+    results = Results(selection) if selection is not None and not errors else None
+    changes = db.session().scalars(
+        select(MarginChange).where(MarginChange.survey_id == survey.id).order_by(MarginChange.changed_at)
+    ).all()
+    return render_template(
+        "analysis/comparison.html", survey=survey, selection=selection, errors=errors, results=results,
+        margin_changes=changes,
+    )
+
+
+@bp.get("/surveys/<int:survey_id>/change.svg")
+@readers
+def change_chart(survey_id: int):
+    _, results = _selected(survey_id)
+    return HttpResponse(charts.change_svg(results.construct_rows, results.names), mimetype="image/svg+xml")
+
+
+@bp.get("/surveys/<int:survey_id>/constructs/<construct>")
+@readers
+def construct(survey_id: int, construct: str):
+    selection, results = _selected(survey_id)
+    found = _construct_or_404(results, construct)
+    row = next(r for r in results.construct_rows if r["construct"] == construct)
+    return render_template(
+        "analysis/construct.html", survey=selection.survey, selection=selection, results=results,
+        construct=found, row=row, items=results.item_rows(construct), sectors=results.sector_rows(construct),
+        trend=results.trend_rows(construct),
+    )
+
+
+@bp.get("/surveys/<int:survey_id>/constructs/<construct>/trend.svg")
+@readers
+def trend_chart(survey_id: int, construct: str):
+    _, results = _selected(survey_id)
+    found = _construct_or_404(results, construct)
+    svg = charts.trend_svg(results.trend_rows(construct), (found.scale_min, found.scale_max))
+    return HttpResponse(svg, mimetype="image/svg+xml")
+
+
+@bp.get("/surveys/<int:survey_id>/trust")
+@readers
+def trust(survey_id: int):
+    selection, results = _selected(survey_id)
+    return render_template("analysis/trust.html", survey=selection.survey, selection=selection,
+                           results=results, network=results.network)
+
+
+# --- downloads: the same rows as the pages ----------------------------------------------
+
+CONSTRUCT_COLUMNS = [
+    "construct", "verdict", "withheld", "reference_n", "reference_mean", "current_n", "current_mean",
+    "difference", "ci90_low", "ci90_high", "margin", "hedges_g", "p_improve_adj", "p_noninferior_adj",
+    "p_decline_adj", "dip_within_margin", "material", "gain_retained", "needed_n", "alpha_reference",
+    "alpha_current", "adjusted.difference", "adjusted.ci90_low", "adjusted.ci90_high", "adjusted.verdict",
+    "adjusted_disagrees", "panel.n_pairs", "panel.difference", "panel.ci90_low", "panel.ci90_high",
+]
+ITEM_COLUMNS = ["item", "construct", "withheld", "reference_n", "current_n", "prob_superiority", "ci90_low",
+                "ci90_high", "p_value", "breaks_trend"]
+SECTOR_COLUMNS = ["group", "verdict", "withheld", "reference_n", "reference_mean", "current_n", "current_mean",
+                  "difference", "ci90_low", "ci90_high", "p_improve_adj", "p_noninferior_adj", "p_decline_adj",
+                  "dip_within_margin", "material"]
+TREND_COLUMNS = ["wave", "n", "mean", "ci90_low", "ci90_high", "withheld"]
+TRUST_COLUMNS = ["wave", "rater", "target", "raters", "mean", "withheld"]
+CHANGE_COLUMNS = ["rater", "target", "reference_mean", "current_mean", "difference", "ci90_low", "ci90_high"]
+
+
+def _name(selection: Selection, what: str) -> str:
+    s = selection
+    return f"survey-{s.survey.id}-wave-{s.reference.number}-vs-{s.current.number}-{what}.csv"
+
+
+@bp.get("/surveys/<int:survey_id>/constructs.csv")
+@readers
+def constructs_csv(survey_id: int):
+    selection, results = _selected(survey_id)
+    return _csv(_name(selection, "constructs"), CONSTRUCT_COLUMNS, results.construct_rows)
+
+
+@bp.get("/surveys/<int:survey_id>/constructs/<construct>/items.csv")
+@readers
+def items_csv(survey_id: int, construct: str):
+    selection, results = _selected(survey_id)
+    _construct_or_404(results, construct)
+    return _csv(_name(selection, f"{construct}-items"), ITEM_COLUMNS, results.item_rows(construct))
+
+
+@bp.get("/surveys/<int:survey_id>/constructs/<construct>/sectors.csv")
+@readers
+def sectors_csv(survey_id: int, construct: str):
+    selection, results = _selected(survey_id)
+    _construct_or_404(results, construct)
+    return _csv(_name(selection, f"{construct}-sectors"), SECTOR_COLUMNS, results.sector_rows(construct))
+
+
+@bp.get("/surveys/<int:survey_id>/constructs/<construct>/trend.csv")
+@readers
+def trend_csv(survey_id: int, construct: str):
+    selection, results = _selected(survey_id)
+    _construct_or_404(results, construct)
+    return _csv(_name(selection, f"{construct}-trend"), TREND_COLUMNS, results.trend_rows(construct))
+
+
+@bp.get("/surveys/<int:survey_id>/trust.csv")
+@readers
+def trust_csv(survey_id: int):
+    selection, results = _selected(survey_id)
+    return _csv(_name(selection, "trust"), TRUST_COLUMNS, tables.trust_rows(results.network))
+
+
+@bp.get("/surveys/<int:survey_id>/trust-changes.csv")
+@readers
+def trust_changes_csv(survey_id: int):
+    selection, results = _selected(survey_id)
+    rows = [asdict(change) for change in results.network.changes]
+    return _csv(_name(selection, "trust-changes"), CHANGE_COLUMNS, rows)

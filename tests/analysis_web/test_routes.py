@@ -1,0 +1,176 @@
+"""The results pages (analysis/routes.py): choosing waves, what each page shows, what it
+withholds, and that pages, downloads and the command line give the same numbers.
+
+Kept apart from tests/analysis, which tests the pure library without an app."""
+
+import csv
+import io
+import json
+
+import pytest
+from bs4 import BeautifulSoup
+from click.testing import CliRunner
+
+from analysis.cli import compare_command
+from core.models import Role
+from surveys import service as survey_service
+
+
+@pytest.fixture
+def survey(make_answered_survey, make_place):
+    return make_answered_survey(places=[make_place()], per_sector=[14, 12, 3],
+                                sector_names=["Health", "<b>Housing</b>", "Faith"])
+
+
+@pytest.fixture
+def evaluator(make_user, login):
+    user = make_user(Role.EVALUATOR)
+    login(user)
+    return user
+
+
+def page(response):
+    assert response.status_code == 200, response.status_code
+    return BeautifulSoup(response.get_data(as_text=True), "html.parser")
+
+
+def read_csv(response) -> list[dict]:
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    return list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+
+
+def query(survey, **extra):
+    first, second = survey.waves[0], survey.waves[1]
+    return {"reference": first.id, "current": second.id, "baseline": "", "place": "", **extra}
+
+
+def test_the_comparison_page_defaults_to_the_latest_two_waves(client, survey, evaluator):
+    html = page(client.get(f"/analysis/surveys/{survey.id}"))
+    assert html.select_one("#reference option[selected]").text.startswith(survey.waves[0].label)
+    assert html.select_one("#current option[selected]").text.startswith(survey.waves[1].label)
+    rows = html.select("#constructs tbody tr")
+    assert len(rows) == 11  # every construct of the coordination instrument
+    words = {row.select_one(".holdfast-verdict").get_text(" ", strip=True) for row in rows}
+    assert words <= {"▲ Improving", "✔ Holding", "✖ Slipping", "? Can't tell yet", "– Too few responses"}
+    link = rows[0].select_one("a")["href"]
+    assert f"/analysis/surveys/{survey.id}/constructs/" in link and "reference=" in link
+
+
+def test_the_page_the_download_and_the_command_line_give_the_same_numbers(client, survey, evaluator, db_session, tmp_path):
+    downloaded = read_csv(client.get(f"/analysis/surveys/{survey.id}/constructs.csv", query_string=query(survey)))
+    data = survey_service.responses_frame(db_session, survey.waves)
+    likert = data.codebook[data.codebook["construct"].notna() & (data.codebook["type"] == "likert")]
+    data.responses[["response_id", "wave", "sector", "place", "organisation", *likert["item"]]].to_csv(
+        tmp_path / "responses.csv", index=False)
+    likert[["item", "construct", "reverse", "min", "max"]].to_csv(tmp_path / "codebook.csv", index=False)
+    result = CliRunner().invoke(compare_command, [
+        str(tmp_path / "responses.csv"), "--codebook", str(tmp_path / "codebook.csv"),
+        "--reference", survey.waves[0].label, "--current", survey.waves[1].label, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    cli = {c["construct"]: c for c in json.loads(result.stdout)["constructs"]}
+    html = page(client.get(f"/analysis/surveys/{survey.id}", query_string=query(survey)))
+    shown = {row.select_one("th").get_text(strip=True): row for row in html.select("#constructs tbody tr")}
+    assert [row["construct"] for row in downloaded] == list(cli)
+    for row in downloaded:
+        expected = cli[row["construct"]]
+        assert row["verdict"] == expected["verdict"]
+        assert float(row["difference"]) == pytest.approx(expected["difference"], abs=1e-4)
+        assert float(row["ci90_low"]) == pytest.approx(expected["ci90"][0], abs=1e-4)
+        assert int(row["current_n"]) == expected["current"]["n"]
+        assert float(row["p_noninferior_adj"]) == pytest.approx(expected["p_noninferior_adj"], abs=1e-4)
+    trust = next(row for name, row in shown.items() if name == "Trust")
+    assert f"{cli['trust']['difference']:+.2f}".replace("-", "−") in trust.get_text()
+
+
+def test_choosing_the_same_wave_twice_is_an_error_in_plain_english(client, survey, evaluator):
+    wave = survey.waves[0].id
+    response = client.get(f"/analysis/surveys/{survey.id}", query_string={"reference": wave, "current": wave})
+    html = page(response)
+    assert html.title.text.startswith("Error: ")
+    summary = html.select_one(".govuk-error-summary")
+    assert "Select a current wave that is not the reference wave" in summary.text
+    assert summary.select_one("a")["href"] == "#current"
+    assert not html.select("#constructs")
+    bad = page(client.get(f"/analysis/surveys/{survey.id}", query_string=query(survey, place="999999", baseline="x")))
+    assert "Select a place from the list" in bad.text and "Select a baseline wave from the list" in bad.text
+
+
+def test_a_survey_with_one_answered_wave_explains_why_nothing_is_compared(client, make_answered_survey, evaluator):
+    survey = make_answered_survey(wave_count=1, per_sector=5)
+    html = page(client.get(f"/analysis/surveys/{survey.id}"))
+    assert "A comparison needs two waves with responses" in html.text
+    assert client.get(f"/analysis/surveys/{survey.id}/trust").status_code == 404
+
+
+def test_the_construct_page_withholds_small_sectors_and_escapes_names(client, survey, evaluator):
+    html = page(client.get(f"/analysis/surveys/{survey.id}/constructs/trust", query_string=query(survey)))
+    assert html.h1.text == "Trust"
+    sectors = {row.th.text: row for row in html.select("#sectors tbody tr")}
+    assert "Fewer than 5 responses" in sectors["Faith"].text
+    assert not sectors["Faith"].select(".holdfast-verdict")
+    assert "<b>Housing</b>" in sectors  # shown as text, never as markup
+    assert "<b>Housing</b>" not in client.get(
+        f"/analysis/surveys/{survey.id}/constructs/trust", query_string=query(survey)).get_data(as_text=True)
+    trust_items = [i for i in survey.waves[-1].instrument.items if i.construct and i.construct.code == "trust"]
+    assert len(html.select("#items tbody tr")) == len(trust_items) >= 3
+    assert [row.th.text for row in html.select("#trend tbody tr")] == [w.label for w in survey.waves]
+    downloaded = {row["group"]: row for row in read_csv(
+        client.get(f"/analysis/surveys/{survey.id}/constructs/trust/sectors.csv", query_string=query(survey)))}
+    assert downloaded["Faith"]["withheld"] == "fewer than 5 responses"
+    assert downloaded["Faith"]["reference_mean"] == "" and downloaded["Faith"]["current_n"] == ""
+    assert downloaded["Health"]["current_n"] == "14"
+    items = read_csv(client.get(f"/analysis/surveys/{survey.id}/constructs/trust/items.csv", query_string=query(survey)))
+    assert {row["construct"] for row in items} == {"trust"} and all(0 <= float(r["prob_superiority"]) <= 1 for r in items)
+    trend = read_csv(client.get(f"/analysis/surveys/{survey.id}/constructs/trust/trend.csv", query_string=query(survey)))
+    assert [row["n"] for row in trend] == ["29", "29"]
+    chart = client.get(f"/analysis/surveys/{survey.id}/constructs/trust/trend.svg", query_string=query(survey))
+    assert chart.mimetype == "image/svg+xml" and b"<svg" in chart.data
+    assert client.get(f"/analysis/surveys/{survey.id}/constructs/nothing", query_string=query(survey)).status_code == 404
+
+
+def test_the_trust_network_withholds_blocks_under_k_raters(client, survey, evaluator):
+    html = page(client.get(f"/analysis/surveys/{survey.id}/trust", query_string=query(survey)))
+    first = html.select_one("#trust-1")
+    rows = {row.th.text: row for row in first.select("tbody tr")}
+    assert "Fewer than 5 responses" in rows["Faith"].text  # 3 raters a wave
+    assert rows["Health"].select(".holdfast-withheld") == []
+    assert "Density" in html.text
+    blocks = read_csv(client.get(f"/analysis/surveys/{survey.id}/trust.csv", query_string=query(survey)))
+    faith = [b for b in blocks if b["rater"] == "Faith"]
+    assert faith and all(b["mean"] == "" and b["raters"] == "fewer than 5 responses" for b in faith)
+    shown = [b for b in blocks if b["rater"] == "Health"]
+    assert all(1 <= float(b["mean"]) <= 4 and b["raters"] == "14" for b in shown)
+    changes = read_csv(client.get(f"/analysis/surveys/{survey.id}/trust-changes.csv", query_string=query(survey)))
+    assert changes and not any(c["rater"] == "Faith" for c in changes)
+    moves = [abs(float(c["difference"])) for c in changes]
+    assert moves == sorted(moves, reverse=True)
+
+
+def test_formula_like_names_are_made_safe_in_downloads(client, make_answered_survey, evaluator):
+    survey = make_answered_survey(per_sector=[6, 6], sector_count=2, sector_names=["=HYPERLINK(1)", "Health"])
+    rows = read_csv(client.get(f"/analysis/surveys/{survey.id}/constructs/trust/sectors.csv", query_string=query(survey)))
+    assert {row["group"] for row in rows} == {"'=HYPERLINK(1)", "Health"}
+
+
+def test_coordinators_see_only_their_places_surveys(client, survey, make_user, make_place, login):
+    login(make_user(Role.COORDINATOR, places=[make_place()]))
+    assert client.get(f"/analysis/surveys/{survey.id}").status_code == 403
+    assert client.get(f"/analysis/surveys/{survey.id}/constructs.csv", query_string=query(survey)).status_code == 403
+    assert survey.name not in client.get("/analysis/").get_data(as_text=True)
+
+
+def test_choosing_a_place_compares_only_its_responses(client, make_answered_survey, make_place, evaluator):
+    here, elsewhere = make_place(), make_place()
+    survey = make_answered_survey(places=[here, elsewhere], per_sector=12)
+    only_here = read_csv(client.get(f"/analysis/surveys/{survey.id}/constructs.csv", query_string=query(survey, place=here.id)))
+    assert only_here[0]["current_n"] == "36"
+    nobody = page(client.get(f"/analysis/surveys/{survey.id}", query_string=query(survey, place=elsewhere.id)))
+    assert f"Nobody from {elsewhere.name} answered" in nobody.text and not nobody.select("#constructs")
+    assert client.get(f"/analysis/surveys/{survey.id}/constructs.csv",
+                      query_string=query(survey, place=elsewhere.id)).status_code == 404
+
+
+def test_how_to_read_is_for_every_signed_in_role(client, make_user, login):
+    login(make_user(Role.FACILITATOR))
+    html = page(client.get("/analysis/how-to-read"))
+    assert "“No evidence of a fall” is not “no change”" in html.text

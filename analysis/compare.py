@@ -119,7 +119,8 @@ def compare(
     retained = _gain_retained(scores, wave, baseline, current, testable, min_n, alpha) if baseline else {}
     composition = _composition_adjusted(scores, responses, reference, current, margins, testable, min_n, alpha)
     panel = _panel_pairs(scores, responses, reference, current)
-    alphas = {label: cronbach_alphas(responses[wave == label], codebook) for label in (reference, current)}
+    items = codebook["item"].tolist()
+    alphas = {label: cronbach_alphas(responses.loc[wave == label, items], codebook) for label in (reference, current)}
 
     results = []
     for construct in constructs:
@@ -398,11 +399,13 @@ def compare_by(
     withheld: dict[tuple[str, str], str] = {}
     in_waves = wave.isin([reference, current])
     empty = pd.Series(dtype=float)
+    # Only the columns the disclosure rules need: copying every item column for each
+    # construct would cost more than the tests.
+    keys = responses[["wave"] + (["organisation"] if "organisation" in responses.columns else [])].assign(group=group)
     for construct in scores.columns:
         answered = scores[construct].notna() & in_waves
         counts = pd.crosstab(group[answered], wave[answered]).reindex(columns=[reference, current], fill_value=0)
-        cells = responses.loc[answered].assign(group=group[answered])
-        organisations = organisations_where_known(cells, "group", "wave")
+        organisations = organisations_where_known(keys[answered], "group", "wave")
         table = disclose(counts, k, organisations, min_organisations)
         split = dict(list(scores.loc[answered, construct].groupby([group[answered], wave[answered]], observed=True)))
         for name in counts.index:

@@ -79,9 +79,11 @@ def trust_network(
 ) -> TrustNetwork:
     """Sector × sector mean trust for each wave, its density, and the change per pair
     from the reference wave to the current one."""
-    rows = trust[trust["dimension"].isin(TRUST_SCALE_DIMENSIONS) & trust["wave"].isin(waves)]
-    sectors = tuple(sorted(set(rows["sector"].dropna().unique()) | set(rows["target_sector"].dropna().unique())))
-    per_rater = _rater_means(rows, sectors)
+    wanted = (trust["dimension"].isin(TRUST_SCALE_DIMENSIONS) & trust["wave"].isin(waves)).to_numpy()
+    sectors = tuple(sorted(
+        set(trust.loc[wanted, "sector"].dropna().unique()) | set(trust.loc[wanted, "target_sector"].dropna().unique())
+    ))
+    per_rater = _rater_means(trust, wanted, sectors)
     blocks = per_rater.groupby(["wave", "sector", "target_sector"], observed=True)["value"].agg(["count", "mean", "var"])
     shown_stats: dict[str, pd.DataFrame] = {}
     results = []
@@ -108,27 +110,38 @@ def trust_network(
     return TrustNetwork(reference, current, sectors, tuple(results), changes)
 
 
-def _rater_means(rows: pd.DataFrame, sectors: tuple[str, ...]) -> pd.DataFrame:
+def _rater_means(trust: pd.DataFrame, wanted: np.ndarray, sectors: tuple[str, ...]) -> pd.DataFrame:
     """Each rater's mean over the trust dimensions for each target sector. Ratings can run
     to tens of millions of rows, so this is a bincount over integer codes rather than a
-    group-by on four keys; a rater's wave, sector and organisation are the same on
-    every row, so they are carried from the rater's first row."""
-    rater_codes, raters = pd.factorize(rows["response_id"])
-    target_codes = pd.Categorical(rows["target_sector"], categories=sectors).codes.astype(np.int64)
+    group-by on four keys, on the `wanted` rows without copying the frame; a rater's
+    wave, sector and organisation are the same on every row, so they are carried from
+    the rater's first row."""
+    ids = trust["response_id"].to_numpy()[wanted]
+    if len(ids) and pd.Series(ids).is_monotonic_increasing:
+        # Ratings stored rater by rater (surveys.service orders them): number the raters
+        # by counting where the id changes, without hashing every row.
+        starts = np.r_[True, ids[1:] != ids[:-1]]
+        rater_codes = np.cumsum(starts) - 1
+        raters = ids[starts]
+        first = np.flatnonzero(starts)
+    else:
+        rater_codes, raters = pd.factorize(ids)
+        # factorize numbers raters in order of first appearance, so a rater's first row
+        # is where the running maximum of the codes steps up.
+        running_max = np.maximum.accumulate(rater_codes) if len(ids) else rater_codes
+        first = np.flatnonzero(np.r_[True, rater_codes[1:] > running_max[:-1]]) if len(ids) else rater_codes
+    target_codes = pd.Categorical(trust["target_sector"].to_numpy()[wanted], categories=sectors).codes.astype(np.int64)
     keys = rater_codes.astype(np.int64) * len(sectors) + target_codes
-    values = rows["value"].to_numpy(dtype=float)
+    values = trust["value"].to_numpy(dtype=float)[wanted]
     answered = ~np.isnan(values) & (target_codes >= 0)
     size = len(raters) * len(sectors)
     counts = np.bincount(keys[answered], minlength=size)
     sums = np.bincount(keys[answered], weights=values[answered], minlength=size)
     rated = np.flatnonzero(counts)
-    # factorize numbers raters in order of first appearance, so a rater's first row is
-    # where the running maximum of the codes steps up.
-    running_max = np.maximum.accumulate(rater_codes)
-    first = np.flatnonzero(np.r_[True, rater_codes[1:] > running_max[:-1]]) if len(rows) else np.array([], int)
-    carried = ["wave", "sector"] + (["organisation"] if "organisation" in rows.columns else [])
-    per_rater = rows.iloc[first[rated // len(sectors)]][carried].reset_index(drop=True)
-    per_rater["response_id"] = raters[rated // len(sectors)]
+    carried = ["wave", "sector"] + (["organisation"] if "organisation" in trust.columns else [])
+    rows = np.flatnonzero(wanted)[first[rated // len(sectors)]]
+    per_rater = trust[carried].iloc[rows].reset_index(drop=True)
+    per_rater["response_id"] = np.asarray(raters)[rated // len(sectors)]
     per_rater["target_sector"] = np.asarray(sectors, dtype=object)[rated % len(sectors)]
     per_rater["value"] = sums[rated] / counts[rated]
     return per_rater

@@ -45,6 +45,7 @@ def number(value, places: int = 2, signed: bool = False) -> str:
         return "–"
     if isinstance(value, str):
         return value
+    value = round(value, places) + 0.0  # + 0.0 turns −0.0 into 0.0, so nothing reads "−0.00"
     text = f"{value:+.{places}f}" if signed else f"{value:.{places}f}"
     return text.replace("-", "−")  # a real minus sign reads better and is announced
 
@@ -130,11 +131,17 @@ class Results:
         items = item_comparisons(self.responses, in_construct, reference, current, self.min_n)
         return tables.item_rows(items, reference, current, self.k)
 
-    def sector_rows(self, construct: str) -> list[dict]:
+    @cached_property
+    def breakdown(self):
         reference, current, _ = self.labels
-        breakdown = compare_by(self.responses, self.codebook, "sector", reference, current, self.margins,
-                               self.min_n, self.k, min_organisations=self.min_organisations)
-        return tables.sector_rows(breakdown, construct)
+        return compare_by(self.responses, self.codebook, "sector", reference, current, self.margins,
+                          self.min_n, self.k, min_organisations=self.min_organisations)
+
+    def sector_rows(self, construct: str) -> list[dict]:
+        return tables.sector_rows(self.breakdown, construct)
+
+    def one_sector_rows(self, sector: str) -> list[dict]:
+        return tables.one_sector_rows(self.breakdown, sector)
 
     def trend_rows(self, construct: str) -> list[dict]:
         waves = [w.label for w in self.selection.waves]
@@ -301,6 +308,16 @@ def trend_chart(survey_id: int, construct: str):
     return HttpResponse(svg, mimetype="image/svg+xml")
 
 
+@bp.get("/surveys/<int:survey_id>/sectors/<sector>")
+@readers
+def sector(survey_id: int, sector: str):
+    selection, results = _selected(survey_id)
+    if sector not in results.breakdown:
+        abort(404)
+    return render_template("analysis/sector.html", survey=selection.survey, selection=selection, results=results,
+                           sector=sector, rows=results.one_sector_rows(sector))
+
+
 @bp.get("/surveys/<int:survey_id>/trust")
 @readers
 def trust(survey_id: int):
@@ -323,6 +340,7 @@ ITEM_COLUMNS = ["item", "construct", "withheld", "reference_n", "current_n", "pr
 SECTOR_COLUMNS = ["group", "verdict", "withheld", "reference_n", "reference_mean", "current_n", "current_mean",
                   "difference", "ci90_low", "ci90_high", "p_improve_adj", "p_noninferior_adj", "p_decline_adj",
                   "dip_within_margin", "material"]
+ONE_SECTOR_COLUMNS = ["construct", *SECTOR_COLUMNS[1:]]
 TREND_COLUMNS = ["wave", "n", "mean", "ci90_low", "ci90_high", "withheld"]
 TRUST_COLUMNS = ["wave", "rater", "target", "raters", "mean", "withheld"]
 CHANGE_COLUMNS = ["rater", "target", "reference_mean", "current_mean", "difference", "ci90_low", "ci90_high"]
@@ -362,6 +380,15 @@ def trend_csv(survey_id: int, construct: str):
     selection, results = _selected(survey_id)
     _construct_or_404(results, construct)
     return _csv(_name(selection, f"{construct}-trend"), TREND_COLUMNS, results.trend_rows(construct))
+
+
+@bp.get("/surveys/<int:survey_id>/sectors/<sector>.csv")
+@readers
+def sector_csv(survey_id: int, sector: str):
+    selection, results = _selected(survey_id)
+    if sector not in results.breakdown:
+        abort(404)
+    return _csv(_name(selection, "sector"), ONE_SECTOR_COLUMNS, results.one_sector_rows(sector))
 
 
 @bp.get("/surveys/<int:survey_id>/trust.csv")

@@ -101,24 +101,32 @@ def item_rows(items: tuple[ItemComparison, ...], reference: str, current: str, k
     return rows
 
 
+def _breakdown_row(result: ConstructComparison | Suppressed) -> dict:
+    if isinstance(result, Suppressed):
+        return {"withheld": result.reason, "verdict": "too_few"}
+    return {
+        "withheld": None, "verdict": result.verdict,
+        "reference_n": result.reference.n, "current_n": result.current.n,
+        "reference_mean": result.reference.mean, "current_mean": result.current.mean,
+        "difference": result.difference, "ci90": result.ci90,
+        "p_improve_adj": result.p_improve_adj, "p_noninferior_adj": result.p_noninferior_adj,
+        "p_decline_adj": result.p_decline_adj, "material": result.material,
+        "dip_within_margin": result.dip_within_margin,
+    }
+
+
 def sector_rows(breakdown: dict[str, tuple[ConstructComparison | Suppressed, ...]], construct: str) -> list[dict]:
-    """One row per group for one construct; compare_by has already applied disclosure."""
-    rows = []
-    for name, results in breakdown.items():
-        result = next(r for r in results if r.construct == construct)
-        if isinstance(result, Suppressed):
-            rows.append({"group": name, "withheld": result.reason, "verdict": "too_few"})
-            continue
-        rows.append({
-            "group": name, "withheld": None, "verdict": result.verdict,
-            "reference_n": result.reference.n, "current_n": result.current.n,
-            "reference_mean": result.reference.mean, "current_mean": result.current.mean,
-            "difference": result.difference, "ci90": result.ci90,
-            "p_improve_adj": result.p_improve_adj, "p_noninferior_adj": result.p_noninferior_adj,
-            "p_decline_adj": result.p_decline_adj, "material": result.material,
-            "dip_within_margin": result.dip_within_margin,
-        })
-    return rows
+    """One row per group for one construct (a column of the grid); compare_by has
+    already applied disclosure."""
+    return [
+        {"group": name, **_breakdown_row(next(r for r in results if r.construct == construct))}
+        for name, results in breakdown.items()
+    ]
+
+
+def one_sector_rows(breakdown: dict[str, tuple[ConstructComparison | Suppressed, ...]], group: str) -> list[dict]:
+    """One row per construct for one group (a row of the grid), with the same figures."""
+    return [{"construct": result.construct, **_breakdown_row(result)} for result in breakdown[group]]
 
 
 def trend_rows(points: tuple[TrendPoint, ...]) -> list[dict]:

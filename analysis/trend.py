@@ -41,10 +41,11 @@ def construct_counts(
     counts = counts.reindex(columns=waves, fill_value=0)
     organisations = None
     if "organisation" in responses.columns:
+        keys = responses[["wave", "organisation"]]
         columns = {}
         for construct in scores.columns:
             answered = in_waves & scores[construct].notna()
-            grouped = responses.loc[answered].groupby("wave")["organisation"]
+            grouped = keys[answered].groupby("wave", observed=True)["organisation"]
             columns[construct] = grouped.nunique().where(grouped.count() == grouped.size())
         organisations = pd.DataFrame(columns).T.reindex(index=counts.index, columns=waves).astype(float)
     return disclose(counts, k, organisations, min_organisations, complements=False)

@@ -91,3 +91,22 @@ def test_a_pair_withheld_in_either_wave_has_no_change():
     network = trust_network(trust, ["W1", "W2"], "W1", "W2", k=5)
     assert network.changes == ()
     assert network.wave("W2").block("Council", "Health").mean == pytest.approx(2.0)
+
+
+def test_ratings_in_any_order_give_the_same_network():
+    rng = np.random.default_rng(8)
+    groups = []
+    for wave in ("W1", "W2"):
+        for rater in ("Council", "Health", "Funder"):
+            for target in ("Council", "Health", "Funder"):
+                triples = [tuple(rng.integers(1, 5, 3)) for _ in range(7)]
+                groups.append(ratings(wave, rater, target, triples))
+    trust = frame(*groups)
+    trust["response_id"] = pd.factorize(trust["response_id"])[0]  # integers, as from the database
+    ordered = trust.sort_values("response_id", kind="stable")
+    shuffled = trust.sample(frac=1, random_state=3)
+    first = trust_network(ordered, ["W1", "W2"], "W1", "W2")
+    second = trust_network(shuffled, ["W1", "W2"], "W1", "W2")
+    assert first.waves == second.waves
+    assert [(c.rater, c.target) for c in first.changes] == [(c.rater, c.target) for c in second.changes]
+    assert [c.difference for c in first.changes] == pytest.approx([c.difference for c in second.changes])

@@ -174,3 +174,31 @@ def test_how_to_read_is_for_every_signed_in_role(client, make_user, login):
     login(make_user(Role.FACILITATOR))
     html = page(client.get("/analysis/how-to-read"))
     assert "“No evidence of a fall” is not “no change”" in html.text
+
+
+def test_a_sector_page_shows_the_same_figures_as_the_construct_pages(client, survey, evaluator):
+    construct_page = page(client.get(f"/analysis/surveys/{survey.id}/constructs/trust", query_string=query(survey)))
+    link = next(a["href"] for a in construct_page.select("#sectors tbody th a") if a.text == "Health")
+    html = page(client.get(link))
+    assert html.h1.text == "Health"
+    rows = {row.th.text: row for row in html.select("#sector-constructs tbody tr")}
+    assert len(rows) == 11
+    on_construct_page = next(r for r in construct_page.select("#sectors tbody tr") if r.th.text == "Health")
+    assert rows["Trust"].select("td")[3].text == on_construct_page.select("td")[3].text
+    faith = read_csv(client.get(f"/analysis/surveys/{survey.id}/sectors/Faith.csv", query_string=query(survey)))
+    assert len(faith) == 11 and all(row["withheld"] == "fewer than 5 responses" for row in faith)
+    assert client.get(f"/analysis/surveys/{survey.id}/sectors/Nobody", query_string=query(survey)).status_code == 404
+
+
+@pytest.mark.parametrize("value, places, signed, text", [
+    (-0.001, 2, True, "+0.00"), (-0.5, 2, True, "−0.50"), (0.25, 2, False, "0.25"), (None, 2, False, "–"),
+    ("fewer than 5 responses", 2, False, "fewer than 5 responses"),
+])
+def test_numbers_read_well(value, places, signed, text):
+    from analysis.routes import number
+    assert number(value, places, signed) == text
+
+
+def test_p_values_are_floored_at_a_thousandth():
+    from analysis.routes import p_value
+    assert (p_value(0.0000001), p_value(0.0412), p_value(None)) == ("< 0.001", "0.041", "–")

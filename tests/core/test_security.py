@@ -44,8 +44,10 @@ def route_objects(db_session, make_place, make_sector, make_organisation, make_u
         "slug": wave.open_link_slug,
         "respondent_token": link.token,
         # Results pages need two waves with responses.
-        "answered_survey_id": make_answered_survey(places=[place], per_sector=5).id,
+        "answered_survey_id": make_answered_survey(
+            places=[place], per_sector=5, sector_names=["Health and care", "Funder", "Housing"]).id,
         "construct": "trust",
+        "sector": "Health and care",
     }
 
     def refresh() -> None:

@@ -17,6 +17,7 @@ from werkzeug.serving import make_server
 from app import create_app
 from core.cli import upgrade_database
 from core.demo import load_demo_data
+from surveys.demo import load_demo_surveys
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -38,7 +39,8 @@ def pytest_collection_modifyitems(items):
 
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory) -> Iterator[str]:
-    """The app as it runs for real (CSRF, rate limits, secure cookies) with the demo data."""
+    """The app as it runs for real (CSRF, rate limits, secure cookies) with the demo data,
+    surveys and waves included."""
     folder = tmp_path_factory.mktemp("e2e")
     app = create_app(
         {
@@ -50,6 +52,7 @@ def live_server(tmp_path_factory) -> Iterator[str]:
     upgrade_database(app.extensions["db_engine"])
     with app.extensions["db_sessionmaker"]() as session:
         load_demo_data(session)
+        load_demo_surveys(session, "e2e-panel-secret")
         session.commit()
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

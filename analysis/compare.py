@@ -193,12 +193,13 @@ def check_inputs(responses: pd.DataFrame, codebook: pd.DataFrame, waves: list[st
     return responses.assign(wave=wave)
 
 
-def _summary(values: pd.Series) -> WaveSummary:
+def _summary(values: np.ndarray) -> WaveSummary:
     n = int(values.size)
     return WaveSummary(n, float(values.mean()) if n else None, float(values.std(ddof=1)) if n > 1 else None)
 
 
-def _raw_tests(r: pd.Series, c: pd.Series, margin: float, min_n: int) -> dict:
+def _raw_tests(r, c, margin: float, min_n: int) -> dict:
+    r, c = np.asarray(r, dtype=float), np.asarray(c, dtype=float)  # numpy: ~100 cells per breakdown
     result = {"reference": _summary(r), "current": _summary(c), "tested": False, "difference": None,
               "ci90": None, "hedges_g": None, "p_improve": None, "p_noninferior": None, "p_decline": None,
               "pooled_sd": None}
@@ -206,12 +207,13 @@ def _raw_tests(r: pd.Series, c: pd.Series, margin: float, min_n: int) -> dict:
         return result  # too few: no test is shown
     two_sided = stats.ttest_ind(c, r, equal_var=False)
     low, high = two_sided.confidence_interval(CI_LEVEL)
-    pooled_sd = np.sqrt(((len(c) - 1) * c.var() + (len(r) - 1) * r.var()) / (len(c) + len(r) - 2))
+    var_c, var_r = c.var(ddof=1), r.var(ddof=1)
+    pooled_sd = np.sqrt(((len(c) - 1) * var_c + (len(r) - 1) * var_r) / (len(c) + len(r) - 2))
     correction = 1 - 3 / (4 * (len(c) + len(r)) - 9)
     difference = float(c.mean() - r.mean())
     # The one-sided p-values share Welch's standard error and degrees of freedom with the
     # two-sided test; the non-inferiority test shifts the difference by the margin.
-    se = float(np.sqrt(c.var() / len(c) + r.var() / len(r)))
+    se = float(np.sqrt(var_c / len(c) + var_r / len(r)))
     df = float(two_sided.df)
     t_zero = difference / se if se > 0 else np.copysign(np.inf, difference) if difference else 0.0
     t_margin = (difference + margin) / se if se > 0 else np.copysign(np.inf, difference + margin)
@@ -255,7 +257,18 @@ def needed_n(margin: float, sd: float, alpha: float = ALPHA, power: float = POWE
 
 
 def _holm(p_values: list[float]) -> list[float]:
-    return list(multipletests(p_values, method="holm")[1]) if p_values else []
+    """Holm's step-down adjusted p-values: sorted, multiplied by m, m−1, …, 1, made
+    non-decreasing, capped at 1. Written out because statsmodels' multipletests runs
+    gc.collect() on every Holm call, which costs more than the comparison itself (tests
+    check this against multipletests)."""
+    if not p_values:
+        return []
+    p = np.asarray(p_values, dtype=float)
+    order = np.argsort(p, kind="stable")
+    stepped = np.minimum(np.maximum.accumulate(p[order] * np.arange(len(p), 0, -1)), 1.0)
+    adjusted = np.empty_like(stepped)
+    adjusted[order] = stepped
+    return adjusted.tolist()
 
 
 def decide(tested: bool, p_improve_adj, p_noninferior_adj, p_decline_adj, difference, margin, alpha=ALPHA):
@@ -398,16 +411,21 @@ def compare_by(
     grid: dict[tuple[str, str], dict] = {}
     withheld: dict[tuple[str, str], str] = {}
     in_waves = wave.isin([reference, current])
-    empty = pd.Series(dtype=float)
+    empty = np.array([], dtype=float)
     # Only the columns the disclosure rules need: copying every item column for each
     # construct would cost more than the tests.
     keys = responses[["wave"] + (["organisation"] if "organisation" in responses.columns else [])].assign(group=group)
     for construct in scores.columns:
         answered = scores[construct].notna() & in_waves
-        counts = pd.crosstab(group[answered], wave[answered]).reindex(columns=[reference, current], fill_value=0)
+        split = {
+            key: values.to_numpy()
+            for key, values in scores.loc[answered, construct].groupby([group[answered], wave[answered]], observed=True)
+        }
+        names = sorted({name for name, _ in split})
+        counts = pd.DataFrame([[len(split.get((name, w), empty)) for w in (reference, current)] for name in names],
+                              index=names, columns=[reference, current])
         organisations = organisations_where_known(keys[answered], "group", "wave")
         table = disclose(counts, k, organisations, min_organisations)
-        split = dict(list(scores.loc[answered, construct].groupby([group[answered], wave[answered]], observed=True)))
         for name in counts.index:
             reasons = [reason for reason in table.reasons.loc[name] if reason]
             if reasons or counts.loc[name].min() < k:  # a wave with no responses at all is too few too

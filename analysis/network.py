@@ -21,7 +21,7 @@ import pandas as pd
 from scipy import stats
 
 from analysis.compare import CI_LEVEL
-from analysis.disclosure import K_INTERNAL, MIN_ORGANISATIONS, disclose, organisations_where_known
+from analysis.disclosure import K_INTERNAL, MIN_ORGANISATIONS, disclose
 
 TRUST_SCALE_DIMENSIONS = ("reliable", "shared_mission", "open")
 HIGH_TRUST = 3.0
@@ -80,28 +80,39 @@ def trust_network(
     """Sector × sector mean trust for each wave, its density, and the change per pair
     from the reference wave to the current one."""
     wanted = (trust["dimension"].isin(TRUST_SCALE_DIMENSIONS) & trust["wave"].isin(waves)).to_numpy()
-    sectors = tuple(sorted(
-        set(trust.loc[wanted, "sector"].dropna().unique()) | set(trust.loc[wanted, "target_sector"].dropna().unique())
-    ))
-    per_rater = _rater_means(trust, wanted, sectors)
-    blocks = per_rater.groupby(["wave", "sector", "target_sector"], observed=True)["value"].agg(["count", "mean", "var"])
+    sectors = tuple(sorted(_present(trust["sector"], wanted) | _present(trust["target_sector"], wanted)))
+    raters = _rater_means(trust, wanted, sectors, waves)
+    size = len(sectors) ** 2
+    grid = pd.MultiIndex.from_product([sectors, sectors])
     shown_stats: dict[str, pd.DataFrame] = {}
     results = []
-    for label in waves:
-        in_wave = per_rater[per_rater["wave"] == label]
-        stats_here = blocks.loc[label] if label in blocks.index.get_level_values(0) else blocks.iloc[0:0].droplevel(0)
-        counts = stats_here["count"].unstack().reindex(index=sectors, columns=sectors).fillna(0)
-        organisations = organisations_where_known(in_wave, "sector", "target_sector")
+    for number, label in enumerate(waves):
+        here = raters["wave"] == number
+        block = raters["sector"][here] * len(sectors) + raters["target"][here]
+        values = raters["value"][here]
+        n = np.bincount(block, minlength=size)
+        total = np.bincount(block, weights=values, minlength=size)
+        squares = np.bincount(block, weights=values**2, minlength=size)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = total / n
+            variance = (squares - total**2 / n) / (n - 1)
+        stats_here = pd.DataFrame({"count": n, "mean": mean, "var": variance}, index=grid)
+        counts = pd.DataFrame(n.reshape(len(sectors), -1), index=sectors, columns=sectors)
+        organisations = None
+        if "organisation" in raters:
+            organisations = pd.DataFrame(
+                _organisations(block, raters["organisation"][here], size).reshape(len(sectors), -1),
+                index=sectors, columns=sectors,
+            )
         table = disclose(counts, k, organisations, min_organisations, complements=False)
-        shown = stats_here[~stats_here.index.map(lambda pair: bool(table.suppressed.loc[pair]))]
+        visible = (n > 0) & ~table.suppressed.to_numpy().ravel()
+        shown = stats_here[visible]
         shown_stats[label] = shown
-        cells = []
-        for rater in sectors:
-            for target in sectors:
-                raters = int(counts.loc[rater, target])
-                withheld = table.reasons.loc[rater, target] or None
-                mean = float(shown.loc[(rater, target), "mean"]) if (rater, target) in shown.index else None
-                cells.append(TrustBlock(rater, target, raters, mean, withheld))
+        cells = [
+            TrustBlock(rater, target, int(n[i]), float(mean[i]) if visible[i] else None,
+                       table.reasons.at[rater, target] or None)
+            for i, (rater, target) in enumerate(grid)
+        ]
         cross = shown[shown.index.get_level_values(0) != shown.index.get_level_values(1)]
         density = float((cross["mean"] >= HIGH_TRUST).mean()) if len(cross) else None
         results.append(TrustWave(label, tuple(cells), density, int(len(cross))))
@@ -110,41 +121,82 @@ def trust_network(
     return TrustNetwork(reference, current, sectors, tuple(results), changes)
 
 
-def _rater_means(trust: pd.DataFrame, wanted: np.ndarray, sectors: tuple[str, ...]) -> pd.DataFrame:
-    """Each rater's mean over the trust dimensions for each target sector. Ratings can run
-    to tens of millions of rows, so this is a bincount over integer codes rather than a
-    group-by on four keys, on the `wanted` rows without copying the frame; a rater's
-    wave, sector and organisation are the same on every row, so they are carried from
-    the rater's first row."""
-    ids = trust["response_id"].to_numpy()[wanted]
+def _present(column: pd.Series, wanted: np.ndarray) -> set[str]:
+    """The distinct values among the wanted rows (a categorical counts its codes)."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        codes = column.cat.codes.to_numpy()[wanted]
+        seen = np.bincount(codes[codes >= 0], minlength=len(column.cat.categories)) > 0
+        return set(column.cat.categories[seen])
+    return set(column[wanted].dropna().unique())
+
+
+def _rater_means(trust: pd.DataFrame, wanted: np.ndarray, sectors: tuple[str, ...], waves: list[str]) -> dict:
+    """Each rater's mean over the trust dimensions for each target sector, as integer-coded
+    arrays (`wave`, `sector`, `target`, `value`, and `organisation` where the frame has
+    it, −1 where unknown). Ratings can run to tens of millions of rows, so this is a
+    bincount over integer codes rather than a group-by on four keys; a rater's wave,
+    sector and organisation are the same on every row, so they come from its first row."""
+    values = pd.to_numeric(trust["value"], errors="coerce").to_numpy(dtype=float)
+    target_codes = _codes(trust["target_sector"], sectors)
+    usable = wanted & (target_codes >= 0) & ~np.isnan(values)
+    everything = bool(usable.all())  # then no copies are needed at all
+    ids = trust["response_id"].to_numpy()
+    if not everything:
+        ids, target_codes, values = ids[usable], target_codes[usable], values[usable]
     if len(ids) and pd.Series(ids).is_monotonic_increasing:
         # Ratings stored rater by rater (surveys.service orders them): number the raters
         # by counting where the id changes, without hashing every row.
         starts = np.r_[True, ids[1:] != ids[:-1]]
         rater_codes = np.cumsum(starts) - 1
-        raters = ids[starts]
         first = np.flatnonzero(starts)
     else:
-        rater_codes, raters = pd.factorize(ids)
+        rater_codes, _ = pd.factorize(ids)
         # factorize numbers raters in order of first appearance, so a rater's first row
         # is where the running maximum of the codes steps up.
         running_max = np.maximum.accumulate(rater_codes) if len(ids) else rater_codes
         first = np.flatnonzero(np.r_[True, rater_codes[1:] > running_max[:-1]]) if len(ids) else rater_codes
-    target_codes = pd.Categorical(trust["target_sector"].to_numpy()[wanted], categories=sectors).codes.astype(np.int64)
-    keys = rater_codes.astype(np.int64) * len(sectors) + target_codes
-    values = trust["value"].to_numpy(dtype=float)[wanted]
-    answered = ~np.isnan(values) & (target_codes >= 0)
-    size = len(raters) * len(sectors)
-    counts = np.bincount(keys[answered], minlength=size)
-    sums = np.bincount(keys[answered], weights=values[answered], minlength=size)
+    keys = rater_codes * len(sectors) + target_codes
+    size = len(first) * len(sectors)
+    counts = np.bincount(keys, minlength=size)
+    sums = np.bincount(keys, weights=values, minlength=size)
     rated = np.flatnonzero(counts)
-    carried = ["wave", "sector"] + (["organisation"] if "organisation" in trust.columns else [])
-    rows = np.flatnonzero(wanted)[first[rated // len(sectors)]]
-    per_rater = trust[carried].iloc[rows].reset_index(drop=True)
-    per_rater["response_id"] = np.asarray(raters)[rated // len(sectors)]
-    per_rater["target_sector"] = np.asarray(sectors, dtype=object)[rated % len(sectors)]
-    per_rater["value"] = sums[rated] / counts[rated]
-    return per_rater
+    rows = first[rated // len(sectors)]
+    rows = rows if everything else np.flatnonzero(usable)[rows]
+    result = {
+        "wave": _codes(trust["wave"], tuple(waves))[rows],
+        "sector": _codes(trust["sector"], sectors)[rows],
+        "target": rated % len(sectors),
+        "value": sums[rated] / counts[rated],
+    }
+    if "organisation" in trust.columns:
+        organisation = trust["organisation"]
+        result["organisation"] = (
+            organisation.cat.codes.to_numpy()[rows].astype(np.int64)
+            if isinstance(organisation.dtype, pd.CategoricalDtype)
+            else pd.factorize(organisation.to_numpy()[rows])[0]
+        )
+    return result
+
+
+def _organisations(block: np.ndarray, organisation: np.ndarray, size: int) -> np.ndarray:
+    """Distinct organisations per block, NaN where a rater's organisation is unknown."""
+    unknown = np.bincount(block, weights=organisation < 0, minlength=size) > 0
+    known = organisation >= 0
+    kinds = int(organisation.max()) + 1 if known.any() else 1
+    pairs = np.bincount(block[known] * kinds + organisation[known], minlength=size * kinds)
+    distinct = (pairs.reshape(size, kinds) > 0).sum(axis=1).astype(float)
+    distinct[unknown] = np.nan
+    return distinct
+
+
+def _codes(column: pd.Series, names: tuple[str, ...]) -> np.ndarray:
+    """Each row's position in `names` (−1 if absent). A categorical column maps its few
+    categories instead of looking up every one of millions of strings."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        position = {name: i for i, name in enumerate(names)}
+        mapping = np.array([position.get(name, -1) for name in column.cat.categories] + [-1], dtype=np.int64)
+        return mapping[column.cat.codes.to_numpy()]  # code −1 (missing) picks the final −1
+    return pd.Categorical(column, categories=list(names)).codes.astype(np.int64)
 
 
 def _pair_changes(reference: pd.DataFrame | None, current: pd.DataFrame | None) -> tuple[PairChange, ...]:

@@ -3,7 +3,7 @@
 Generates N responses over three waves (baseline, reference, current) with 40 items in
 10 constructs (1–5, one reverse-worded item each), 10 sectors, 3 places, 300
 organisations and a 30% panel, plus each respondent's trust in all 10 sectors on the
-three trust dimensions. Then times, in one process, everything the evaluator pages and
+three trust dimensions (with their organisation, for the disclosure rule). Then times, in one process, everything the evaluator pages and
 a briefing need: all constructs compared (with baseline, composition adjustment,
 panel pairs and Cronbach's alpha), the sector breakdown, every item's Brunner–Munzel
 result, the trends across waves, and the trust network.
@@ -48,13 +48,15 @@ def generate(n: int, seed: int = 2026) -> tuple[pd.DataFrame, pd.DataFrame, pd.D
     sectors = np.array([f"Sector {i + 1}" for i in range(SECTORS)])
     wave_codes = rng.integers(0, len(WAVES), n)
     sector_codes = rng.integers(0, SECTORS, n)
+    organisation_codes = rng.integers(0, 300, n)
+    organisations = [f"Org {i}" for i in range(300)]
     panel = rng.random(n) < 0.3
     responses = pd.DataFrame({
         "response_id": np.arange(n),
         "wave": pd.Categorical.from_codes(wave_codes, WAVES),
         "sector": pd.Categorical.from_codes(sector_codes, sectors),
         "place": pd.Categorical.from_codes(rng.integers(0, 3, n), ["North", "Middle", "South"]),
-        "organisation": pd.Categorical.from_codes(rng.integers(0, 300, n), [f"Org {i}" for i in range(300)]),
+        "organisation": pd.Categorical.from_codes(organisation_codes, organisations),
         "panel_key": np.where(panel, (np.arange(n) % max(1, n // 6)).astype(str), None),
     })
     rows = []
@@ -80,6 +82,7 @@ def generate(n: int, seed: int = 2026) -> tuple[pd.DataFrame, pd.DataFrame, pd.D
         "target_sector": pd.Categorical.from_codes(targets, sectors),
         "dimension": pd.Categorical.from_codes(dimensions, TRUST_SCALE_DIMENSIONS),
         "value": rng.integers(1, 5, raters.size).astype(np.int8),
+        "organisation": pd.Categorical.from_codes(organisation_codes[raters], organisations),
     })
     return responses, codebook, trust
 

@@ -6,6 +6,8 @@ import pytest
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.power import TTestIndPower
+from hypothesis import given
+from hypothesis import strategies as st
 
 from analysis.compare import (
     ComparisonInputError, Suppressed, compare, compare_by, cronbach_alphas, decide, needed_n,
@@ -177,3 +179,10 @@ def test_needed_n_is_the_smallest_n_statsmodels_says_reaches_80_percent_power(ma
     solved = TTestIndPower().solve_power(effect_size=margin / sd, alpha=0.05, power=0.8, alternative="larger")
     assert needed_n(margin, sd) == max(2, int(np.ceil(solved)))
     assert needed_n(0.25, 0.0) is None
+
+
+@given(st.lists(st.floats(min_value=0, max_value=1), min_size=1, max_size=30))
+def test_holm_matches_statsmodels(p_values):
+    from analysis.compare import _holm
+
+    assert _holm(p_values) == pytest.approx(list(multipletests(p_values, method="holm")[1]))

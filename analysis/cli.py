@@ -86,13 +86,18 @@ def as_json(result: Comparison, by: dict | None, by_name: str | None) -> dict:
     return document
 
 
+def _signed(value: float) -> str:
+    return f"{round(value, 2) + 0.0:+.2f}"  # + 0.0: a tiny fall rounds to +0.00, not -0.00
+
+
 def as_table(result: Comparison) -> str:
     lines = [f"{result.reference} → {result.current}" + (f" (baseline {result.baseline})" if result.baseline else "")]
     lines.append(f"{'construct':<22}{'verdict':<11}{'reference':>16}{'current':>16}{'change [90% CI]':>26}{'margin':>8}")
     for c in result.constructs:
         ref = f"{c.reference.mean:.2f} (n={c.reference.n})" if c.reference.mean is not None else f"n={c.reference.n}"
         cur = f"{c.current.mean:.2f} (n={c.current.n})" if c.current.mean is not None else f"n={c.current.n}"
-        change = f"{c.difference:+.2f} [{c.ci90[0]:+.2f}, {c.ci90[1]:+.2f}]" if c.difference is not None else "–"
+        change = (f"{_signed(c.difference)} [{_signed(c.ci90[0])}, {_signed(c.ci90[1])}]"
+                  if c.difference is not None else "–")
         lines.append(f"{c.construct:<22}{c.verdict:<11}{ref:>16}{cur:>16}{change:>26}{c.margin:>8.2f}")
     return "\n".join(lines)
 

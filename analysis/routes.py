@@ -275,7 +275,7 @@ def comparison(survey_id: int):
     ).all()
     return render_template(
         "analysis/comparison.html", survey=survey, selection=selection, errors=errors, results=results,
-        margin_changes=changes,
+        margin_changes=changes, can_export=current_user.role in (Role.ADMIN, Role.EVALUATOR),
     )
 
 

@@ -91,6 +91,16 @@ def to_csv(table: ExportTable) -> bytes:
     return _defuse(table.frame).to_csv(index=False).encode("utf-8-sig")
 
 
+def compare_files(data: TidyData, include_panel_keys: bool) -> tuple[bytes, bytes]:
+    """Every wave's responses and the codebook of the scored questions, in the shapes the
+    `flask compare` command reads, so anyone can rerun the comparison outside Holdfast."""
+    scored = data.codebook[data.codebook["construct"].notna() & data.codebook["min"].notna()]
+    identifiers = ["response_id", "wave", "sector", "place", "organisation"] + (["panel_key"] if include_panel_keys else [])
+    responses = _defuse(data.responses[identifiers + scored["item"].tolist()])
+    codebook = _defuse(scored[["item", "construct", "reverse", "min", "max", "text"]])
+    return (responses.to_csv(index=False).encode("utf-8-sig"), codebook.to_csv(index=False).encode("utf-8-sig"))
+
+
 def to_xlsx(table: ExportTable, codebook: pd.DataFrame) -> bytes:
     buffer = io.BytesIO()
     with pd.ExcelWriter(buffer, engine="openpyxl") as writer:

@@ -339,6 +339,20 @@ def export(wave_id: int):
     return HttpResponse(body, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
+@bp.get("/surveys/<int:survey_id>/export/<part>.csv")
+@exporters
+def export_for_compare(survey_id: int, part: str):
+    """Every wave in one file, with its codebook: the input of `flask compare`."""
+    survey = _survey_or_404(survey_id)
+    if part not in ("responses", "codebook"):
+        abort(404)
+    data = service.responses_frame(db.session(), list(survey.waves))
+    responses, codebook = exports.compare_files(data, request.args.get("panel_keys") == "yes")
+    body = responses if part == "responses" else codebook
+    filename = f"survey-{survey.id}-{part}.csv"
+    return HttpResponse(body, mimetype="text/csv", headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
 # --- importing responses from another tool ----------------------------------------------
 
 

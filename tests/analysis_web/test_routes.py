@@ -6,6 +6,7 @@ Kept apart from tests/analysis, which tests the pure library without an app."""
 import csv
 import io
 import json
+import shlex
 
 import pytest
 from bs4 import BeautifulSoup
@@ -56,29 +57,31 @@ def test_the_comparison_page_defaults_to_the_latest_two_waves(client, survey, ev
     assert f"/analysis/surveys/{survey.id}/constructs/" in link and "reference=" in link
 
 
-def test_the_page_the_download_and_the_command_line_give_the_same_numbers(client, survey, evaluator, db_session, tmp_path):
+def test_the_page_the_download_and_the_command_line_give_the_same_numbers(client, survey, evaluator, tmp_path):
     downloaded = read_csv(client.get(f"/analysis/surveys/{survey.id}/constructs.csv", query_string=query(survey)))
-    data = survey_service.responses_frame(db_session, survey.waves)
-    likert = data.codebook[data.codebook["construct"].notna() & (data.codebook["type"] == "likert")]
-    data.responses[["response_id", "wave", "sector", "place", "organisation", *likert["item"]]].to_csv(
-        tmp_path / "responses.csv", index=False)
-    likert[["item", "construct", "reverse", "min", "max"]].to_csv(tmp_path / "codebook.csv", index=False)
-    result = CliRunner().invoke(compare_command, [
-        str(tmp_path / "responses.csv"), "--codebook", str(tmp_path / "codebook.csv"),
-        "--reference", survey.waves[0].label, "--current", survey.waves[1].label, "--format", "json"])
+    html = page(client.get(f"/analysis/surveys/{survey.id}", query_string=query(survey)))
+    # The page offers the raw files and the command that reproduces it.
+    for part in ("responses", "codebook"):
+        href = html.select_one(f"a[href$='/export/{part}.csv']")["href"]
+        (tmp_path / f"{part}.csv").write_bytes(client.get(href).data)
+    command = shlex.split(html.select_one(".holdfast-command").text)
+    arguments = command[command.index("compare") + 1:]
+    arguments[0] = str(tmp_path / "responses.csv")
+    arguments[arguments.index("--codebook") + 1] = str(tmp_path / "codebook.csv")
+    result = CliRunner().invoke(compare_command, arguments)
     assert result.exit_code == 0, result.output
     cli = {c["construct"]: c for c in json.loads(result.stdout)["constructs"]}
-    html = page(client.get(f"/analysis/surveys/{survey.id}", query_string=query(survey)))
     shown = {row.select_one("th").get_text(strip=True): row for row in html.select("#constructs tbody tr")}
     assert [row["construct"] for row in downloaded] == list(cli)
     for row in downloaded:
         expected = cli[row["construct"]]
         assert row["verdict"] == expected["verdict"]
+        assert float(row["margin"]) == expected["margin"]
         assert float(row["difference"]) == pytest.approx(expected["difference"], abs=1e-4)
         assert float(row["ci90_low"]) == pytest.approx(expected["ci90"][0], abs=1e-4)
         assert int(row["current_n"]) == expected["current"]["n"]
         assert float(row["p_noninferior_adj"]) == pytest.approx(expected["p_noninferior_adj"], abs=1e-4)
-    trust = next(row for name, row in shown.items() if name == "Trust")
+    trust = shown["Trust"]
     assert f"{cli['trust']['difference']:+.2f}".replace("-", "−") in trust.get_text()
 
 

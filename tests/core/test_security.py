@@ -48,6 +48,7 @@ def route_objects(db_session, make_place, make_sector, make_organisation, make_u
             places=[place], per_sector=5, sector_names=["Health and care", "Funder", "Housing"]).id,
         "construct": "trust",
         "sector": "Health and care",
+        "part": "responses",
     }
 
     def refresh() -> None:

@@ -28,6 +28,7 @@ from core.models import Place, Role
 from core.security import allow, signed_in
 from surveys import service as surveys
 from surveys.exports import safe_text
+from surveys.routes import survey_or_404
 from surveys.models import Construct, MarginChange, Response, Survey, Wave
 
 bp = Blueprint("analysis", __name__, url_prefix="/analysis")
@@ -161,15 +162,6 @@ class Results:
 # --- choosing what to compare ------------------------------------------------------------
 
 
-def _survey_or_404(survey_id: int) -> Survey:
-    survey = surveys.get_survey(db.session(), survey_id)
-    if survey is None:
-        abort(404)
-    if not surveys.can_see_survey(current_user, survey):
-        abort(403)
-    return survey
-
-
 def _waves_with_responses(survey: Survey) -> tuple[Wave, ...]:
     answered = set(db.session().scalars(
         select(Response.wave_id).where(Response.wave_id.in_([w.id for w in survey.waves]))
@@ -222,7 +214,7 @@ def _choose(survey: Survey) -> tuple[Selection | None, dict[str, str]]:
 
 def _selected(survey_id: int) -> tuple[Selection, Results]:
     """For the drill-down pages and downloads: a valid selection or 404."""
-    selection, errors = _choose(_survey_or_404(survey_id))
+    selection, errors = _choose(survey_or_404(survey_id))
     if selection is None or errors:
         abort(404)
     results = Results(selection)
@@ -267,7 +259,7 @@ def how_to_read():
 @bp.get("/surveys/<int:survey_id>")
 @readers
 def comparison(survey_id: int):
-    survey = _survey_or_404(survey_id)
+    survey = survey_or_404(survey_id)
     selection, errors = _choose(survey)
     results = Results(selection) if selection is not None and not errors else None
     changes = db.session().scalars(
@@ -358,28 +350,22 @@ def constructs_csv(survey_id: int):
     return _csv(_name(selection, "constructs"), CONSTRUCT_COLUMNS, results.construct_rows)
 
 
-@bp.get("/surveys/<int:survey_id>/constructs/<construct>/items.csv")
+CONSTRUCT_TABLES = {  # a construct page's tables: columns, and the rows the page shows
+    "items": (ITEM_COLUMNS, Results.item_rows),
+    "sectors": (SECTOR_COLUMNS, Results.sector_rows),
+    "trend": (TREND_COLUMNS, Results.trend_rows),
+}
+
+
+@bp.get("/surveys/<int:survey_id>/constructs/<construct>/<table>.csv")
 @readers
-def items_csv(survey_id: int, construct: str):
+def construct_csv(survey_id: int, construct: str, table: str):
     selection, results = _selected(survey_id)
     _construct_or_404(results, construct)
-    return _csv(_name(selection, f"{construct}-items"), ITEM_COLUMNS, results.item_rows(construct))
-
-
-@bp.get("/surveys/<int:survey_id>/constructs/<construct>/sectors.csv")
-@readers
-def sectors_csv(survey_id: int, construct: str):
-    selection, results = _selected(survey_id)
-    _construct_or_404(results, construct)
-    return _csv(_name(selection, f"{construct}-sectors"), SECTOR_COLUMNS, results.sector_rows(construct))
-
-
-@bp.get("/surveys/<int:survey_id>/constructs/<construct>/trend.csv")
-@readers
-def trend_csv(survey_id: int, construct: str):
-    selection, results = _selected(survey_id)
-    _construct_or_404(results, construct)
-    return _csv(_name(selection, f"{construct}-trend"), TREND_COLUMNS, results.trend_rows(construct))
+    if table not in CONSTRUCT_TABLES:
+        abort(404)
+    columns, rows = CONSTRUCT_TABLES[table]
+    return _csv(_name(selection, f"{construct}-{table}"), columns, rows(results, construct))
 
 
 @bp.get("/surveys/<int:survey_id>/sectors/<sector>.csv")

@@ -94,7 +94,7 @@ def summary_row(question_and_answer: tuple[str, str], change_url: str, section: 
     }
 
 
-def _survey_or_404(survey_id: int):
+def survey_or_404(survey_id: int):
     survey = service.get_survey(db.session(), survey_id)
     if survey is None:
         abort(404)
@@ -107,7 +107,7 @@ def _wave_or_404(wave_id: int) -> Wave:
     wave = service.get_wave(db.session(), wave_id)
     if wave is None:
         abort(404)
-    _survey_or_404(wave.survey_id)
+    survey_or_404(wave.survey_id)
     return wave
 
 
@@ -156,7 +156,7 @@ def current_user_places():
 @bp.get("/surveys/<int:survey_id>")
 @readers
 def survey(survey_id: int):
-    survey = _survey_or_404(survey_id)
+    survey = survey_or_404(survey_id)
     counts = {
         wave.id: disclose(pd.DataFrame([[service.response_count(db.session(), wave)]]), survey.k_internal).grand_total()
         for wave in survey.waves
@@ -202,7 +202,7 @@ def _settings_form(survey):
 @bp.route("/surveys/<int:survey_id>/settings", methods=["GET", "POST"])
 @managers
 def settings(survey_id: int):
-    survey = _survey_or_404(survey_id)
+    survey = survey_or_404(survey_id)
     form = _settings_form(survey)
     if form.validate_on_submit():
         margins = {m.construct_id: float(form[margin_field_name(m.construct_id)].data) for m in survey.margins}
@@ -302,7 +302,7 @@ def erase_identities(wave_id: int):
 @bp.route("/surveys/<int:survey_id>/waves/new", methods=["GET", "POST"])
 @managers
 def new_wave(survey_id: int):
-    survey = _survey_or_404(survey_id)
+    survey = survey_or_404(survey_id)
     form = WaveForm()
     if request.method == "GET":
         form.label.data = f"Wave {len(survey.waves) + 1}"
@@ -343,7 +343,7 @@ def export(wave_id: int):
 @exporters
 def export_for_compare(survey_id: int, part: str):
     """Every wave in one file, with its codebook: the input of `flask compare`."""
-    survey = _survey_or_404(survey_id)
+    survey = survey_or_404(survey_id)
     if part not in ("responses", "codebook"):
         abort(404)
     data = service.responses_frame(db.session(), list(survey.waves))

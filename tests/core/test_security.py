@@ -49,6 +49,7 @@ def route_objects(db_session, make_place, make_sector, make_organisation, make_u
         "construct": "trust",
         "sector": "Health and care",
         "part": "responses",
+        "table": "items",
     }
 
     def refresh() -> None:

@@ -300,7 +300,7 @@ def trend_chart(survey_id: int, construct: str):
     return HttpResponse(svg, mimetype="image/svg+xml")
 
 
-@bp.get("/surveys/<int:survey_id>/sectors/<sector>")
+@bp.get("/surveys/<int:survey_id>/sectors/<path:sector>")
 @readers
 def sector(survey_id: int, sector: str):
     selection, results = _selected(survey_id)
@@ -368,7 +368,7 @@ def construct_csv(survey_id: int, construct: str, table: str):
     return _csv(_name(selection, f"{construct}-{table}"), columns, rows(results, construct))
 
 
-@bp.get("/surveys/<int:survey_id>/sectors/<sector>.csv")
+@bp.get("/surveys/<int:survey_id>/sectors/<path:sector>.csv")
 @readers
 def sector_csv(survey_id: int, sector: str):
     selection, results = _selected(survey_id)

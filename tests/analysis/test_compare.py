@@ -6,7 +6,7 @@ import pytest
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.power import TTestIndPower
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from analysis.compare import (
@@ -181,6 +181,7 @@ def test_needed_n_is_the_smallest_n_statsmodels_says_reaches_80_percent_power(ma
     assert needed_n(0.25, 0.0) is None
 
 
+@settings(max_examples=30, deadline=None)  # each statsmodels call runs a full garbage collection
 @given(st.lists(st.floats(min_value=0, max_value=1), min_size=1, max_size=30))
 def test_holm_matches_statsmodels(p_values):
     from analysis.compare import _holm

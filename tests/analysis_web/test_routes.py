@@ -205,3 +205,13 @@ def test_numbers_read_well(value, places, signed, text):
 def test_p_values_are_floored_at_a_thousandth():
     from analysis.routes import p_value
     assert (p_value(0.0000001), p_value(0.0412), p_value(None)) == ("< 0.001", "0.041", "–")
+
+
+def test_a_sector_with_a_slash_in_its_name_opens(client, make_answered_survey, evaluator):
+    survey = make_answered_survey(per_sector=[12, 12], sector_count=2,
+                                  sector_names=["Mutual aid / community group", "Health"])
+    construct_page = page(client.get(f"/analysis/surveys/{survey.id}/constructs/trust", query_string=query(survey)))
+    link = next(a["href"] for a in construct_page.select("#sectors tbody th a") if a.text.startswith("Mutual aid"))
+    assert page(client.get(link)).h1.text == "Mutual aid / community group"
+    download = page(client.get(link)).select_one("a[download]")["href"]
+    assert len(read_csv(client.get(download))) == 11

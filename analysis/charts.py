@@ -14,6 +14,7 @@ import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
 
 matplotlib.rcParams["svg.hashsalt"] = "holdfast"  # the same chart gives the same bytes
 matplotlib.rcParams["svg.fonttype"] = "none"  # text stays text, so it can be read and scaled
+matplotlib.rcParams["text.parse_math"] = False  # a "$" in a wave or sector name is just a "$"
 
 INK = "#0b0c0c"
 BLUE = "#1d70b8"

@@ -411,6 +411,7 @@ def compare_by(
     grid: dict[tuple[str, str], dict] = {}
     withheld: dict[tuple[str, str], str] = {}
     in_waves = wave.isin([reference, current])
+    groups = sorted(group[in_waves].dropna().unique())
     empty = np.array([], dtype=float)
     # Only the columns the disclosure rules need: copying every item column for each
     # construct would cost more than the tests.
@@ -421,7 +422,7 @@ def compare_by(
             key: values.to_numpy()
             for key, values in scores.loc[answered, construct].groupby([group[answered], wave[answered]], observed=True)
         }
-        names = sorted({name for name, _ in split})
+        names = groups  # every group, so one with no answers here is withheld rather than missing
         counts = pd.DataFrame([[len(split.get((name, w), empty)) for w in (reference, current)] for name in names],
                               index=names, columns=[reference, current])
         organisations = organisations_where_known(keys[answered], "group", "wave")

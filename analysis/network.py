@@ -14,14 +14,14 @@ whose mean is at least 3 ("Mostly").
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from analysis.compare import CI_LEVEL
-from analysis.disclosure import K_INTERNAL, MIN_ORGANISATIONS, disclose
+from analysis.disclosure import K_INTERNAL, MIN_ORGANISATIONS, WITHHELD, disclose
 
 TRUST_SCALE_DIMENSIONS = ("reliable", "shared_mission", "open")
 HIGH_TRUST = 3.0
@@ -81,6 +81,8 @@ def trust_network(
     from the reference wave to the current one."""
     wanted = (trust["dimension"].isin(TRUST_SCALE_DIMENSIONS) & trust["wave"].isin(waves)).to_numpy()
     sectors = tuple(sorted(_present(trust["sector"], wanted) | _present(trust["target_sector"], wanted)))
+    if not sectors:  # no trust questions, or nobody answered them
+        return TrustNetwork(reference, current, (), tuple(TrustWave(label, (), None, 0) for label in waves), ())
     raters = _rater_means(trust, wanted, sectors, waves)
     size = len(sectors) ** 2
     grid = pd.MultiIndex.from_product([sectors, sectors])
@@ -119,6 +121,23 @@ def trust_network(
 
     changes = _pair_changes(shown_stats.get(reference), shown_stats.get(current))
     return TrustNetwork(reference, current, sectors, tuple(results), changes)
+
+
+def withhold_blocks(network: TrustNetwork, hidden: set[tuple[str, str, str]]) -> TrustNetwork:
+    """The network with these (wave, rater, target) blocks withheld as complements, its
+    density recounted and their changes dropped."""
+    waves = []
+    for wave in network.waves:
+        blocks = tuple(
+            replace(b, mean=None, withheld=WITHHELD) if (wave.wave, b.rater, b.target) in hidden and not b.withheld else b
+            for b in wave.blocks
+        )
+        cross = [b.mean for b in blocks if b.mean is not None and b.rater != b.target]
+        density = float(np.mean([m >= HIGH_TRUST for m in cross])) if cross else None
+        waves.append(TrustWave(wave.wave, blocks, density, len(cross)))
+    gone = {(r, t) for w, r, t in hidden if w in (network.reference, network.current)}
+    changes = tuple(c for c in network.changes if (c.rater, c.target) not in gone)
+    return replace(network, waves=tuple(waves), changes=changes)
 
 
 def _present(column: pd.Series, wanted: np.ndarray) -> set[str]:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import asdict, dataclass
+import shlex
+from dataclasses import asdict, dataclass, replace
 from functools import cached_property
 
 from flask import Blueprint, Response as HttpResponse, abort, render_template, request, url_for
@@ -21,7 +22,8 @@ from sqlalchemy import func, select
 from analysis import charts, tables
 from analysis.compare import DEFAULT_MIN_N, compare, compare_by
 from analysis.items import item_comparisons
-from analysis.network import trust_network
+from analysis.network import TrustNetwork, trust_network, withhold_blocks
+from analysis.scores import reverse_scored
 from analysis.trend import construct_counts, construct_trends
 from core import db
 from core.models import Place, Role
@@ -49,6 +51,13 @@ def number(value, places: int = 2, signed: bool = False) -> str:
     value = round(value, places) + 0.0  # + 0.0 turns −0.0 into 0.0, so nothing reads "−0.00"
     text = f"{value:+.{places}f}" if signed else f"{value:.{places}f}"
     return text.replace("-", "−")  # a real minus sign reads better and is announced
+
+
+@bp.app_template_filter("shell_quote")
+def shell_quote(value: str) -> str:
+    """A wave label as one shell word, whatever it contains (the page shows a command
+    to paste, and labels are typed by coordinators)."""
+    return shlex.quote(value)
 
 
 @bp.app_template_filter("p_value")
@@ -82,25 +91,30 @@ class Selection:
 
 
 class Results:
-    """The analysis of one selection, computed on first use and kept for the request."""
+    """The analysis of one selection, computed on first use and kept for the request.
 
-    def __init__(self, selection: Selection):
+    With one place chosen, a figure is also withheld wherever the same figure is withheld
+    for another place of the survey: otherwise "all places" minus this place would give
+    that place's figure away."""
+
+    def __init__(self, selection: Selection, data: surveys.TidyData | None = None, guarded: bool = True):
         self.selection = selection
+        self.guarded = guarded  # False for the other places' own figures, used only to guard this one
         survey = selection.survey
         self.k = survey.k_internal
         self.min_organisations = survey.min_organisations
         self.min_n = max(DEFAULT_MIN_N, self.k)
-        data = surveys.responses_frame(db.session(), list(selection.waves))
-        responses = data.responses
+        self.data = data or surveys.responses_frame(db.session(), list(selection.waves))
+        responses = self.data.responses
         if selection.place is not None:
             responses = responses[responses["place"] == selection.place.name]
         self.responses = responses.reset_index(drop=True)
         answered = set(self.responses["wave"])
         self.unanswered = [w.label for w in (selection.reference, selection.current, selection.baseline)
                            if w is not None and w.label not in answered]
-        codebook = data.codebook
+        codebook = self.data.codebook
         self.codebook = codebook[codebook["construct"].notna() & (codebook["type"] == "likert")].reset_index(drop=True)
-        trust = data.trust[data.trust["response_id"].isin(self.responses["response_id"])]
+        trust = self.data.trust[self.data.trust["response_id"].isin(self.responses["response_id"])]
         organisation = self.responses.set_index("response_id")["organisation"]
         self.trust = trust.assign(organisation=trust["response_id"].map(organisation))
         constructs = {c.code: c for c in db.session().scalars(select(Construct))}
@@ -108,6 +122,18 @@ class Results:
         self.names = {c.code: c.name for c in self.constructs}
         chosen = {m.construct.code: m.margin for m in survey.margins}
         self.margins = {c.code: chosen.get(c.code, c.default_margin) for c in self.constructs}
+
+    @cached_property
+    def other_places(self) -> list[Results]:
+        if self.selection.place is None or not self.guarded:
+            return []
+        return [
+            Results(replace(self.selection, place=place), self.data, guarded=False)
+            for place in self.selection.survey.places if place != self.selection.place
+        ]
+
+    def _like_other_places(self, rows: list[dict], others: list[list[dict]], *key: str) -> list[dict]:
+        return tables.withhold_like(rows, others, key) if others else rows
 
     @property
     def labels(self) -> tuple[str, str, str | None]:
@@ -122,38 +148,59 @@ class Results:
     @cached_property
     def construct_rows(self) -> list[dict]:
         reference, current, _ = self.labels
+        if reference not in set(self.responses["wave"]) or current not in set(self.responses["wave"]):
+            return [tables.nobody_row(construct=c.code, margin=self.margins[c.code]) for c in self.constructs]
         counts = construct_counts(self.responses, self.codebook, [reference, current], self.k, self.min_organisations)
         pairs = tables.panel_pairs_table(self.comparison, self.k)
-        return tables.construct_rows(self.comparison, counts, pairs)
+        rows = tables.construct_rows(self.comparison, counts, pairs)
+        return self._like_other_places(rows, [other.construct_rows for other in self.other_places], "construct")
 
     def item_rows(self, construct: str) -> list[dict]:
         reference, current, _ = self.labels
         in_construct = self.codebook[self.codebook["construct"] == construct]
+        if reference not in set(self.responses["wave"]) or current not in set(self.responses["wave"]):
+            return [tables.nobody_row(item=item, construct=construct) for item in in_construct["item"]]
         items = item_comparisons(self.responses, in_construct, reference, current, self.min_n)
-        return tables.item_rows(items, reference, current, self.k)
+        answers = reverse_scored(self.responses, in_construct)
+        counts = construct_counts(self.responses, in_construct, [reference, current], self.k,
+                                  self.min_organisations, scores=answers)
+        construct_row = next(r for r in self.construct_rows if r["construct"] == construct)
+        rows = tables.item_rows(items, counts, construct_row["withheld"])
+        return self._like_other_places(rows, [other.item_rows(construct) for other in self.other_places], "item")
 
     @cached_property
     def breakdown(self):
         reference, current, _ = self.labels
+        if reference not in set(self.responses["wave"]) or current not in set(self.responses["wave"]):
+            return {}
         return compare_by(self.responses, self.codebook, "sector", reference, current, self.margins,
                           self.min_n, self.k, min_organisations=self.min_organisations)
 
     def sector_rows(self, construct: str) -> list[dict]:
-        return tables.sector_rows(self.breakdown, construct)
+        rows = tables.sector_rows(self.breakdown, construct)
+        return self._like_other_places(rows, [other.sector_rows(construct) for other in self.other_places], "group")
 
     def one_sector_rows(self, sector: str) -> list[dict]:
-        return tables.one_sector_rows(self.breakdown, sector)
+        rows = tables.one_sector_rows(self.breakdown, sector)
+        others = [other.one_sector_rows(sector) if sector in other.breakdown else [] for other in self.other_places]
+        return self._like_other_places(rows, others, "construct")
 
     def trend_rows(self, construct: str) -> list[dict]:
         waves = [w.label for w in self.selection.waves]
         trends = construct_trends(self.responses, self.codebook, waves, self.k, self.min_organisations)
-        return tables.trend_rows(trends[construct])
+        rows = tables.trend_rows(trends[construct])
+        return self._like_other_places(rows, [other.trend_rows(construct) for other in self.other_places], "wave")
 
     @cached_property
-    def network(self):
+    def network(self) -> TrustNetwork:
         reference, current, _ = self.labels
         waves = [w.label for w in self.selection.waves]
-        return trust_network(self.trust, waves, reference, current, self.k, self.min_organisations)
+        network = trust_network(self.trust, waves, reference, current, self.k, self.min_organisations)
+        hidden = {
+            (wave.wave, block.rater, block.target)
+            for other in self.other_places for wave in other.network.waves for block in wave.blocks if block.withheld
+        }
+        return withhold_blocks(network, hidden) if hidden else network
 
     def text(self, item: str) -> str:
         return self.codebook.set_index("item").at[item, "text"]
@@ -202,13 +249,17 @@ def _choose(survey: Survey) -> tuple[Selection | None, dict[str, str]]:
             errors["baseline"] = "Select a baseline wave from the list, or ‘No baseline’"
         if reference is not None and reference == current:
             errors["current"] = "Select a current wave that is not the reference wave"
+        elif reference is not None and current is not None and current.number < reference.number:
+            errors["current"] = "Select a current wave that came after the reference wave"
+        if baseline is not None and reference is not None and baseline.number > reference.number:
+            errors["baseline"] = "Select a baseline wave that came before the reference wave"
         if baseline is not None and baseline in (reference, current):
             errors["baseline"] = "Select a baseline wave that is not one of the waves being compared"
     place = places.get(args.get("place", "")) if args.get("place") else None
     if args.get("place") and place is None:
         errors["place"] = "Select a place from the list, or ‘All places’"
-    if errors:
-        return Selection(survey, waves, waves[0], waves[-1], None, None), errors
+    if errors:  # show the form again with the choices that were valid
+        return Selection(survey, waves, reference or waves[0], current or waves[-1], baseline, place), errors
     return Selection(survey, waves, reference, current, baseline, place), {}
 
 
@@ -374,7 +425,8 @@ def sector_csv(survey_id: int, sector: str):
     selection, results = _selected(survey_id)
     if sector not in results.breakdown:
         abort(404)
-    return _csv(_name(selection, "sector"), ONE_SECTOR_COLUMNS, results.one_sector_rows(sector))
+    slug = "".join(ch if ch.isascii() and ch.isalnum() else "-" for ch in sector.lower()).strip("-")
+    return _csv(_name(selection, f"sector-{slug}"), ONE_SECTOR_COLUMNS, results.one_sector_rows(sector))
 
 
 @bp.get("/surveys/<int:survey_id>/trust.csv")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from analysis.compare import Comparison, ConstructComparison, Suppressed
-from analysis.disclosure import K_INTERNAL, DisclosedTable, disclose
+from analysis.disclosure import K_INTERNAL, WITHHELD, DisclosedTable, disclose
 from analysis.items import ItemComparison
 from analysis.network import TrustNetwork
 from analysis.trend import TrendPoint
@@ -28,7 +28,7 @@ class Verdict:
 
 VERDICTS = {
     "improving": Verdict("Improving", "▲", "green", "higher than in the reference wave"),
-    "holding": Verdict("Holding", "✔", "blue", "no evidence of a fall bigger than the margin"),
+    "holding": Verdict("Holding", "✔", "blue", "the evidence rules out a fall bigger than the margin"),
     "slipping": Verdict("Slipping", "✖", "red", "lower than in the reference wave"),
     "cant_tell": Verdict("Can't tell yet", "?", "yellow", "the responses cannot yet rule out a fall bigger than the margin"),
     "too_few": Verdict("Too few responses", "–", "grey", "too few responses to test"),
@@ -81,19 +81,18 @@ def panel_pairs_table(comparison: Comparison, k: int = K_INTERNAL) -> DisclosedT
     return disclose(counts, k, complements=False)
 
 
-def item_rows(items: tuple[ItemComparison, ...], reference: str, current: str, k: int = K_INTERNAL) -> list[dict]:
-    counts = pd.DataFrame(
-        {reference: [i.n_reference for i in items], current: [i.n_current for i in items]},
-        index=[i.item for i in items],
-    )
-    table = disclose(counts, k, complements=False)
+def item_rows(items: tuple[ItemComparison, ...], counts: DisclosedTable, construct_withheld: str | None) -> list[dict]:
+    """One row per question. `counts` is item × wave (analysis.trend.construct_counts over
+    the questions' answers), so the organisation rule applies as for constructs; a
+    construct withheld as a whole withholds its questions too."""
+    reference, current = counts.counts.columns[:2]
     rows = []
     for i in items:
-        withheld = _withheld(table, i.item, reference) or _withheld(table, i.item, current)
+        withheld = (construct_withheld or _withheld(counts, i.item, reference) or _withheld(counts, i.item, current))
         rows.append({
             "item": i.item, "construct": i.construct, "breaks_trend": i.breaks_trend, "withheld": withheld,
-            "reference_n": _withheld(table, i.item, reference) or i.n_reference,
-            "current_n": _withheld(table, i.item, current) or i.n_current,
+            "reference_n": withheld or i.n_reference,
+            "current_n": withheld or i.n_current,
             "prob_superiority": None if withheld else i.prob_superiority,
             "ci90": None if withheld else i.ci90,
             "p_value": None if withheld else i.p_value,
@@ -143,6 +142,32 @@ def trust_rows(network: TrustNetwork) -> list[dict]:
          "mean": b.mean, "withheld": b.withheld}
         for wave in network.waves for b in wave.blocks
     ]
+
+
+def nobody_row(**keys) -> dict:
+    """A row for a group with no responses at all in a compared wave: nothing to show,
+    and nothing that could be worked out."""
+    return {**keys, "withheld": None, "verdict": "too_few", "reference_n": 0, "current_n": 0, "n": 0}
+
+
+SIZES = ("reference_n", "current_n", "n", "raters")
+
+
+def withhold_like(rows: list[dict], others: list[list[dict]], key: tuple[str, ...]) -> list[dict]:
+    """One place's rows, withheld wherever the same row (by `key`) is withheld for another
+    place of the survey: "all places" minus this place would otherwise give it away."""
+    hidden = {tuple(row[k] for k in key) for other in others for row in other if row.get("withheld")}
+    result = []
+    for row in rows:
+        if row.get("withheld") or tuple(row[k] for k in key) not in hidden:
+            result.append(row)
+            continue
+        blank = {k: None for k in row}  # every figure goes; the labels stay
+        kept = {k: row[k] for k in (*key, "construct", "margin", "breaks_trend") if k in row}
+        sizes = {size: WITHHELD for size in SIZES if size in row}
+        result.append({**blank, **kept, **sizes, "withheld": WITHHELD, "verdict": "too_few",
+                       "dip_within_margin": False, "material": False})
+    return result
 
 
 def csv_records(rows: list[dict], columns: list[str]) -> list[list]:

@@ -14,6 +14,7 @@ from analysis.disclosure import DisclosedTable  # noqa: E402
 
 matplotlib.rcParams["svg.hashsalt"] = "holdfast"  # the same chart gives the same bytes
 matplotlib.rcParams["svg.fonttype"] = "none"  # text stays text, so it can be read and scaled
+matplotlib.rcParams["text.parse_math"] = False  # a "$" in a wave or sector name is just a "$"
 
 INK = "#0b0c0c"
 BAR = "#1d70b8"

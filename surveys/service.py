@@ -326,6 +326,8 @@ def clone_wave(session: Session, survey: Survey, label: str, role: WaveRole) -> 
     """The next wave: a draft copy of the latest wave's questions as a new version."""
     if any(wave.status == WaveStatus.DRAFT for wave in survey.waves):
         raise ServiceError("label", "This survey already has a draft wave")
+    if any(wave.label.casefold() == label.strip().casefold() for wave in survey.waves):
+        raise ServiceError("label", "Enter a name that no other wave of this survey has")
     latest = survey.waves[-1]
     source = latest.instrument
     instrument = Instrument(

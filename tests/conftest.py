@@ -225,7 +225,8 @@ def make_answered_survey(db_session: Session, make_place, make_sector, make_orga
     question and rates every sector's trust, from three organisations per sector."""
 
     def make(places: list[Place] | None = None, per_sector: int | list[int] = 12, sector_count: int = 3,
-             wave_count: int = 2, seed: int = 1, sector_names: list[str] | None = None) -> Survey:
+             wave_count: int = 2, seed: int = 1, sector_names: list[str] | None = None,
+             organisations_per_sector: int = 3, template: str = "coordination-and-trust") -> Survey:
         rng = np.random.default_rng(seed)
         places = places or [make_place()]
         sectors = [
@@ -233,8 +234,10 @@ def make_answered_survey(db_session: Session, make_place, make_sector, make_orga
             for name in (sector_names or [None] * sector_count)
         ]
         sizes = dict(zip([s.id for s in sectors], per_sector if isinstance(per_sector, list) else [per_sector] * len(sectors)))
-        organisations = {s.id: [make_organisation(place=places[0], sector=s) for _ in range(3)] for s in sectors}
-        survey = make_survey(places=places)
+        organisations = {
+            s.id: [make_organisation(place=places[0], sector=s) for _ in range(organisations_per_sector)] for s in sectors
+        }
+        survey = make_survey(places=places, template=template)
         for number in range(1, wave_count + 1):
             wave = survey.waves[0] if number == 1 else survey_service.clone_wave(
                 db_session, survey, f"Wave {number}", WaveRole.FOLLOW_UP)
@@ -250,7 +253,7 @@ def make_answered_survey(db_session: Session, make_place, make_sector, make_orga
                                 str(target.id): {d: int(rng.integers(1, 5)) for d in ("reliable", "shared_mission", "open")}
                                 for target in sectors
                             }
-                    organisation = organisations[sector.id][i % 3]
+                    organisation = organisations[sector.id][i % organisations_per_sector]
                     respondent = survey_service.Respondent(sector.id, places[0].id, organisation.id)
                     survey_service.insert_response(db_session, wave, respondent, answers, f"test-{wave.id}-{sector.id}-{i}")
             survey_service.close_wave(db_session, wave)

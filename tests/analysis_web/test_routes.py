@@ -12,9 +12,13 @@ import pytest
 from bs4 import BeautifulSoup
 from click.testing import CliRunner
 
+from sqlalchemy import delete, select
+
 from analysis.cli import compare_command
-from core.models import Role
+from analysis.disclosure import WITHHELD
+from core.models import Role, Sector
 from surveys import service as survey_service
+from surveys.models import Answer, Response
 
 
 @pytest.fixture
@@ -215,3 +219,92 @@ def test_a_sector_with_a_slash_in_its_name_opens(client, make_answered_survey, e
     assert page(client.get(link)).h1.text == "Mutual aid / community group"
     download = page(client.get(link)).select_one("a[download]")["href"]
     assert len(read_csv(client.get(download))) == 11
+
+
+def add_responses(db_session, survey, place, sector_name, n):
+    """n more responses in each wave from one place, answering every likert question."""
+    sector = db_session.scalar(select(Sector).where(Sector.name == sector_name))
+    for wave in survey.waves:
+        for i in range(n):
+            answers = {item.code: 3 for item in wave.instrument.items if item.type == "likert"}
+            answers.update({item.code: {str(sector.id): {"reliable": 2, "shared_mission": 2, "open": 2}}
+                            for item in wave.instrument.items if item.type == "trust_matrix"})
+            respondent = survey_service.Respondent(sector.id, place.id, None)
+            survey_service.insert_response(db_session, wave, respondent, answers, f"extra-{wave.id}-{place.id}-{i}")
+    db_session.flush()
+
+
+def test_one_place_is_withheld_where_subtracting_it_from_all_places_would_reveal_another(
+        client, make_answered_survey, make_place, evaluator, db_session):
+    big, small = make_place(), make_place()
+    survey = make_answered_survey(places=[big, small], per_sector=12, sector_names=["Health", "Funder", "Housing"])
+    add_responses(db_session, survey, small, "Health", 3)  # 3 a wave in the small place
+    everywhere = read_csv(client.get(f"/analysis/surveys/{survey.id}/constructs.csv", query_string=query(survey)))
+    assert all(row["withheld"] == "" and row["current_n"] == "39" for row in everywhere)
+    small_only = read_csv(client.get(f"/analysis/surveys/{survey.id}/constructs.csv",
+                                     query_string=query(survey, place=small.id)))
+    assert all(row["withheld"] == "fewer than 5 responses" and row["difference"] == "" for row in small_only)
+    # The big place alone would give the small one away by subtraction: withheld too.
+    big_only = read_csv(client.get(f"/analysis/surveys/{survey.id}/constructs.csv",
+                                   query_string=query(survey, place=big.id)))
+    assert all(row["withheld"] == WITHHELD and row["current_n"] == WITHHELD and row["current_mean"] == ""
+               for row in big_only)
+    sectors = {row["group"]: row for row in read_csv(client.get(
+        f"/analysis/surveys/{survey.id}/constructs/trust/sectors.csv", query_string=query(survey, place=big.id)))}
+    assert sectors["Health"]["withheld"] == WITHHELD and sectors["Funder"]["withheld"] == ""
+    trend = read_csv(client.get(f"/analysis/surveys/{survey.id}/constructs/trust/trend.csv",
+                                query_string=query(survey, place=big.id)))
+    assert all(row["withheld"] == WITHHELD and row["mean"] == "" for row in trend)
+    blocks = read_csv(client.get(f"/analysis/surveys/{survey.id}/trust.csv", query_string=query(survey, place=big.id)))
+    health = [b for b in blocks if b["rater"] == "Health" and b["target"] == "Health"]
+    assert health and all(b["mean"] == "" and b["withheld"] == WITHHELD for b in health)
+    funder = [b for b in blocks if b["rater"] == "Funder" and b["target"] == "Health"]
+    assert all(b["mean"] != "" for b in funder)
+    html = page(client.get(f"/analysis/surveys/{survey.id}", query_string=query(survey, place=big.id)))
+    assert "Withheld so a smaller group cannot be worked out" in html.select_one("#constructs").text
+
+
+def test_questions_follow_the_organisation_rule_of_their_construct(client, make_answered_survey, evaluator):
+    survey = make_answered_survey(per_sector=[15], sector_count=1, organisations_per_sector=1)
+    constructs = read_csv(client.get(f"/analysis/surveys/{survey.id}/constructs.csv", query_string=query(survey)))
+    assert all(row["withheld"] == "fewer than 3 organisations" for row in constructs)
+    items = read_csv(client.get(f"/analysis/surveys/{survey.id}/constructs/trust/items.csv", query_string=query(survey)))
+    assert items and all(row["withheld"] == "fewer than 3 organisations" and row["prob_superiority"] == ""
+                         for row in items)
+
+
+def test_a_survey_without_trust_questions_says_so(client, make_answered_survey, evaluator):
+    survey = make_answered_survey(per_sector=6, template="participation")
+    html = page(client.get(f"/analysis/surveys/{survey.id}/trust", query_string=query(survey)))
+    assert "asks no trust questions" in html.text
+    assert read_csv(client.get(f"/analysis/surveys/{survey.id}/trust.csv", query_string=query(survey))) == []
+
+
+def test_a_sector_that_skipped_a_construct_is_withheld_not_an_error(client, make_answered_survey, evaluator, db_session):
+    survey = make_answered_survey(per_sector=12, sector_names=["Health", "Funder", "Housing"])
+    trust_items = [i.code for i in survey.waves[0].instrument.items if i.construct and i.construct.code == "trust"]
+    housing = db_session.scalar(select(Sector.id).where(Sector.name == "Housing"))
+    db_session.execute(delete(Answer).where(Answer.item_code.in_(trust_items), Answer.response_id.in_(
+        select(Response.id).where(Response.sector_id == housing))))
+    db_session.flush()
+    rows = {row["group"]: row for row in read_csv(client.get(
+        f"/analysis/surveys/{survey.id}/constructs/trust/sectors.csv", query_string=query(survey)))}
+    assert rows["Housing"]["withheld"] == "fewer than 5 responses" and rows["Health"]["withheld"] == ""
+    assert page(client.get(f"/analysis/surveys/{survey.id}/sectors/Housing", query_string=query(survey))).h1.text == "Housing"
+
+
+def test_waves_must_be_in_order(client, survey, evaluator):
+    first, second = survey.waves[0].id, survey.waves[1].id
+    html = page(client.get(f"/analysis/surveys/{survey.id}", query_string={"reference": second, "current": first}))
+    assert "Select a current wave that came after the reference wave" in html.select_one(".govuk-error-summary").text
+    assert html.select_one("#reference option[selected]")["value"] == str(second)  # the choice is kept
+
+
+def test_odd_wave_labels_are_quoted_in_the_command_and_plain_in_charts(client, survey, evaluator, db_session):
+    survey.waves[1].label = 'Spring $5 and $(rm -rf x) "quoted"'
+    db_session.flush()
+    html = page(client.get(f"/analysis/surveys/{survey.id}", query_string=query(survey)))
+    command = shlex.split(html.select_one(".holdfast-command").text)
+    assert command[command.index("--current") + 1] == survey.waves[1].label
+    chart = client.get(f"/analysis/surveys/{survey.id}/constructs/trust/trend.svg", query_string=query(survey))
+    assert chart.status_code == 200 and b"Spring $5 and $(rm -rf x)" in chart.data

@@ -61,6 +61,8 @@ def test_clone_makes_a_new_version_and_wording_changes_break_the_trend(db_sessio
         service.clone_wave(db_session, survey, "Wave 2", WaveRole.FOLLOW_UP)  # a draft wave exists
     service.open_wave(db_session, first)
     service.close_wave(db_session, first)
+    with pytest.raises(ServiceError, match="no other wave of this survey has"):
+        service.clone_wave(db_session, survey, f" {first.label.upper()} ", WaveRole.GAIN)  # results key on labels
     second = service.clone_wave(db_session, survey, "Wave 2", WaveRole.GAIN)
     assert second.instrument.version == 2 and second.instrument.previous_id == first.instrument.id
     assert [i.code for i in second.instrument.items] == [i.code for i in first.instrument.items]

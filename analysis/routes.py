@@ -113,7 +113,10 @@ class Results:
         self.unanswered = [w.label for w in (selection.reference, selection.current, selection.baseline)
                            if w is not None and w.label not in answered]
         codebook = self.data.codebook
-        self.codebook = codebook[codebook["construct"].notna() & (codebook["type"] == "likert")].reset_index(drop=True)
+        codebook = codebook[codebook["construct"].notna() & (codebook["type"] == "likert")].reset_index(drop=True)
+        # "Wording changed" between the two waves compared, whatever happened in others.
+        broken = surveys.items_breaking_trend([selection.reference, selection.current])
+        self.codebook = codebook.assign(breaks_trend=codebook["item"].isin(broken))
         trust = self.data.trust[self.data.trust["response_id"].isin(self.responses["response_id"])]
         organisation = self.responses.set_index("response_id")["organisation"]
         self.trust = trust.assign(organisation=trust["response_id"].map(organisation))

@@ -841,13 +841,10 @@ def responses_frame(session: Session, waves: list[Wave]) -> TidyData:
     organisation_names = dict(session.execute(select(Organisation.id, Organisation.name)).all())
 
     items: dict[str, Item] = {}
-    versions: dict[str, set] = {}
     for wave in sorted(waves, key=lambda w: w.number, reverse=True):
         for item in wave.instrument.items:
             items.setdefault(item.code, item)
-            versions.setdefault(item.code, set()).add(_wording_and_scale(item))
-    # An item breaks the trend if its wording or scale differs between any of these waves.
-    broken = {code for code, seen in versions.items() if len(seen) > 1}
+    broken = items_breaking_trend(waves)
 
     base = pd.DataFrame(
         session.execute(
@@ -918,6 +915,15 @@ def responses_frame(session: Session, waves: list[Wave]) -> TidyData:
     trust["sector"] = trust["sector"].map(sector_names)
     trust["target_sector"] = trust["target_sector"].map(sector_names)
     return TidyData(responses[RESPONSE_COLUMNS + columns], codebook, trust, text)
+
+
+def items_breaking_trend(waves: list[Wave]) -> set[str]:
+    """Items whose wording or scale differs between any of these waves."""
+    versions: dict[str, set] = {}
+    for wave in waves:
+        for item in wave.instrument.items:
+            versions.setdefault(item.code, set()).add(_wording_and_scale(item))
+    return {code for code, seen in versions.items() if len(seen) > 1}
 
 
 def value_labels(waves: list[Wave]) -> dict[str, dict[int, str]]:

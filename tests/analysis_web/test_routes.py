@@ -308,3 +308,19 @@ def test_odd_wave_labels_are_quoted_in_the_command_and_plain_in_charts(client, s
     assert command[command.index("--current") + 1] == survey.waves[1].label
     chart = client.get(f"/analysis/surveys/{survey.id}/constructs/trust/trend.svg", query_string=query(survey))
     assert chart.status_code == 200 and b"Spring $5 and $(rm -rf x)" in chart.data
+
+
+def test_wording_changed_is_judged_between_the_two_waves_compared(client, make_answered_survey, evaluator, db_session):
+    survey = make_answered_survey(per_sector=6, wave_count=3)
+    reworded = next(i for i in survey.waves[2].instrument.items if i.code == "tr_1")
+    reworded.text = "A reworded question about trust."
+    db_session.flush()
+    first, second, third = (w.id for w in survey.waves)
+
+    def tr_1(reference, current):
+        rows = read_csv(client.get(f"/analysis/surveys/{survey.id}/constructs/trust/items.csv",
+                                   query_string={"reference": reference, "current": current}))
+        return next(row for row in rows if row["item"] == "tr_1")["breaks_trend"]
+
+    assert tr_1(first, second) == "False"
+    assert tr_1(second, third) == "True"

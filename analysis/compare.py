@@ -98,11 +98,13 @@ def compare(
     margins: dict[str, float] | None = None,
     min_n: int = DEFAULT_MIN_N,
     alpha: float = ALPHA,
+    scores: pd.DataFrame | None = None,
 ) -> Comparison:
     """Compare the current wave with the reference wave (where the gain was seen),
-    construct by construct, with Holm adjustment across constructs in each family."""
+    construct by construct, with Holm adjustment across constructs in each family.
+    `scores` may pass in construct_scores(responses, codebook) already computed."""
     responses = check_inputs(responses, codebook, [reference, current] + ([baseline] if baseline else []))
-    scores = construct_scores(responses, codebook)
+    scores = construct_scores(responses, codebook) if scores is None else scores
     constructs = list(scores.columns)
     margins = {c: (margins or {}).get(c, DEFAULT_MARGIN) for c in constructs}
     wave = responses["wave"]
@@ -398,6 +400,7 @@ def compare_by(
     k: int = K_INTERNAL,
     alpha: float = ALPHA,
     min_organisations: int = MIN_ORGANISATIONS,
+    scores: pd.DataFrame | None = None,
 ) -> dict[str, tuple[ConstructComparison | Suppressed, ...]]:
     """The same comparison within each group (e.g. sector), only where both waves' cells
     pass the disclosure rules (k responses, and `min_organisations` organisations where
@@ -405,7 +408,7 @@ def compare_by(
     if by not in responses.columns:
         raise ComparisonInputError(f"the responses have no '{by}' column to break down by")
     responses = check_inputs(responses, codebook, [reference, current])
-    scores = construct_scores(responses, codebook)
+    scores = construct_scores(responses, codebook) if scores is None else scores
     margins = {c: (margins or {}).get(c, DEFAULT_MARGIN) for c in scores.columns}
     wave, group = responses["wave"], responses[by].astype(str).astype("category")
     grid: dict[tuple[str, str], dict] = {}

@@ -23,7 +23,7 @@ from analysis import charts, tables
 from analysis.compare import DEFAULT_MIN_N, compare, compare_by
 from analysis.items import item_comparisons
 from analysis.network import TrustNetwork, trust_network, withhold_blocks
-from analysis.scores import reverse_scored
+from analysis.scores import construct_scores, reverse_scored
 from analysis.trend import construct_counts, construct_trends
 from core import db
 from core.models import Place, Role
@@ -144,16 +144,22 @@ class Results:
         return s.reference.label, s.current.label, s.baseline.label if s.baseline else None
 
     @cached_property
+    def scores(self) -> pd.DataFrame:
+        return construct_scores(self.responses, self.codebook)
+
+    @cached_property
     def comparison(self):
         reference, current, baseline = self.labels
-        return compare(self.responses, self.codebook, reference, current, baseline, self.margins, self.min_n)
+        return compare(self.responses, self.codebook, reference, current, baseline, self.margins, self.min_n,
+                       scores=self.scores)
 
     @cached_property
     def construct_rows(self) -> list[dict]:
         reference, current, _ = self.labels
         if reference not in set(self.responses["wave"]) or current not in set(self.responses["wave"]):
             return [tables.nobody_row(construct=c.code, margin=self.margins[c.code]) for c in self.constructs]
-        counts = construct_counts(self.responses, self.codebook, [reference, current], self.k, self.min_organisations)
+        counts = construct_counts(self.responses, self.codebook, [reference, current], self.k, self.min_organisations,
+                                  self.scores)
         pairs = tables.panel_pairs_table(self.comparison, self.k)
         rows = tables.construct_rows(self.comparison, counts, pairs)
         return self._like_other_places(rows, [other.construct_rows for other in self.other_places], "construct")
@@ -177,7 +183,7 @@ class Results:
         if reference not in set(self.responses["wave"]) or current not in set(self.responses["wave"]):
             return {}
         return compare_by(self.responses, self.codebook, "sector", reference, current, self.margins,
-                          self.min_n, self.k, min_organisations=self.min_organisations)
+                          self.min_n, self.k, min_organisations=self.min_organisations, scores=self.scores)
 
     def sector_rows(self, construct: str) -> list[dict]:
         rows = tables.sector_rows(self.breakdown, construct)
@@ -190,7 +196,7 @@ class Results:
 
     def trend_rows(self, construct: str) -> list[dict]:
         waves = [w.label for w in self.selection.waves]
-        trends = construct_trends(self.responses, self.codebook, waves, self.k, self.min_organisations)
+        trends = construct_trends(self.responses, self.codebook, waves, self.k, self.min_organisations, self.scores)
         rows = tables.trend_rows(trends[construct])
         return self._like_other_places(rows, [other.trend_rows(construct) for other in self.other_places], "wave")
 

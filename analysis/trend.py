@@ -57,9 +57,10 @@ def construct_trends(
     waves: list[str],
     k: int = K_INTERNAL,
     min_organisations: int = MIN_ORGANISATIONS,
+    scores: pd.DataFrame | None = None,
 ) -> dict[str, tuple[TrendPoint, ...]]:
     """Per construct, one point per wave (in the order given)."""
-    scores = construct_scores(responses, codebook)
+    scores = construct_scores(responses, codebook) if scores is None else scores
     table = construct_counts(responses, codebook, waves, k, min_organisations, scores)
     in_waves = responses["wave"].isin(waves)
     grouped = scores[in_waves].groupby(responses.loc[in_waves, "wave"])

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis.compare import CI_LEVEL
+from analysis.compare import welch, welch_interval
 from analysis.disclosure import K_INTERNAL, MIN_ORGANISATIONS, WITHHELD, disclose
 
 TRUST_SCALE_DIMENSIONS = ("reliable", "shared_mission", "open")
@@ -219,27 +219,19 @@ def _codes(column: pd.Series, names: tuple[str, ...]) -> np.ndarray:
 
 
 def _pair_changes(reference: pd.DataFrame | None, current: pd.DataFrame | None) -> tuple[PairChange, ...]:
-    """Welch's difference and 90% CI per pair from the blocks' summary statistics
-    (scipy has no interval for summary statistics, so the Welch–Satterthwaite degrees of
-    freedom are written out here)."""
+    """Welch's difference and 90% CI per pair from the blocks' summary statistics."""
     if reference is None or current is None:
         return ()
     both = reference.join(current, how="inner", suffixes=("_r", "_c"))
     both = both[(both["count_r"] > 1) & (both["count_c"] > 1)]
     if both.empty:
         return ()
-    vr, vc = both["var_r"] / both["count_r"], both["var_c"] / both["count_c"]
-    se = np.sqrt(vr + vc)
-    df = (vr + vc) ** 2 / (vr**2 / (both["count_r"] - 1) + vc**2 / (both["count_c"] - 1))
-    difference = both["mean_c"] - both["mean_r"]
-    half = stats.t.ppf(0.5 + CI_LEVEL / 2, df.fillna(np.inf)) * se
-    order = difference.abs().sort_values(ascending=False, kind="stable").index
+    difference, se, df = welch(both["mean_c"], both["var_c"], both["count_c"],
+                               both["mean_r"], both["var_r"], both["count_r"])
+    low, high = welch_interval(difference, se, df)
+    order = np.argsort(-np.abs(difference), kind="stable")
     return tuple(
-        PairChange(
-            rater, target, float(both.at[(rater, target), "mean_r"]), float(both.at[(rater, target), "mean_c"]),
-            float(difference[(rater, target)]),
-            (float(difference[(rater, target)] - half[(rater, target)]),
-             float(difference[(rater, target)] + half[(rater, target)])),
-        )
-        for rater, target in order
+        PairChange(both.index[i][0], both.index[i][1], float(both["mean_r"].iloc[i]), float(both["mean_c"].iloc[i]),
+                   float(difference[i]), (float(low[i]), float(high[i])))
+        for i in order
     )

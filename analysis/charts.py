@@ -22,7 +22,7 @@ GREY = "#505a5f"
 BAND = "#f3f2f1"
 
 
-def _svg(figure) -> bytes:
+def svg_bytes(figure) -> bytes:
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="svg", metadata={"Date": None})
@@ -50,7 +50,7 @@ def trend_svg(rows: list[dict], scale: tuple[float, float] | None = None) -> byt
             axes.set_ylim(*scale)
         axes.set_ylabel("Mean score (90% CI)", color=INK)
         axes.spines[["top", "right"]].set_visible(False)
-        return _svg(figure)
+        return svg_bytes(figure)
     finally:
         plt.close(figure)
 
@@ -76,6 +76,6 @@ def change_svg(rows: list[dict], names: dict[str, str]) -> bytes:
         axes.set_xlim(-reach * 1.15, reach * 1.15)
         axes.set_xlabel("Change since the reference wave (90% CI); shaded: the margin", color=INK)
         axes.spines[["top", "right"]].set_visible(False)
-        return _svg(figure)
+        return svg_bytes(figure)
     finally:
         plt.close(figure)

@@ -2,22 +2,10 @@
 
 from __future__ import annotations
 
-import io
+import matplotlib.pyplot as plt
 
-import matplotlib
-
-matplotlib.use("Agg")  # no display: render straight to files
-
-import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
-
-from analysis.disclosure import DisclosedTable  # noqa: E402
-
-matplotlib.rcParams["svg.hashsalt"] = "holdfast"  # the same chart gives the same bytes
-matplotlib.rcParams["svg.fonttype"] = "none"  # text stays text, so it can be read and scaled
-matplotlib.rcParams["text.parse_math"] = False  # a "$" in a wave or sector name is just a "$"
-
-INK = "#0b0c0c"
-BAR = "#1d70b8"
+from analysis.charts import BLUE as BAR, INK, svg_bytes  # also sets matplotlib up for SVG
+from analysis.disclosure import DisclosedTable
 
 
 def daily_responses_svg(daily: DisclosedTable | None) -> bytes:
@@ -40,9 +28,6 @@ def daily_responses_svg(daily: DisclosedTable | None) -> bytes:
             axes.spines[["top", "right"]].set_visible(False)
             axes.yaxis.get_major_locator().set_params(integer=True)
             figure.autofmt_xdate()
-        figure.tight_layout()
-        buffer = io.BytesIO()
-        figure.savefig(buffer, format="svg", metadata={"Date": None})
-        return buffer.getvalue()
+        return svg_bytes(figure)
     finally:
         plt.close(figure)

@@ -220,6 +220,14 @@ def _summary(values: np.ndarray) -> WaveSummary:
     return WaveSummary(n, float(values.mean()) if n else None, float(values.std(ddof=1)) if n > 1 else None)
 
 
+def _t(shift: float, se: float) -> float:
+    """A test statistic that stays defined when nobody's answers vary (se = 0): then any
+    shift at all is certain, and none is no evidence either way."""
+    if se > 0:
+        return shift / se
+    return float(np.copysign(np.inf, shift)) if shift else 0.0
+
+
 def _raw_tests(r, c, margin: float, min_n: int) -> dict:
     r, c = np.asarray(r, dtype=float), np.asarray(c, dtype=float)  # numpy: ~100 cells per breakdown
     result = {"reference": _summary(r), "current": _summary(c), "tested": False, "difference": None,
@@ -235,8 +243,7 @@ def _raw_tests(r, c, margin: float, min_n: int) -> dict:
     correction = 1 - 3 / (4 * (len(c) + len(r)) - 9)
     # The one-sided p-values use Welch's standard error and degrees of freedom; the
     # non-inferiority test shifts the difference by the margin.
-    t_zero = difference / se if se > 0 else np.copysign(np.inf, difference) if difference else 0.0
-    t_margin = (difference + margin) / se if se > 0 else np.copysign(np.inf, difference + margin)
+    t_zero, t_margin = _t(difference, se), _t(difference + margin, se)
     result.update(
         tested=True,
         difference=difference,
@@ -349,9 +356,9 @@ def _composition_adjusted(scores, responses, reference, current, margins, testab
     # Same tests and Holm families as the raw result, on the normal approximation.
     names = list(rows)
     p = {
-        "improve": [stats.norm.sf(rows[k][0] / rows[k][1]) for k in names],
-        "noninferior": [stats.norm.sf((rows[k][0] + margins[k]) / rows[k][1]) for k in names],
-        "decline": [stats.norm.cdf(rows[k][0] / rows[k][1]) for k in names],
+        "improve": [stats.norm.sf(_t(rows[k][0], rows[k][1])) for k in names],
+        "noninferior": [stats.norm.sf(_t(rows[k][0] + margins[k], rows[k][1])) for k in names],
+        "decline": [stats.norm.cdf(_t(rows[k][0], rows[k][1])) for k in names],
     }
     adjusted = {family: _holm(values) for family, values in p.items()}
     result = {}
@@ -379,7 +386,10 @@ def _panel_pairs(scores, responses, reference, current) -> dict[str, Shift]:
         pairs = (wide[(construct, current)] - wide[(construct, reference)]).dropna()
         if len(pairs) < 2:
             continue
-        low, high = stats.ttest_1samp(pairs, 0).confidence_interval(CI_LEVEL)
+        if pairs.nunique() == 1:  # everyone moved alike: no spread, the interval is the point
+            low = high = float(pairs.iloc[0])
+        else:
+            low, high = stats.ttest_1samp(pairs, 0).confidence_interval(CI_LEVEL)
         result[construct] = Shift(float(pairs.mean()), (float(low), float(high)), n_pairs=int(len(pairs)))
     return result
 
@@ -443,9 +453,9 @@ def compare_by(
             key: values.to_numpy()
             for key, values in scores.loc[answered, construct].groupby([group[answered], wave[answered]], observed=True)
         }
-        names = groups  # every group, so one with no answers here is withheld rather than missing
-        counts = pd.DataFrame([[len(split.get((name, w), empty)) for w in (reference, current)] for name in names],
-                              index=names, columns=[reference, current])
+        # Every group, so one with no answers to this construct is withheld rather than missing.
+        counts = pd.DataFrame([[len(split.get((name, w), empty)) for w in (reference, current)] for name in groups],
+                              index=groups, columns=[reference, current])
         organisations = organisations_where_known(keys[answered], "group", "wave")
         table = disclose(counts, k, organisations, min_organisations)
         for name in counts.index:

@@ -112,6 +112,9 @@ class Results:
         answered = set(self.responses["wave"])
         self.unanswered = [w.label for w in (selection.reference, selection.current, selection.baseline)
                            if w is not None and w.label not in answered]
+        # Another place guarding this one may have answered only some waves: it is compared
+        # where it answered both, and against the baseline only if it answered that too.
+        self.can_compare = selection.reference.label in answered and selection.current.label in answered
         codebook = self.data.codebook
         codebook = codebook[codebook["construct"].notna() & (codebook["type"] == "likert")].reset_index(drop=True)
         # "Wording changed" between the two waves compared, whatever happened in others.
@@ -141,7 +144,8 @@ class Results:
     @property
     def labels(self) -> tuple[str, str, str | None]:
         s = self.selection
-        return s.reference.label, s.current.label, s.baseline.label if s.baseline else None
+        baseline = s.baseline.label if s.baseline and s.baseline.label not in self.unanswered else None
+        return s.reference.label, s.current.label, baseline
 
     @cached_property
     def scores(self) -> pd.DataFrame:
@@ -156,7 +160,7 @@ class Results:
     @cached_property
     def construct_rows(self) -> list[dict]:
         reference, current, _ = self.labels
-        if reference not in set(self.responses["wave"]) or current not in set(self.responses["wave"]):
+        if not self.can_compare:
             return [tables.nobody_row(construct=c.code, margin=self.margins[c.code]) for c in self.constructs]
         counts = construct_counts(self.responses, self.codebook, [reference, current], self.k, self.min_organisations,
                                   self.scores)
@@ -167,7 +171,7 @@ class Results:
     def item_rows(self, construct: str) -> list[dict]:
         reference, current, _ = self.labels
         in_construct = self.codebook[self.codebook["construct"] == construct]
-        if reference not in set(self.responses["wave"]) or current not in set(self.responses["wave"]):
+        if not self.can_compare:
             return [tables.nobody_row(item=item, construct=construct) for item in in_construct["item"]]
         items = item_comparisons(self.responses, in_construct, reference, current, self.min_n)
         answers = reverse_scored(self.responses, in_construct)
@@ -180,7 +184,7 @@ class Results:
     @cached_property
     def breakdown(self):
         reference, current, _ = self.labels
-        if reference not in set(self.responses["wave"]) or current not in set(self.responses["wave"]):
+        if not self.can_compare:
             return {}
         return compare_by(self.responses, self.codebook, "sector", reference, current, self.margins,
                           self.min_n, self.k, min_organisations=self.min_organisations, scores=self.scores)

@@ -187,3 +187,17 @@ def test_holm_matches_statsmodels(p_values):
     from analysis.compare import _holm
 
     assert _holm(p_values) == pytest.approx(list(multipletests(p_values, method="holm")[1]))
+
+
+def test_answers_that_never_vary_give_verdicts_without_dividing_by_zero():
+    responses = make_responses(n=30)
+    items = ["a1", "a2", "a3", "b1", "b2"]
+    responses.loc[responses["wave"] == "W1", items] = 3.0
+    responses.loc[responses["wave"] == "W2", items] = 3.0
+    responses.loc[responses["wave"] == "W2", ["b1", "b2"]] = 2.0  # beta falls by exactly 1
+    comparison = compare(responses, CODEBOOK, "W1", "W2", margins={"alpha": 0.25, "beta": 1.0})
+    result = {c.construct: c for c in comparison.constructs}
+    assert result["alpha"].verdict == "holding" and result["alpha"].adjusted.verdict == "holding"
+    # A fall of exactly the margin is not "no worse than the margin": H0 d ≤ −Δ holds.
+    assert result["beta"].verdict == "slipping" and not result["beta"].material
+    assert result["beta"].panel.ci90 == (-1.0, -1.0)

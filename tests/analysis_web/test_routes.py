@@ -221,10 +221,10 @@ def test_a_sector_with_a_slash_in_its_name_opens(client, make_answered_survey, e
     assert len(read_csv(client.get(download))) == 11
 
 
-def add_responses(db_session, survey, place, sector_name, n):
-    """n more responses in each wave from one place, answering every likert question."""
+def add_responses(db_session, survey, place, sector_name, n, waves=None):
+    """n more responses in each wave (or these waves) from one place, answering every likert question."""
     sector = db_session.scalar(select(Sector).where(Sector.name == sector_name))
-    for wave in survey.waves:
+    for wave in waves or survey.waves:
         for i in range(n):
             answers = {item.code: 3 for item in wave.instrument.items if item.type == "likert"}
             answers.update({item.code: {str(sector.id): {"reliable": 2, "shared_mission": 2, "open": 2}}
@@ -324,3 +324,14 @@ def test_wording_changed_is_judged_between_the_two_waves_compared(client, make_a
 
     assert tr_1(first, second) == "False"
     assert tr_1(second, third) == "True"
+
+
+def test_a_place_with_a_baseline_compares_beside_a_place_without_one(
+        client, make_answered_survey, make_place, evaluator, db_session):
+    big, newcomer = make_place(), make_place()
+    survey = make_answered_survey(places=[big, newcomer], per_sector=12, wave_count=3)
+    add_responses(db_session, survey, newcomer, "Health and care", 12, waves=survey.waves[1:])  # joined after the baseline
+    first, second, third = survey.waves
+    rows = read_csv(client.get(f"/analysis/surveys/{survey.id}/constructs.csv", query_string={
+        "reference": second.id, "current": third.id, "baseline": first.id, "place": big.id}))
+    assert rows and all(row["withheld"] == "" and row["gain_retained"] in ("True", "False") for row in rows)

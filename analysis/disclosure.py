@@ -140,9 +140,15 @@ def organisations_where_known(frame: pd.DataFrame, rows: str, columns: str, orga
     `disclose` takes for its organisation rule."""
     if organisation not in frame.columns:
         return pd.DataFrame(dtype=float)
-    grouped = frame.groupby([rows, columns], observed=True)[organisation]
-    distinct = grouped.nunique().where(grouped.count() == grouped.size())
-    return distinct.astype(float).unstack()
+    return distinct_organisations(frame[organisation], [frame[rows], frame[columns]]).unstack()
+
+
+def distinct_organisations(organisation: pd.Series, by) -> pd.Series:
+    """Distinct organisations per group, NaN where not every response in the group names
+    one: the rule "where organisations are known" (analysis.network applies the same rule
+    to integer codes, for speed)."""
+    grouped = organisation.groupby(by, observed=True)
+    return grouped.nunique().where(grouped.count() == grouped.size()).astype(float)
 
 
 def round_public(count: int) -> int:

@@ -198,7 +198,8 @@ def _rater_means(trust: pd.DataFrame, wanted: np.ndarray, sectors: tuple[str, ..
 
 
 def _organisations(block: np.ndarray, organisation: np.ndarray, size: int) -> np.ndarray:
-    """Distinct organisations per block, NaN where a rater's organisation is unknown."""
+    """Distinct organisations per block, NaN where a rater's organisation is unknown: the
+    rule of analysis.disclosure.distinct_organisations, on integer codes."""
     unknown = np.bincount(block, weights=organisation < 0, minlength=size) > 0
     known = organisation >= 0
     kinds = int(organisation.max()) + 1 if known.any() else 1

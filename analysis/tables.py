@@ -46,30 +46,21 @@ def construct_rows(comparison: Comparison, counts: DisclosedTable, pairs: Disclo
     rows = []
     for c in comparison.constructs:
         withheld = [_withheld(counts, c.construct, wave) for wave in (comparison.reference, comparison.current)]
-        row = {
-            "construct": c.construct,
-            "verdict": c.verdict,
-            "withheld": next((w for w in withheld if w), None),
-            "reference_n": withheld[0] or c.reference.n,
-            "current_n": withheld[1] or c.current.n,
-            "margin": c.margin,
-        }
-        if row["withheld"]:
-            row["verdict"] = "too_few"
-            rows.append(row)
+        if any(withheld):
+            rows.append({
+                "construct": c.construct, "verdict": "too_few", "withheld": next(w for w in withheld if w),
+                "reference_n": withheld[0] or c.reference.n, "current_n": withheld[1] or c.current.n,
+                "margin": c.margin,
+            })
             continue
         panel_withheld = pairs is not None and c.panel is not None and _withheld(pairs, c.construct, "pairs")
-        row.update(
-            reference_mean=c.reference.mean, current_mean=c.current.mean,
-            difference=c.difference, ci90=c.ci90, hedges_g=c.hedges_g,
-            p_improve_adj=c.p_improve_adj, p_noninferior_adj=c.p_noninferior_adj, p_decline_adj=c.p_decline_adj,
-            dip_within_margin=c.dip_within_margin, material=c.material,
-            gain_retained=c.gain_retained, needed_n=c.needed_n,
-            alpha_reference=c.alpha_reference, alpha_current=c.alpha_current,
-            adjusted=c.adjusted, adjusted_disagrees=c.adjusted_disagrees,
-            panel=None if panel_withheld else c.panel,
-        )
-        rows.append(row)
+        rows.append({
+            "construct": c.construct, "margin": c.margin, **_figures(c),
+            "hedges_g": c.hedges_g, "gain_retained": c.gain_retained, "needed_n": c.needed_n,
+            "alpha_reference": c.alpha_reference, "alpha_current": c.alpha_current,
+            "adjusted": c.adjusted, "adjusted_disagrees": c.adjusted_disagrees,
+            "panel": None if panel_withheld else c.panel,
+        })
     return rows
 
 
@@ -100,9 +91,8 @@ def item_rows(items: tuple[ItemComparison, ...], counts: DisclosedTable, constru
     return rows
 
 
-def _breakdown_row(result: ConstructComparison | Suppressed) -> dict:
-    if isinstance(result, Suppressed):
-        return {"withheld": result.reason, "verdict": "too_few"}
+def _figures(result: ConstructComparison) -> dict:
+    """The figures every comparison row shows, headline or breakdown."""
     return {
         "withheld": None, "verdict": result.verdict,
         "reference_n": result.reference.n, "current_n": result.current.n,
@@ -112,6 +102,10 @@ def _breakdown_row(result: ConstructComparison | Suppressed) -> dict:
         "p_decline_adj": result.p_decline_adj, "material": result.material,
         "dip_within_margin": result.dip_within_margin,
     }
+
+
+def _breakdown_row(result: ConstructComparison | Suppressed) -> dict:
+    return {"withheld": result.reason, "verdict": "too_few"} if isinstance(result, Suppressed) else _figures(result)
 
 
 def sector_rows(breakdown: dict[str, tuple[ConstructComparison | Suppressed, ...]], construct: str) -> list[dict]:

@@ -12,7 +12,7 @@ import pandas as pd
 from scipy import stats
 
 from analysis.compare import CI_LEVEL
-from analysis.disclosure import K_INTERNAL, MIN_ORGANISATIONS, DisclosedTable, disclose
+from analysis.disclosure import K_INTERNAL, MIN_ORGANISATIONS, DisclosedTable, disclose, distinct_organisations
 from analysis.scores import construct_scores
 
 
@@ -41,12 +41,11 @@ def construct_counts(
     counts = counts.reindex(columns=waves, fill_value=0)
     organisations = None
     if "organisation" in responses.columns:
-        keys = responses[["wave", "organisation"]]
+        wave, organisation = responses["wave"], responses["organisation"]
         columns = {}
         for construct in scores.columns:
             answered = in_waves & scores[construct].notna()
-            grouped = keys[answered].groupby("wave", observed=True)["organisation"]
-            columns[construct] = grouped.nunique().where(grouped.count() == grouped.size())
+            columns[construct] = distinct_organisations(organisation[answered], wave[answered])
         organisations = pd.DataFrame(columns).T.reindex(index=counts.index, columns=waves).astype(float)
     return disclose(counts, k, organisations, min_organisations, complements=False)
 

@@ -328,10 +328,10 @@ def export(wave_id: int):
         abort(404)
     session = db.session()
     data = service.responses_frame(session, [wave])
-    table = exports.export_table(data, service.value_labels([wave]), request.args.get("panel_keys") == "yes")
+    table = exports.export_table(data, wave.instrument.items, request.args.get("panel_keys") == "yes")
     body = {
         "csv": lambda: exports.to_csv(table),
-        "xlsx": lambda: exports.to_xlsx(table, data.codebook),
+        "xlsx": lambda: exports.to_xlsx(table),
         "sav": lambda: exports.to_sav(table),
     }[kind]()
     mimetype, extension = exports.FORMATS[kind]

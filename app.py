@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import secrets
+import shutil
+import tempfile
 from pathlib import Path
 
 from flask import Flask, send_from_directory
@@ -13,7 +16,7 @@ from jinja2 import ChoiceLoader, PackageLoader, PrefixLoader
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from analysis.cli import compare_command
-from analysis.routes import bp as analysis_bp
+from analysis.routes import bp as analysis_bp, cache as results_cache
 from core import cli, db, security
 from core.models import User
 from core.routes import bp as core_bp
@@ -23,7 +26,9 @@ PROJECT_ROOT = Path(__file__).resolve().parent
 GOVUK_FRONTEND_DIST = PROJECT_ROOT / "node_modules" / "govuk-frontend" / "dist" / "govuk"
 
 # Settings that may come from the environment instead of instance/config.py.
-ENVIRONMENT_SETTINGS = ("SECRET_KEY", "PANEL_SECRET", "DATABASE_URL", "RATELIMIT_STORAGE_URI")
+ENVIRONMENT_SETTINGS = (
+    "SECRET_KEY", "PANEL_SECRET", "DATABASE_URL", "RATELIMIT_STORAGE_URI", "CACHE_REDIS_URL", "CACHE_DIR",
+)
 INT_ENVIRONMENT_SETTINGS = ("PROXY_FIX_X_FOR",)
 
 
@@ -78,6 +83,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     WTFormsHelpers(app)
 
     db.init_app(app)
+    _init_results_cache(app, testing=test_config is not None)
     _init_login(app)
     _register_frontend_assets(app)
     app.register_blueprint(core_bp)
@@ -87,6 +93,32 @@ def create_app(test_config: dict | None = None) -> Flask:
     cli.init_app(app)
     app.cli.add_command(compare_command)
     return app
+
+
+def _init_results_cache(app: Flask, testing: bool) -> None:
+    """The results pages' cache (analysis.routes.cache), shared by every worker and host:
+    Redis when CACHE_REDIS_URL is set, else files in CACHE_DIR (instance/cache by default;
+    a temporary folder of its own for an app made with a test configuration). Never an
+    in-process store: workers would each keep their own, and disagree."""
+    config = {
+        "CACHE_DEFAULT_TIMEOUT": app.config.get("CACHE_DEFAULT_TIMEOUT", 7 * 24 * 3600),
+        # Keys carry a digest of the data, so an entry is never stale, only unused: they
+        # expire after a week, and the folder is pruned past CACHE_THRESHOLD files.
+        "CACHE_KEY_PREFIX": app.config.get("CACHE_KEY_PREFIX", "holdfast:"),
+    }
+    if app.config.get("CACHE_REDIS_URL"):
+        config |= {"CACHE_TYPE": "RedisCache", "CACHE_REDIS_URL": app.config["CACHE_REDIS_URL"]}
+    else:
+        folder = app.config.get("CACHE_DIR")
+        if not folder and testing:
+            folder = tempfile.mkdtemp(prefix="holdfast-cache-")
+            atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        config |= {
+            "CACHE_TYPE": "FileSystemCache",
+            "CACHE_DIR": str(folder or Path(app.instance_path) / "cache"),
+            "CACHE_THRESHOLD": app.config.get("CACHE_THRESHOLD", 20_000),
+        }
+    results_cache.init_app(app, config=config)
 
 
 def _init_login(app: Flask) -> None:

@@ -4,37 +4,53 @@ The one module of analysis/ that touches Flask and the database: it loads the ti
 through surveys.service.responses_frame and hands it to the pure functions, whose
 results reach pages and CSV files through analysis.tables (and so through disclosure).
 The selection lives in the query string, so a result can be bookmarked or shared.
+
+Figures are cached (CachedResults, cached_rows) in a store every worker shares, keyed by
+the selection and a digest of everything the figures are computed from (data_version),
+so they are computed once per change of the data rather than once per page view.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import shlex
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from functools import cached_property
+from pathlib import Path
+from typing import Any
 
-from flask import Blueprint, Response as HttpResponse, abort, render_template, request, url_for
+from flask import Blueprint, Response as HttpResponse, abort, current_app, g, render_template, request
+from flask_caching import Cache
 from flask_login import current_user
+import matplotlib
+import numpy as np
 import pandas as pd
-from sqlalchemy import func, select
+import scipy
+import statsmodels
+from sqlalchemy import BigInteger, cast, func, select
 
-from analysis import charts, tables
+from analysis import ENGINE_VERSION, charts, tables
 from analysis.compare import DEFAULT_MIN_N, compare, compare_by
 from analysis.items import item_comparisons
 from analysis.network import TrustNetwork, trust_network, withhold_blocks
 from analysis.scores import construct_scores, reverse_scored
 from analysis.trend import construct_counts, construct_trends
 from core import db
-from core.models import Place, Role
+from core.models import Organisation, Place, Role, Sector
 from core.security import allow, signed_in
 from surveys import service as surveys
 from surveys.exports import safe_text
 from surveys.routes import survey_or_404
-from surveys.models import Construct, MarginChange, Response, Survey, Wave
+from surveys.models import Construct, Item, MarginChange, Response, Survey, Wave
 
 bp = Blueprint("analysis", __name__, url_prefix="/analysis")
 readers = allow(Role.ADMIN, Role.COORDINATOR, Role.EVALUATOR)
+# The results cache, set up by app.py: files in instance/cache, or Redis when
+# CACHE_REDIS_URL is set; never process memory, so every worker and host agrees.
+cache = Cache()
 
 
 @bp.app_template_filter("verdict")
@@ -123,11 +139,9 @@ class Results:
         trust = self.data.trust[self.data.trust["response_id"].isin(self.responses["response_id"])]
         organisation = self.responses.set_index("response_id")["organisation"]
         self.trust = trust.assign(organisation=trust["response_id"].map(organisation))
-        constructs = {c.code: c for c in db.session().scalars(select(Construct))}
-        self.constructs = [constructs[code] for code in dict.fromkeys(self.codebook["construct"])]
+        self.constructs = _constructs(dict.fromkeys(self.codebook["construct"]))
         self.names = {c.code: c.name for c in self.constructs}
-        chosen = {m.construct.code: m.margin for m in survey.margins}
-        self.margins = {c.code: chosen.get(c.code, c.default_margin) for c in self.constructs}
+        self.margins = _margins(survey, self.constructs)
 
     @cached_property
     def other_places(self) -> list[Results]:
@@ -219,6 +233,219 @@ class Results:
         return self.codebook.set_index("item").at[item, "text"]
 
 
+def _constructs(codes) -> list[Construct]:
+    """The constructs with these codes, in the order given."""
+    codes = list(codes)
+    found = {c.code: c for c in db.session().scalars(select(Construct).where(Construct.code.in_(codes)))}
+    return [found[code] for code in codes]
+
+
+def _margins(survey: Survey, constructs: list[Construct]) -> dict[str, float]:
+    """Each construct's margin: the survey's own where it chose one, else the default."""
+    chosen = {m.construct.code: m.margin for m in survey.margins}
+    return {c.code: chosen.get(c.code, c.default_margin) for c in constructs}
+
+
+# --- the results cache -------------------------------------------------------------------
+
+
+def _code_version() -> str:
+    """A digest of the code figures and charts come from: this package (statistics,
+    disclosure, tables, charts, this module) and the tidy frame's builder, with the
+    versions of the libraries they compute and draw with. Beside ENGINE_VERSION in every
+    key, so a deployment (or a developer's edit) that changes the code never shows
+    figures or charts the code no longer gives, even if no one bumped the version."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")) + [Path(surveys.__file__)]:
+        digest.update(path.read_bytes())
+    for library in (np, pd, scipy, statsmodels, matplotlib):
+        digest.update(f"{library.__name__} {library.__version__};".encode())
+    return digest.hexdigest()[:16]
+
+
+CODE_VERSION = _code_version()
+
+
+def data_version(survey: Survey) -> str:
+    """A digest of everything the survey's figures are computed from, in a few small
+    queries, so a cached figure is found again only while none of it has changed.
+
+    Responses are written whole (their answers and trust ratings in the same transaction)
+    and never edited: they are only added (a submission, an import) or removed (an import
+    undone). So the survey's responses are told apart by their count, the sum and the
+    largest of their ids and the latest submission time; the time also moves where SQLite
+    gives a new response the id of a removed one. Sums of their organisation, sector and
+    place ids, and a sum of organisation ids weighted by response id (so that two responses
+    swapping organisations counts too), move when responses are reassigned: an
+    organisation merged into another, a sector or place corrected. Then what figures are
+    labelled and counted by: the organisations those responses name (id, sector, name),
+    every sector (id, name, position), and the survey's places, waves (labels, order,
+    instruments), questions (wording, scale, construct, reverse scoring), constructs,
+    margins and thresholds. The answers themselves are not read again: that would be a
+    pass over every answer on every page view, which is what the cache saves.
+    """
+    session = db.session()
+    wave_ids = [w.id for w in survey.waves]
+    in_survey = Response.wave_id.in_(wave_ids)
+    organisation = func.coalesce(Response.organisation_id, 0)
+    responses = tuple(session.execute(select(
+        func.count(), func.max(Response.id), func.sum(Response.id), func.max(Response.submitted_at),
+        func.sum(organisation), func.sum(cast(Response.id, BigInteger) * organisation),
+        func.sum(Response.sector_id), func.sum(Response.place_id), func.count(Response.panel_key),
+    ).where(in_survey)).one())
+    organisations = session.execute(
+        select(Organisation.id, Organisation.sector_id, Organisation.name)
+        .where(Organisation.id.in_(select(Response.organisation_id).where(in_survey).distinct()))
+        .order_by(Organisation.id)
+    ).all()
+    sectors = session.execute(select(Sector.id, Sector.name, Sector.position).order_by(Sector.id)).all()
+    items = session.execute(
+        select(Item.instrument_id, Item.id, Item.code, Item.type, Item.text, Item.options, Item.construct_id,
+               Item.reverse, Item.breaks_trend)
+        .where(Item.instrument_id.in_(sorted({w.instrument_id for w in survey.waves}))).order_by(Item.id)
+    ).all()
+    constructs = session.execute(
+        select(Construct.id, Construct.code, Construct.name, Construct.default_margin, Construct.scale_min,
+               Construct.scale_max, Construct.position).order_by(Construct.id)
+    ).all()
+    parts = (
+        responses, organisations, sectors, items, constructs,
+        [(p.id, p.name) for p in survey.places],
+        [(w.id, w.number, w.label, w.role, w.instrument_id) for w in survey.waves],
+        sorted((m.construct_id, m.margin) for m in survey.margins),
+        survey.k_internal, survey.min_organisations,
+    )
+    return hashlib.sha256(repr(parts).encode()).hexdigest()
+
+
+def _cache_key(selection: Selection, name: tuple) -> str:
+    """The key of figures `name` of this selection: the survey, the waves compared, the
+    place (or all), thresholds and margins, the data's and the engine's versions."""
+    s, survey = selection, selection.survey
+    versions = g.setdefault("results_data_versions", {})
+    if survey.id not in versions:  # once per request, however many figures the page shows
+        versions[survey.id] = data_version(survey)
+    parts = (
+        ENGINE_VERSION, CODE_VERSION, survey.id, s.reference.id, s.current.id, s.baseline.id if s.baseline else None,
+        s.place.id if s.place else "all", tuple(w.id for w in s.waves), survey.k_internal,
+        survey.min_organisations, sorted((m.construct_id, m.margin) for m in survey.margins),
+        versions[survey.id], name,
+    )
+    return f"results/{survey.id}/{hashlib.sha256(repr(parts).encode()).hexdigest()}"
+
+
+def cached_rows(selection: Selection, name: str | tuple, compute: Callable[[], Any]) -> Any:
+    """The figures `name` (plain picklable data) of this selection: from the cache if they
+    were computed from the same data before, else computed now and kept.
+
+    Callers check who may see the survey first (survey_or_404, the role) and only then ask
+    here. A cache that cannot be reached costs speed, never a page: the figures are
+    computed instead."""
+    key = _cache_key(selection, name if isinstance(name, tuple) else (name,))
+    try:
+        found = cache.get(key)
+    except Exception:  # noqa: BLE001 - any failure of the store (Redis down, a bad file)
+        current_app.logger.warning("results cache: lookup failed", exc_info=True)
+        found = None
+    if found is not None:
+        return found
+    value = compute()
+    try:
+        cache.set(key, value)
+    except Exception:  # noqa: BLE001
+        current_app.logger.warning("results cache: store failed", exc_info=True)
+    return value
+
+
+class CachedResults:
+    """What the results pages show of one selection, with Results' interface: each figure
+    comes from the cache (cached_rows) when the same data gave it before; otherwise the
+    selection is analysed (Results, built once, on first need) and the figure kept.
+
+    So a page whose figures are cached reads no responses, and a chart reuses the figures
+    its page computed."""
+
+    def __init__(self, selection: Selection):
+        self.selection = selection
+        survey = selection.survey
+        self.k = survey.k_internal
+        self.min_organisations = survey.min_organisations
+        self.min_n = max(DEFAULT_MIN_N, self.k)
+
+    @cached_property
+    def computed(self) -> Results:
+        return Results(self.selection)
+
+    def _cached(self, name: str, compute: Callable[[], Any], *args) -> Any:
+        return cached_rows(self.selection, (name, *args), compute)
+
+    @cached_property
+    def _outline(self) -> dict:
+        """What the pages need besides the rows: waves nobody answered, the constructs in
+        order and the questions' wording."""
+        def outline() -> dict:
+            results = self.computed
+            return {
+                "unanswered": results.unanswered,
+                "constructs": [c.code for c in results.constructs],
+                "texts": dict(zip(results.codebook["item"], results.codebook["text"])),
+            }
+        return self._cached("outline", outline)
+
+    @property
+    def unanswered(self) -> list[str]:
+        return self._outline["unanswered"]
+
+    @cached_property
+    def constructs(self) -> list[Construct]:
+        return _constructs(self._outline["constructs"])
+
+    @cached_property
+    def names(self) -> dict[str, str]:
+        return {c.code: c.name for c in self.constructs}
+
+    @cached_property
+    def margins(self) -> dict[str, float]:
+        return _margins(self.selection.survey, self.constructs)
+
+    def text(self, item: str) -> str:
+        return self._outline["texts"][item]
+
+    @cached_property
+    def construct_rows(self) -> list[dict]:
+        return self._cached("construct_rows", lambda: self.computed.construct_rows)
+
+    def item_rows(self, construct: str) -> list[dict]:
+        return self._cached("item_rows", lambda: self.computed.item_rows(construct), construct)
+
+    @cached_property
+    def sectors(self) -> list[str]:
+        """The sectors compared (the sector breakdown's groups)."""
+        return self._cached("sectors", lambda: list(self.computed.breakdown))
+
+    def sector_rows(self, construct: str) -> list[dict]:
+        return self._cached("sector_rows", lambda: self.computed.sector_rows(construct), construct)
+
+    def one_sector_rows(self, sector: str) -> list[dict]:
+        return self._cached("one_sector_rows", lambda: self.computed.one_sector_rows(sector), sector)
+
+    def trend_rows(self, construct: str) -> list[dict]:
+        return self._cached("trend_rows", lambda: self.computed.trend_rows(construct), construct)
+
+    @cached_property
+    def network(self) -> TrustNetwork:
+        return self._cached("network", lambda: self.computed.network)
+
+    def change_svg(self) -> bytes:
+        """The change chart, drawn from the page's construct rows, and kept as drawn."""
+        return self._cached("change_svg", lambda: charts.change_svg(self.construct_rows, self.names))
+
+    def trend_svg(self, construct: Construct) -> bytes:
+        scale = (construct.scale_min, construct.scale_max)
+        return self._cached("trend_svg", lambda: charts.trend_svg(self.trend_rows(construct.code), scale),
+                            construct.code)
+
+
 # --- choosing what to compare ------------------------------------------------------------
 
 
@@ -276,18 +503,19 @@ def _choose(survey: Survey) -> tuple[Selection | None, dict[str, str]]:
     return Selection(survey, waves, reference, current, baseline, place), {}
 
 
-def _selected(survey_id: int) -> tuple[Selection, Results]:
-    """For the drill-down pages and downloads: a valid selection or 404."""
+def _selected(survey_id: int) -> tuple[Selection, CachedResults]:
+    """For the drill-down pages and downloads: a valid selection or 404 (403 for a survey
+    the user may not see, checked before any figure is looked up)."""
     selection, errors = _choose(survey_or_404(survey_id))
     if selection is None or errors:
         abort(404)
-    results = Results(selection)
+    results = CachedResults(selection)
     if results.unanswered:
         abort(404)
     return selection, results
 
 
-def _construct_or_404(results: Results, construct: str) -> Construct:
+def _construct_or_404(results: CachedResults, construct: str) -> Construct:
     found = next((c for c in results.constructs if c.code == construct), None)
     if found is None:
         abort(404)
@@ -325,7 +553,7 @@ def how_to_read():
 def comparison(survey_id: int):
     survey = survey_or_404(survey_id)
     selection, errors = _choose(survey)
-    results = Results(selection) if selection is not None and not errors else None
+    results = CachedResults(selection) if selection is not None and not errors else None
     changes = db.session().scalars(
         select(MarginChange).where(MarginChange.survey_id == survey.id).order_by(MarginChange.changed_at)
     ).all()
@@ -339,7 +567,7 @@ def comparison(survey_id: int):
 @readers
 def change_chart(survey_id: int):
     _, results = _selected(survey_id)
-    return HttpResponse(charts.change_svg(results.construct_rows, results.names), mimetype="image/svg+xml")
+    return HttpResponse(results.change_svg(), mimetype="image/svg+xml")
 
 
 @bp.get("/surveys/<int:survey_id>/constructs/<construct>")
@@ -360,15 +588,14 @@ def construct(survey_id: int, construct: str):
 def trend_chart(survey_id: int, construct: str):
     _, results = _selected(survey_id)
     found = _construct_or_404(results, construct)
-    svg = charts.trend_svg(results.trend_rows(construct), (found.scale_min, found.scale_max))
-    return HttpResponse(svg, mimetype="image/svg+xml")
+    return HttpResponse(results.trend_svg(found), mimetype="image/svg+xml")
 
 
 @bp.get("/surveys/<int:survey_id>/sectors/<path:sector>")
 @readers
 def sector(survey_id: int, sector: str):
     selection, results = _selected(survey_id)
-    if sector not in results.breakdown:
+    if sector not in results.sectors:
         abort(404)
     return render_template("analysis/sector.html", survey=selection.survey, selection=selection, results=results,
                            sector=sector, rows=results.one_sector_rows(sector))
@@ -415,9 +642,9 @@ def constructs_csv(survey_id: int):
 
 
 CONSTRUCT_TABLES = {  # a construct page's tables: columns, and the rows the page shows
-    "items": (ITEM_COLUMNS, Results.item_rows),
-    "sectors": (SECTOR_COLUMNS, Results.sector_rows),
-    "trend": (TREND_COLUMNS, Results.trend_rows),
+    "items": (ITEM_COLUMNS, CachedResults.item_rows),
+    "sectors": (SECTOR_COLUMNS, CachedResults.sector_rows),
+    "trend": (TREND_COLUMNS, CachedResults.trend_rows),
 }
 
 
@@ -436,7 +663,7 @@ def construct_csv(survey_id: int, construct: str, table: str):
 @readers
 def sector_csv(survey_id: int, sector: str):
     selection, results = _selected(survey_id)
-    if sector not in results.breakdown:
+    if sector not in results.sectors:
         abort(404)
     slug = "".join(ch if ch.isascii() and ch.isalnum() else "-" for ch in sector.lower()).strip("-")
     return _csv(_name(selection, f"sector-{slug}"), ONE_SECTOR_COLUMNS, results.one_sector_rows(sector))

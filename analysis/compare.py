@@ -1,11 +1,16 @@
 """Wave comparison: is each construct improving, holding, slipping, or can't we tell?
 
-Follows the Statistics section of DESIGN.md. Pure: a tidy responses DataFrame and a
-codebook in (see surveys.service.responses_frame), frozen dataclasses out.
+Follows the Statistics section of docs/statistics.md. Pure: a tidy responses DataFrame
+and a codebook in (see surveys.service.responses_frame), frozen dataclasses out.
 
-Tests and intervals come from scipy (Welch's t-test), multiplicity from statsmodels
-(Holm), power from statsmodels; only the stratified (post-stratified) mean and
-Cronbach's alpha are written by hand, as no maintained library offers them for this shape.
+Each difference and its reference distribution come from analysis.inference (Welch,
+Derrick's partially-overlapping t where panel pairs link the waves, or a studentized
+permutation distribution for small or unbalanced waves). Verdicts are read off
+simultaneous intervals: across the m constructs compared, each one-sided bound at α/m
+(Bonferroni), so the interval shown beside a verdict always agrees with it. Power comes
+from statsmodels (imported when first needed: the command line starts faster without
+it); Cronbach's alpha is written by hand, as no maintained library offers it for this
+shape.
 """
 
 from __future__ import annotations
@@ -15,10 +20,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from scipy import stats
-from statsmodels.stats.multitest import multipletests
-from statsmodels.stats.power import TTestIndPower
 
 from analysis.disclosure import K_INTERNAL, MIN_ORGANISATIONS, disclose, organisations_where_known
+from analysis.inference import MIN_PAIRS, Estimate, Waves, estimate
 from analysis.scores import construct_scores, reverse_scored
 
 ALPHA = 0.05
@@ -26,7 +30,11 @@ CI_LEVEL = 0.90
 POWER = 0.80
 DEFAULT_MARGIN = 0.25
 DEFAULT_MIN_N = 10
+# The fewest responses per wave for which the calibration grid (docs/statistics.md)
+# shows the verdicts keep their promises; below it every verdict is `too_few`.
+SMALLEST_MIN_N = 10
 VERDICTS = ("improving", "holding", "slipping", "cant_tell", "too_few")
+NOT_GIVEN = "(sector not given)"
 
 
 @dataclass(frozen=True)
@@ -38,12 +46,16 @@ class WaveSummary:
 
 @dataclass(frozen=True)
 class Shift:
-    """A difference between waves with its 90% CI (adjusted or paired results)."""
+    """A second look at a difference: the sector-mix-adjusted result (with the verdict
+    the raw answers give on the same footing, and the sectors left out) or the panel's
+    own paired change."""
 
     difference: float
     ci90: tuple[float, float]
     verdict: str | None = None
     n_pairs: int | None = None
+    raw_verdict: str | None = None  # the unadjusted verdict, waves treated alike
+    left_out: tuple[str, ...] = ()  # sectors too small to reweight, in either wave
 
 
 @dataclass(frozen=True)
@@ -53,27 +65,32 @@ class ConstructComparison:
     reference: WaveSummary
     current: WaveSummary
     difference: float | None
-    ci90: tuple[float, float] | None
+    ci90: tuple[float, float] | None  # unadjusted: each one-sided bound at 5%
+    ci_simultaneous: tuple[float, float] | None  # each bound at α/m: the verdict is read off this
     hedges_g: float | None
     p_improve: float | None
     p_noninferior: float | None
     p_decline: float | None
-    p_improve_adj: float | None
+    p_improve_adj: float | None  # Bonferroni: min(1, m·p)
     p_noninferior_adj: float | None
     p_decline_adj: float | None
     verdict: str
     dip_within_margin: bool
     material: bool
+    leaning: str | None  # "fall" or "rise": a can't-tell whose unadjusted interval excludes 0
     gain_retained: bool | None
     needed_n: int | None
     adjusted: Shift | None
     panel: Shift | None
     alpha_reference: float | None
     alpha_current: float | None
+    method: str | None = None  # how the interval was found (analysis.inference)
+    n_pairs: int = 0  # panel members in both waves whose pairing the test used
 
     @property
     def adjusted_disagrees(self) -> bool:
-        return self.adjusted is not None and self.adjusted.verdict is not None and self.adjusted.verdict != self.verdict
+        return self.adjusted is not None and self.adjusted.verdict is not None \
+            and self.adjusted.verdict != self.adjusted.raw_verdict
 
 
 @dataclass(frozen=True)
@@ -101,64 +118,82 @@ def compare(
     scores: pd.DataFrame | None = None,
 ) -> Comparison:
     """Compare the current wave with the reference wave (where the gain was seen),
-    construct by construct, with Holm adjustment across constructs in each family.
+    construct by construct, with simultaneous intervals across the constructs tested.
     `scores` may pass in construct_scores(responses, codebook) already computed."""
     responses = check_inputs(responses, codebook, [reference, current] + ([baseline] if baseline else []))
+    _check_settings(reference, current, baseline, margins, min_n)
     scores = construct_scores(responses, codebook) if scores is None else scores
     constructs = list(scores.columns)
     margins = {c: (margins or {}).get(c, DEFAULT_MARGIN) for c in constructs}
-    wave = responses["wave"]
-    rows = {}
-    for construct in constructs:
-        r = scores.loc[wave == reference, construct].dropna()
-        c = scores.loc[wave == current, construct].dropna()
-        rows[construct] = _raw_tests(r, c, margins[construct], min_n)
-    testable = [k for k in constructs if rows[k]["tested"]]
-    adjusted = {
-        family: dict(zip(testable, _holm([rows[k][family] for k in testable])))
-        for family in ("p_improve", "p_noninferior", "p_decline")
+    panel = PanelKeys.of(responses)
+    tests = {
+        construct: _tested(panel.waves(scores[construct], reference, current), min_n)
+        for construct in constructs
     }
-    retained = _gain_retained(scores, wave, baseline, current, testable, min_n, alpha) if baseline else {}
-    composition = _composition_adjusted(scores, responses, reference, current, margins, testable, min_n, alpha)
-    panel = _panel_pairs(scores, responses, reference, current)
+    m = sum(1 for t in tests.values() if t is not None)
+    retained = _gain_retained(scores, panel, baseline, current, min_n, alpha) if baseline else {}
+    composition = _composition_adjusted(scores, responses, reference, current, margins, tests, min_n, alpha)
+    paired_only = _panel_pairs(scores, panel, reference, current)
     items = codebook["item"].tolist()
+    wave = responses["wave"]
     alphas = {label: cronbach_alphas(responses.loc[wave == label, items], codebook) for label in (reference, current)}
-
     results = []
     for construct in constructs:
-        row = rows[construct]
-        p_adj = {family: adjusted[family].get(construct) for family in adjusted}
-        verdict, dip, material = decide(
-            row["tested"], p_adj["p_improve"], p_adj["p_noninferior"], p_adj["p_decline"],
-            row["difference"], margins[construct], alpha,
-        )
-        results.append(
-            ConstructComparison(
-                construct=construct,
-                margin=margins[construct],
-                reference=row["reference"],
-                current=row["current"],
-                difference=row["difference"],
-                ci90=row["ci90"],
-                hedges_g=row["hedges_g"],
-                p_improve=row["p_improve"],
-                p_noninferior=row["p_noninferior"],
-                p_decline=row["p_decline"],
-                p_improve_adj=p_adj["p_improve"],
-                p_noninferior_adj=p_adj["p_noninferior"],
-                p_decline_adj=p_adj["p_decline"],
-                verdict=verdict,
-                dip_within_margin=dip,
-                material=material,
-                gain_retained=retained.get(construct),
-                needed_n=needed_n(margins[construct], row["pooled_sd"]) if row["tested"] else None,
-                adjusted=composition.get(construct),
-                panel=panel.get(construct),
-                alpha_reference=alphas[reference].get(construct),
-                alpha_current=alphas[current].get(construct),
-            )
-        )
+        r, c = (scores.loc[wave == label, construct].dropna().to_numpy() for label in (reference, current))
+        results.append(_comparison(
+            construct, margins[construct], r, c, tests[construct], m, alpha,
+            gain_retained=retained.get(construct), adjusted=composition.get(construct),
+            panel=paired_only.get(construct), alpha_reference=alphas[reference].get(construct),
+            alpha_current=alphas[current].get(construct),
+        ))
     return Comparison(reference, current, baseline, alpha, tuple(results))
+
+
+def _check_settings(reference, current, baseline, margins, min_n) -> None:
+    """Refuse settings no comparison can honour (the command line checks them too)."""
+    if reference == current:
+        raise ComparisonInputError("the reference and current waves must be different waves")
+    if baseline is not None and baseline in (reference, current):
+        raise ComparisonInputError("the baseline must be a third wave, not one of the waves compared")
+    if min_n < SMALLEST_MIN_N:
+        raise ComparisonInputError(f"the minimum number of responses must be at least {SMALLEST_MIN_N}")
+    for name, margin in (margins or {}).items():
+        if not (np.isfinite(margin) and margin > 0):
+            raise ComparisonInputError(f"the margin for '{name}' must be a number above 0")
+
+
+@dataclass(frozen=True)
+class PanelKeys:
+    """Each response's wave and its panel key where the key can pair: a key that appears
+    more than once in a wave (a duplicated import, say) pairs nothing, and those
+    responses count as independent answers."""
+
+    wave: pd.Series
+    key: pd.Series | None
+
+    @classmethod
+    def of(cls, responses: pd.DataFrame) -> PanelKeys:
+        if "panel_key" not in responses.columns or responses["panel_key"].isna().all():
+            return cls(responses["wave"], None)
+        key = responses["panel_key"]
+        repeated = key.groupby([responses["wave"], key], observed=True).transform("size").gt(1)
+        return cls(responses["wave"], key.where(~repeated.reindex(key.index, fill_value=False)))
+
+    def waves(self, values: pd.Series, reference: str, current: str, within: pd.Series | None = None) -> Waves:
+        """Two waves' answers as `Waves`, pairing panel members present in both (each
+        pair once). `within` restricts to some rows (one sector's, say)."""
+        answered = values.notna() if within is None else values.notna() & within
+        r_rows, c_rows = answered & (self.wave == reference), answered & (self.wave == current)
+        r_values, c_values = values[r_rows], values[c_rows]
+        if self.key is None:
+            return Waves(r_values.to_numpy(dtype=float), c_values.to_numpy(dtype=float))
+        r_key, c_key = self.key[r_rows], self.key[c_rows]
+        common = pd.Index(r_key.dropna()).intersection(pd.Index(c_key.dropna()))
+        in_r, in_c = r_key.isin(common), c_key.isin(common)
+        paired_r = pd.Series(r_values[in_r].to_numpy(dtype=float), index=r_key[in_r].to_numpy())
+        paired_c = pd.Series(c_values[in_c].to_numpy(dtype=float), index=c_key[in_c].to_numpy()).reindex(paired_r.index)
+        return Waves(r_values[~in_r].to_numpy(dtype=float), c_values[~in_c].to_numpy(dtype=float),
+                     np.column_stack([paired_r.to_numpy(), paired_c.to_numpy()]).reshape(-1, 2))
 
 
 def check_inputs(responses: pd.DataFrame, codebook: pd.DataFrame, waves: list[str]) -> pd.DataFrame:
@@ -220,58 +255,74 @@ def _summary(values: np.ndarray) -> WaveSummary:
     return WaveSummary(n, float(values.mean()) if n else None, float(values.std(ddof=1)) if n > 1 else None)
 
 
-def _t(shift: float, se: float) -> float:
-    """A test statistic that stays defined when nobody's answers vary (se = 0): then any
-    shift at all is certain, and none is no evidence either way."""
-    if se > 0:
-        return shift / se
-    return float(np.copysign(np.inf, shift)) if shift else 0.0
+def _tested(waves: Waves, min_n: int) -> Estimate | None:
+    """The estimate, or None where either wave is under the minimum (`too_few`)."""
+    if waves.n_reference < min_n or waves.n_current < min_n:
+        return None
+    return estimate(waves)
 
 
-def _raw_tests(r, c, margin: float, min_n: int) -> dict:
-    r, c = np.asarray(r, dtype=float), np.asarray(c, dtype=float)  # numpy: ~100 cells per breakdown
-    result = {"reference": _summary(r), "current": _summary(c), "tested": False, "difference": None,
-              "ci90": None, "hedges_g": None, "p_improve": None, "p_noninferior": None, "p_decline": None,
-              "pooled_sd": None}
-    if len(r) < min_n or len(c) < min_n:
-        return result  # too few: no test is shown
-    var_c, var_r = c.var(ddof=1), r.var(ddof=1)
-    difference, se, df = welch(c.mean(), var_c, len(c), r.mean(), var_r, len(r))
-    difference, se, df = float(difference), float(se), float(df)
-    low, high = welch_interval(difference, se, df)
-    pooled_sd = np.sqrt(((len(c) - 1) * var_c + (len(r) - 1) * var_r) / (len(c) + len(r) - 2))
+def read_verdict(low: float, high: float, margin: float) -> tuple[str, bool, bool]:
+    """The verdict read off an interval, first match wins: (verdict, dip within the
+    margin, material)."""
+    if low > 0:
+        return "improving", False, False
+    if low > -margin:
+        return "holding", bool(high < 0), False
+    if high < 0:
+        return "slipping", False, bool(high < -margin)
+    return "cant_tell", False, False
+
+
+def _comparison(construct, margin, r, c, test: Estimate | None, m: int, alpha: float, **checks) -> ConstructComparison:
+    """One construct's (or one cell's) result, with the verdict read off its
+    simultaneous interval (each bound at α/m)."""
+    figures = dict(construct=construct, margin=margin, reference=_summary(r), current=_summary(c), **checks)
+    empty = dict(ci90=None, ci_simultaneous=None, hedges_g=None, p_improve=None, p_noninferior=None,
+                 p_decline=None, p_improve_adj=None, p_noninferior_adj=None, p_decline_adj=None,
+                 dip_within_margin=False, material=False, leaning=None, needed_n=None)
+    if test is None:
+        return ConstructComparison(**figures, **empty, difference=None, verdict="too_few")
+    pooled_sd = np.sqrt(((len(c) - 1) * c.var(ddof=1) + (len(r) - 1) * r.var(ddof=1)) / (len(c) + len(r) - 2))
     correction = 1 - 3 / (4 * (len(c) + len(r)) - 9)
-    # The one-sided p-values use Welch's standard error and degrees of freedom; the
-    # non-inferiority test shifts the difference by the margin.
-    t_zero, t_margin = _t(difference, se), _t(difference + margin, se)
-    result.update(
-        tested=True,
-        difference=difference,
-        ci90=(float(low), float(high)),
-        hedges_g=float(correction * difference / pooled_sd) if pooled_sd > 0 else None,
-        p_improve=float(stats.t.sf(t_zero, df)),
-        # Non-inferiority: H0 d ≤ −Δ against H1 d > −Δ.
-        p_noninferior=float(stats.t.sf(t_margin, df)),
-        p_decline=float(stats.t.cdf(t_zero, df)),
-        pooled_sd=float(pooled_sd),
+    common = dict(difference=test.difference, method=test.method, n_pairs=test.n_pairs,
+                  hedges_g=float(correction * test.difference / pooled_sd) if pooled_sd > 0 else None)
+    if not test.estimable:
+        # Nobody's answers vary in either wave: no interval can be drawn, so nothing can
+        # be ruled out either way.
+        return ConstructComparison(**figures, **{**empty, **common}, verdict="cant_tell")
+    low, high = test.interval(alpha / m)
+    verdict, dip, material = read_verdict(low, high, margin)
+    ci90 = test.interval((1 - CI_LEVEL) / 2)
+    p = {"p_improve": test.p_above(0.0), "p_noninferior": test.p_above(-margin), "p_decline": test.p_below(0.0)}
+    leaning = None
+    if verdict == "cant_tell" and (ci90[1] < 0 or ci90[0] > 0):
+        leaning = "fall" if ci90[1] < 0 else "rise"
+    return ConstructComparison(
+        **figures, **common, ci90=ci90, ci_simultaneous=(low, high), verdict=verdict, dip_within_margin=dip,
+        material=material, leaning=leaning, needed_n=needed_n(margin, float(pooled_sd), alpha / m),
+        **p, **{f"{name}_adj": min(1.0, m * value) for name, value in p.items()},
     )
-    return result
 
 
 def judge(reference: pd.Series, current: pd.Series, margin: float, min_n: int = DEFAULT_MIN_N, alpha: float = ALPHA) -> str:
-    """The verdict for one construct on its own (Holm over a single test changes nothing)."""
-    row = _raw_tests(reference, current, margin, min_n)
-    return decide(row["tested"], row["p_improve"], row["p_noninferior"], row["p_decline"],
-                  row["difference"], margin, alpha)[0]
+    """The verdict for one construct on its own (m = 1)."""
+    r, c = np.asarray(reference, dtype=float), np.asarray(current, dtype=float)
+    return _comparison("x", margin, r, c, _tested(Waves(r, c), min_n), 1, alpha,
+                       gain_retained=None, adjusted=None, panel=None, alpha_reference=None,
+                       alpha_current=None).verdict
 
 
 def needed_n(margin: float, sd: float, alpha: float = ALPHA, power: float = POWER) -> int | None:
     """Responses per wave that would confirm 'holding' at the margin with 80% power, if
-    the true change were zero (one-sided non-inferiority t-test, unadjusted α): the
-    smallest n whose statsmodels power reaches the target. The normal approximation
-    gives the starting point, so only a step or two of the t-based power is needed."""
-    if not sd or not np.isfinite(sd) or sd <= 0:
+    the true change were zero: a one-sided non-inferiority t-test at `alpha` (the
+    comparison passes α/m, the level its verdicts use), two independent waves of equal
+    size with the spread seen; panel pairing would need fewer. The smallest n whose
+    statsmodels power reaches the target, stepping from the normal approximation."""
+    if not sd or not np.isfinite(sd) or sd <= 0 or not np.isfinite(margin) or margin <= 0:
         return None
+    from statsmodels.stats.power import TTestIndPower  # slow to import; only needed here
+
     effect = margin / sd
     analysis = TTestIndPower()
     reaches = lambda n: analysis.power(effect_size=effect, nobs1=n, alpha=alpha, ratio=1, alternative="larger") >= power  # noqa: E731
@@ -283,114 +334,73 @@ def needed_n(margin: float, sd: float, alpha: float = ALPHA, power: float = POWE
     return n
 
 
-def _holm(p_values: list[float]) -> list[float]:
-    """Holm's step-down adjusted p-values: sorted, multiplied by m, m−1, …, 1, made
-    non-decreasing, capped at 1. Written out because statsmodels' multipletests runs
-    gc.collect() on every Holm call, which costs more than the comparison itself (tests
-    check this against multipletests)."""
-    if not p_values:
-        return []
-    p = np.asarray(p_values, dtype=float)
-    order = np.argsort(p, kind="stable")
-    stepped = np.minimum(np.maximum.accumulate(p[order] * np.arange(len(p), 0, -1)), 1.0)
-    adjusted = np.empty_like(stepped)
-    adjusted[order] = stepped
-    return adjusted.tolist()
+def _gain_retained(scores, panel: PanelKeys, baseline, current, min_n, alpha) -> dict[str, bool]:
+    """Still above the baseline: the simultaneous lower bound (α/m over the constructs
+    tested against the baseline) above 0."""
+    tests = {construct: _tested(panel.waves(scores[construct], baseline, current), min_n)
+             for construct in scores.columns}
+    tests = {construct: test for construct, test in tests.items() if test is not None and test.estimable}
+    return {construct: bool(test.lower(alpha / len(tests)) > 0) for construct, test in tests.items()}
 
 
-def decide(tested: bool, p_improve_adj, p_noninferior_adj, p_decline_adj, difference, margin, alpha=ALPHA):
-    """The verdict, first match wins (DESIGN.md): (verdict, dip within margin, material)."""
-    if not tested:
-        return "too_few", False, False
-    if p_improve_adj < alpha:
-        return "improving", False, False
-    if p_noninferior_adj < alpha:
-        return "holding", bool(p_decline_adj < alpha), False
-    if p_decline_adj < alpha:
-        return "slipping", False, bool(difference < -margin)
-    return "cant_tell", False, False
+def mix_weights(reference_strata: pd.Series, current_strata: pd.Series, min_n: int) -> tuple[pd.Series, tuple[str, ...]]:
+    """Weights that give the current wave the reference wave's mix over the strata with
+    at least `min_n` responses in both waves, and the strata left out. A response with
+    no sector is its own stratum, on both sides alike."""
+    reference = reference_strata.fillna(NOT_GIVEN).value_counts()
+    current = current_strata.fillna(NOT_GIVEN).value_counts()
+    strata = sorted(set(reference.index) | set(current.index))
+    kept = [s for s in strata if reference.get(s, 0) >= min_n and current.get(s, 0) >= min_n]
+    shares = reference[kept] / reference[kept].sum()
+    weights = shares / (current[kept] / current[kept].sum())
+    return weights, tuple(s for s in strata if s not in kept)
 
 
-def _gain_retained(scores, wave, baseline, current, testable, min_n, alpha) -> dict[str, bool | None]:
-    p_values, names = [], []
-    for construct in testable:
-        b = scores.loc[wave == baseline, construct].dropna()
-        c = scores.loc[wave == current, construct].dropna()
-        if len(b) >= min_n and len(c) >= min_n:
-            p_values.append(stats.ttest_ind(c, b, equal_var=False, alternative="greater").pvalue)
-            names.append(construct)
-    return {name: bool(p < alpha) for name, p in zip(names, _holm(p_values))}
-
-
-def _stratified(values: pd.Series, strata: pd.Series, weights: pd.Series) -> tuple[float, float] | None:
-    """Post-stratified mean and its variance: Σ w_s·mean_s and Σ w_s²·var_s/n_s over the
-    strata in `weights` (a stratum missing from the current wave cannot be reweighted)."""
-    grouped = values.groupby(strata)
-    means, variances, counts = grouped.mean(), grouped.var(ddof=1), grouped.count()
-    if not set(weights.index) <= set(counts[counts > 1].index):
-        return None
-    w = weights / weights.sum()
-    mean = float((w * means.reindex(w.index)).sum())
-    variance = float((w**2 * variances.reindex(w.index) / counts.reindex(w.index)).sum())
-    return mean, variance
-
-
-def _composition_adjusted(scores, responses, reference, current, margins, testable, min_n, alpha) -> dict[str, Shift]:
-    """The current wave reweighted to the reference wave's sector mix, beside the raw result."""
+def _composition_adjusted(scores, responses, reference, current, margins, tests, min_n, alpha) -> dict[str, Shift]:
+    """The current wave reweighted to the reference wave's sector mix, beside the raw
+    result on the same footing (panel pairs counted as independent answers, strata too
+    small in either wave left out of both). Where the mixes already match, the weights
+    are all 1 and the result is the raw one exactly."""
     wave, sector = responses["wave"], responses["sector"]
-    rows = {}
-    for construct in testable:
-        r = scores.loc[wave == reference, construct]
-        c = scores.loc[wave == current, construct]
-        r_sectors, c_sectors = sector[r.index][r.notna()], sector[c.index][c.notna()]
-        weights = r_sectors.value_counts()
-        stratified = _stratified(c.dropna(), c_sectors, weights)
-        if stratified is None:
+    estimates = {}
+    for construct, test in tests.items():
+        if test is None:
             continue
-        mean_c, var_c = stratified
-        r = r.dropna()
-        difference = mean_c - float(r.mean())
-        se = np.sqrt(var_c + r.var(ddof=1) / len(r))
-        z = stats.norm.ppf(0.5 + CI_LEVEL / 2)
-        rows[construct] = (difference, se, (difference - z * se, difference + z * se))
-    # Same tests and Holm families as the raw result, on the normal approximation.
-    names = list(rows)
-    p = {
-        "improve": [stats.norm.sf(_t(rows[k][0], rows[k][1])) for k in names],
-        "noninferior": [stats.norm.sf(_t(rows[k][0] + margins[k], rows[k][1])) for k in names],
-        "decline": [stats.norm.cdf(_t(rows[k][0], rows[k][1])) for k in names],
-    }
-    adjusted = {family: _holm(values) for family, values in p.items()}
+        answered = scores[construct].notna()
+        r_rows, c_rows = answered & (wave == reference), answered & (wave == current)
+        weights, left_out = mix_weights(sector[r_rows], sector[c_rows], min_n)
+        if weights.empty:
+            continue
+        r_strata, c_strata = sector[r_rows].fillna(NOT_GIVEN), sector[c_rows].fillna(NOT_GIVEN)
+        r_kept, c_kept = r_strata.isin(weights.index), c_strata.isin(weights.index)
+        values_r = scores.loc[r_rows, construct][r_kept].to_numpy(dtype=float)
+        values_c = scores.loc[c_rows, construct][c_kept].to_numpy(dtype=float)
+        each = c_strata[c_kept].map(weights).to_numpy(dtype=float)
+        same_mix = np.allclose(each, 1.0, rtol=1e-12, atol=0)
+        raw = estimate(Waves(values_r, values_c))
+        adjusted = raw if same_mix else estimate(Waves(values_r, values_c, current_weights=each))
+        if raw.estimable and adjusted.estimable:
+            estimates[construct] = (raw, adjusted, left_out)
+    m = len(estimates)
     result = {}
-    for i, construct in enumerate(names):
-        difference, _, ci = rows[construct]
-        verdict, _, _ = decide(True, adjusted["improve"][i], adjusted["noninferior"][i], adjusted["decline"][i],
-                               difference, margins[construct], alpha)
-        result[construct] = Shift(float(difference), (float(ci[0]), float(ci[1])), verdict)
+    for construct, (raw, adjusted, left_out) in estimates.items():
+        verdicts = [read_verdict(*e.interval(alpha / m), margins[construct])[0] for e in (adjusted, raw)]
+        result[construct] = Shift(adjusted.difference, adjusted.interval((1 - CI_LEVEL) / 2), verdicts[0],
+                                  raw_verdict=verdicts[1], left_out=left_out)
     return result
 
 
-def _panel_pairs(scores, responses, reference, current) -> dict[str, Shift]:
-    """Paired differences for panel members who answered both waves (a sensitivity check)."""
-    if "panel_key" not in responses.columns:
-        return {}
-    members = responses["panel_key"].notna() & responses["wave"].isin([reference, current])
-    if not members.any():
-        return {}
-    keys = [responses.loc[members, "panel_key"], responses.loc[members, "wave"].astype(str)]
-    wide = scores[members].groupby(keys).mean().unstack()  # columns: (construct, wave)
+def _panel_pairs(scores, panel: PanelKeys, reference, current) -> dict[str, Shift]:
+    """The panel's own paired change, for members who answered both waves (shown beside
+    the headline, which already uses the pairing)."""
     result = {}
     for construct in scores.columns:
-        if (construct, reference) not in wide or (construct, current) not in wide:
+        pairs = panel.waves(scores[construct], reference, current).paired if panel.key is not None else None
+        if pairs is None or len(pairs) < MIN_PAIRS:
             continue
-        pairs = (wide[(construct, current)] - wide[(construct, reference)]).dropna()
-        if len(pairs) < 2:
-            continue
-        if pairs.nunique() == 1:  # everyone moved alike: no spread, the interval is the point
-            low = high = float(pairs.iloc[0])
-        else:
-            low, high = stats.ttest_1samp(pairs, 0).confidence_interval(CI_LEVEL)
-        result[construct] = Shift(float(pairs.mean()), (float(low), float(high)), n_pairs=int(len(pairs)))
+        test = estimate(Waves(np.empty(0), np.empty(0), pairs))
+        ci = test.interval((1 - CI_LEVEL) / 2) if test.estimable else (test.difference, test.difference)
+        result[construct] = Shift(test.difference, ci, n_pairs=int(len(pairs)))
     return result
 
 
@@ -432,61 +442,46 @@ def compare_by(
 ) -> dict[str, tuple[ConstructComparison | Suppressed, ...]]:
     """The same comparison within each group (e.g. sector), only where both waves' cells
     pass the disclosure rules (k responses, and `min_organisations` organisations where
-    every response names one); Benjamini–Hochberg across the whole grid of tests."""
+    every response names one). It answers "which groups moved, for this construct":
+    within each construct, simultaneous intervals across the groups shown (m = groups
+    published and tested), so withheld cells never count."""
     if by not in responses.columns:
         raise ComparisonInputError(f"the responses have no '{by}' column to break down by")
     responses = check_inputs(responses, codebook, [reference, current])
+    _check_settings(reference, current, None, margins, min_n)
     scores = construct_scores(responses, codebook) if scores is None else scores
     margins = {c: (margins or {}).get(c, DEFAULT_MARGIN) for c in scores.columns}
     wave, group = responses["wave"], responses[by].astype(str).astype("category")
-    grid: dict[tuple[str, str], dict] = {}
-    withheld: dict[tuple[str, str], str] = {}
+    panel = PanelKeys.of(responses)
     in_waves = wave.isin([reference, current])
     groups = sorted(group[in_waves].dropna().unique())
-    empty = np.array([], dtype=float)
     # Only the columns the disclosure rules need: copying every item column for each
     # construct would cost more than the tests.
     keys = responses[["wave"] + (["organisation"] if "organisation" in responses.columns else [])].assign(group=group)
+    result: dict[str, list] = {name: [] for name in groups}
     for construct in scores.columns:
         answered = scores[construct].notna() & in_waves
-        split = {
-            key: values.to_numpy()
-            for key, values in scores.loc[answered, construct].groupby([group[answered], wave[answered]], observed=True)
-        }
-        # Every group, so one with no answers to this construct is withheld rather than missing.
-        counts = pd.DataFrame([[len(split.get((name, w), empty)) for w in (reference, current)] for name in groups],
-                              index=groups, columns=[reference, current])
+        counts = pd.crosstab(group[answered], wave[answered]).reindex(
+            index=groups, columns=[reference, current], fill_value=0)
         organisations = organisations_where_known(keys[answered], "group", "wave")
         table = disclose(counts, k, organisations, min_organisations)
-        for name in counts.index:
+        published, withheld = {}, {}
+        for name in groups:
             reasons = [reason for reason in table.reasons.loc[name] if reason]
             if reasons or counts.loc[name].min() < k:  # a wave with no responses at all is too few too
-                withheld[(name, construct)] = reasons[0] if reasons else table.message
-            r, c = split.get((name, reference), empty), split.get((name, current), empty)
-            grid[(name, construct)] = _raw_tests(r, c, margins[construct], min_n)
-    testable = [key for key, row in grid.items() if key not in withheld and row["tested"]]
-    adjusted = {
-        family: dict(zip(testable, multipletests([grid[key][family] for key in testable], method="fdr_bh")[1]))
-        if testable else {}
-        for family in ("p_improve", "p_noninferior", "p_decline")
-    }
-    result: dict[str, list] = {}
-    for (name, construct), row in grid.items():
-        if (name, construct) in withheld:
-            result.setdefault(name, []).append(Suppressed(construct, reason=withheld[(name, construct)]))
-            continue
-        p_adj = {family: adjusted[family].get((name, construct)) for family in adjusted}
-        verdict, dip, material = decide(row["tested"], p_adj["p_improve"], p_adj["p_noninferior"],
-                                        p_adj["p_decline"], row["difference"], margins[construct], alpha)
-        result.setdefault(name, []).append(ConstructComparison(
-            construct=construct, margin=margins[construct], reference=row["reference"], current=row["current"],
-            difference=row["difference"], ci90=row["ci90"], hedges_g=row["hedges_g"],
-            p_improve=row["p_improve"], p_noninferior=row["p_noninferior"], p_decline=row["p_decline"],
-            p_improve_adj=p_adj["p_improve"], p_noninferior_adj=p_adj["p_noninferior"],
-            p_decline_adj=p_adj["p_decline"], verdict=verdict, dip_within_margin=dip, material=material,
-            gain_retained=None, needed_n=needed_n(margins[construct], row["pooled_sd"]) if row["tested"] else None,
-            adjusted=None, panel=None,
-            alpha_reference=None, alpha_current=None,
-        ))
-    order = list(scores.columns)
-    return {name: tuple(sorted(rows, key=lambda r: order.index(r.construct))) for name, rows in sorted(result.items())}
+                withheld[name] = reasons[0] if reasons else table.message
+                continue
+            cell = panel.waves(scores[construct], reference, current, within=group == name)
+            published[name] = (cell, _tested(cell, min_n))
+        m = sum(1 for _, test in published.values() if test is not None) or 1
+        for name in groups:
+            if name in withheld:
+                result[name].append(Suppressed(construct, reason=withheld[name]))
+                continue
+            cell, test = published[name]
+            r = np.concatenate([cell.reference, cell.paired[:, 0]])
+            c = np.concatenate([cell.current, cell.paired[:, 1]])
+            result[name].append(_comparison(
+                construct, margins[construct], r, c, test, m, alpha, gain_retained=None, adjusted=None,
+                panel=None, alpha_reference=None, alpha_current=None))
+    return {name: tuple(rows) for name, rows in result.items()}

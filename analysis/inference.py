@@ -1,0 +1,287 @@
+"""The difference between two waves, with one reference distribution for every bound
+and test drawn from it.
+
+Every comparison in Holdfast (a construct, a sector cell, the sector-mix check, the
+gain over the baseline) goes through `estimate`, which returns an `Estimate`: the
+difference d̂ = mean(current) − mean(reference), its standard error, and the
+distribution of the studentized pivot T = (d̂ − d) / SE. Intervals at any level and the
+three one-sided p-values are read off that one distribution, so a verdict read off an
+interval and a verdict read off the p-values can never disagree (see `Estimate.lower`).
+
+Which distribution:
+- Welch's t (or Derrick et al.'s partially-overlapping t where panel pairs link the
+  waves) when both waves are large enough and not too unbalanced;
+- otherwise, for independent waves, the studentized permutation distribution of the
+  same statistic, with a fixed number of re-splits seeded from a hash of the data, so
+  every page, PDF and command run on the same answers gives the same figures. The
+  switch is a fixed rule on the two sample sizes (`resampling_needed`), never on the
+  observed skew.
+
+Written by hand: scipy's `permutation_test` recomputes the statistic row by row and
+cannot be turned into a pivot, and no maintained library offers the
+partially-overlapping samples test. The Welch figures are checked
+against scipy.stats.ttest_ind and the paired limit against ttest_rel in the tests.
+
+References: Welch (1947); Derrick, Russ, Toher & White (2017), "Test statistics for the
+comparison of means for two samples which include both paired observations and
+independent observations", JMASM 16(1) (T_new2 and its degrees of freedom);
+Janssen (1997), "Studentized permutation tests for non-i.i.d. hypotheses and the
+generalized Behrens-Fisher problem", Statistics & Probability Letters 36.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import stats
+
+RESAMPLES = 4000
+# Resampling takes over from Welch when the smaller wave has under SMALL_WAVE responses
+# or the larger has more than IMBALANCE times as many (docs/statistics.md has the
+# calibration grid that chose these).
+SMALL_WAVE = 200
+IMBALANCE = 10.0
+# Fewest panel pairs before their correlation is used: fewer pairs estimate it too
+# poorly, and treating them as independent only widens the interval.
+MIN_PAIRS = 10
+
+
+@dataclass(frozen=True)
+class Waves:
+    """The answers of one comparison, split by how they are linked.
+
+    `reference` and `current` are responses in one wave only (or, with no panel, all of
+    them); `paired` holds (reference, current) rows for panel members in both waves.
+    `current_weights` reweights current-only responses (the sector-mix check); None
+    means every response counts once."""
+
+    reference: np.ndarray
+    current: np.ndarray
+    paired: np.ndarray = field(default_factory=lambda: np.empty((0, 2)))
+    current_weights: np.ndarray | None = None
+
+    @property
+    def n_reference(self) -> int:
+        return len(self.reference) + len(self.paired)
+
+    @property
+    def n_current(self) -> int:
+        return len(self.current) + len(self.paired)
+
+    @property
+    def n_pairs(self) -> int:
+        return len(self.paired)
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """d̂, its standard error, and the distribution of T = (d̂ − d)/SE: Student's t with
+    `df` degrees of freedom, or the sorted permutation draws of T."""
+
+    difference: float
+    se: float
+    method: str  # "welch", "partially-overlapping", "paired" or "permutation-t"
+    n_pairs: int
+    df: float | None = None
+    draws: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def estimable(self) -> bool:
+        return self.se > 0 and np.isfinite(self.se)
+
+    def _upper_point(self, level: float) -> float:
+        """t such that P(T ≥ t) ≥ level holds exactly up to t: the level-quantile from
+        above. With draws: the ⌈level·B⌉-th largest draw, which makes `lower` exclude a
+        value exactly when that value's p-value is below `level`."""
+        if self.draws is None:
+            return float(stats.t.isf(level, self.df))
+        j = int(np.ceil(level * len(self.draws)))
+        return float(self.draws[len(self.draws) - max(j, 1)])
+
+    def _lower_point(self, level: float) -> float:
+        if self.draws is None:
+            return float(stats.t.ppf(level, self.df))
+        j = int(np.ceil(level * len(self.draws)))
+        return float(self.draws[max(j, 1) - 1])
+
+    def lower(self, level: float) -> float:
+        """One-sided lower bound at `level` (e.g. 0.05, or α/m for a simultaneous set)."""
+        return self.difference - self._upper_point(level) * self.se
+
+    def upper(self, level: float) -> float:
+        return self.difference - self._lower_point(level) * self.se
+
+    def interval(self, level_each_side: float) -> tuple[float, float]:
+        return self.lower(level_each_side), self.upper(level_each_side)
+
+    def p_above(self, value: float) -> float:
+        """One-sided p-value for H1: d > value."""
+        t = (self.difference - value) / self.se
+        if self.draws is None:
+            return float(stats.t.sf(t, self.df))
+        return float(np.count_nonzero(self.draws >= t) / len(self.draws))
+
+    def p_below(self, value: float) -> float:
+        """One-sided p-value for H1: d < value."""
+        t = (self.difference - value) / self.se
+        if self.draws is None:
+            return float(stats.t.cdf(t, self.df))
+        return float(np.count_nonzero(self.draws <= t) / len(self.draws))
+
+
+def resampling_needed(n_reference: int, n_current: int) -> bool:
+    """The fixed rule on the two sizes alone (never on the observed skew)."""
+    small, large = sorted((n_reference, n_current))
+    return small < SMALL_WAVE or large > IMBALANCE * small
+
+
+def estimate(waves: Waves, resample: bool | None = None) -> Estimate:
+    """The difference current − reference with its reference distribution. Independent,
+    unweighted waves that `resampling_needed` flags get the permutation-t distribution;
+    everything else (large waves, panels, the reweighted sector-mix check) Student's t
+    with Welch's or Derrick's degrees of freedom. `resample` forces the choice for
+    independent waves (tests and the calibration grid)."""
+    waves = _usable_pairs(waves)
+    difference, se, df = _statistic(waves)
+    method = _method(waves)
+    if resample is None:
+        resample = resampling_needed(waves.n_reference, waves.n_current)
+    independent = waves.n_pairs == 0 and waves.current_weights is None
+    if resample and independent and se > 0 and np.isfinite(se):
+        return Estimate(float(difference), float(se), "permutation-t", 0, draws=_permutation_t(waves, difference))
+    return Estimate(float(difference), float(se), method, waves.n_pairs, df=float(df))
+
+
+def _method(waves: Waves) -> str:
+    if waves.n_pairs == 0:
+        return "welch"
+    if len(waves.reference) == 0 and len(waves.current) == 0:
+        return "paired"
+    return "partially-overlapping"
+
+
+def _usable_pairs(waves: Waves) -> Waves:
+    """Too few pairs to estimate their correlation: count them as independent answers."""
+    if 0 < waves.n_pairs < MIN_PAIRS:
+        return Waves(
+            np.concatenate([waves.reference, waves.paired[:, 0]]),
+            np.concatenate([waves.current, waves.paired[:, 1]]),
+            current_weights=None if waves.current_weights is None
+            else np.concatenate([waves.current_weights, np.ones(waves.n_pairs)]),
+        )
+    return waves
+
+
+def _statistic(waves: Waves):
+    """d̂, SE and degrees of freedom of one data set (scalars)."""
+    support = _Support.of(waves)
+    result = _statistics(support, *(counts[None, :] for counts in support.counts))
+    return tuple(float(v[0]) for v in result)
+
+
+@dataclass(frozen=True)
+class _Support:
+    """Each group's distinct rows and how often each occurs. Answers on a 5-point scale
+    take few distinct values, so sums over them cost little whatever n is."""
+
+    reference: np.ndarray  # distinct values
+    current: np.ndarray  # distinct (value, weight) rows
+    paired: np.ndarray  # distinct (reference, current) rows
+    counts: tuple[np.ndarray, np.ndarray, np.ndarray]
+
+    @classmethod
+    def of(cls, waves: Waves) -> _Support:
+        weights = np.ones(len(waves.current)) if waves.current_weights is None else waves.current_weights
+        reference, reference_counts = np.unique(waves.reference, return_counts=True)
+        current, current_counts = np.unique(np.column_stack([waves.current, weights]).reshape(-1, 2), axis=0,
+                                            return_counts=True)
+        paired, paired_counts = np.unique(waves.paired.reshape(-1, 2), axis=0, return_counts=True)
+        return cls(reference, current, paired, (reference_counts, current_counts, paired_counts))
+
+
+def _statistics(support: _Support, reference: np.ndarray, current: np.ndarray, paired: np.ndarray):
+    """The difference, its standard error and degrees of freedom for each row of the
+    frequency matrices (one row per data set; a column per
+    distinct row of `support`), from sums of powers.
+
+    Without pairs this is Welch, with an effective size where the current wave is
+    reweighted (the linearised variance of a weighted mean: with every weight 1 it is
+    exactly s²/n, so reweighting nothing changes nothing). With pairs it is Derrick et
+    al.'s T_new2: each wave's mean and SD over all its responses, less the covariance
+    the pairs share,
+        SE² = S₁²/n₁ + S₂²/n₂ − 2·r·S₁·S₂·n_c/(n₁·n₂),
+        ν = (n_c − 1) + (γ − n_c + 1)/(n_a + n_b + 2n_c) · (n_a + n_b), γ Welch's df;
+    it is Welch with no pairs and the paired t-test when everyone is paired."""
+    v_r = support.reference
+    v_c, w_c = support.current[:, 0], support.current[:, 1]
+    n_a, n_b, n_c = reference.sum(axis=1), current.sum(axis=1), paired.sum(axis=1)
+    sum_r, squares_r = reference @ v_r, reference @ v_r**2
+    total_c = current @ w_c
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if support.paired.shape[0] == 0:
+            mean_r = sum_r / n_a
+            share_r = np.maximum(squares_r - sum_r * mean_r, 0.0) / (n_a - 1) / n_a
+            mean_c = current @ (w_c * v_c) / total_c
+            weighted_squares = (current @ (w_c**2 * v_c**2) - 2 * mean_c * (current @ (w_c**2 * v_c))
+                                + mean_c**2 * (current @ w_c**2))
+            share_c = np.maximum(weighted_squares, 0.0) / total_c**2 * n_b / (n_b - 1)
+            n_effective = total_c**2 / (current @ w_c**2)
+            se = np.sqrt(share_r + share_c)
+            df = (share_r + share_c) ** 2 / (share_r**2 / (n_a - 1) + share_c**2 / (n_effective - 1))
+            return mean_c - mean_r, se, np.where(np.isfinite(df), df, np.inf)
+        p_r, p_c = support.paired[:, 0], support.paired[:, 1]
+        pair_r, pair_c = paired @ p_r, paired @ p_c
+        n1, n2 = n_a + n_c, n_b + n_c
+        sum1, sum2 = sum_r + pair_r, current @ v_c + pair_c
+        var1 = np.maximum(squares_r + paired @ p_r**2 - sum1**2 / n1, 0.0) / (n1 - 1)
+        var2 = np.maximum(current @ v_c**2 + paired @ p_c**2 - sum2**2 / n2, 0.0) / (n2 - 1)
+        covariance = paired @ (p_r * p_c) - pair_r * pair_c / n_c
+        spread = (paired @ p_r**2 - pair_r**2 / n_c) * (paired @ p_c**2 - pair_c**2 / n_c)
+        r = covariance / np.sqrt(np.maximum(spread, 0.0))
+        r = np.where(np.isfinite(r), np.clip(r, -1.0, 1.0), 0.0)  # no spread among the pairs
+        share1, share2 = var1 / n1, var2 / n2
+        variance = share1 + share2 - 2 * r * np.sqrt(var1 * var2) * n_c / (n1 * n2)
+        se = np.sqrt(np.maximum(variance, 0.0))
+        unpaired = n_a + n_b
+        gamma = (share1 + share2) ** 2 / (share1**2 / (n1 - 1) + share2**2 / (n2 - 1))
+        gamma = np.where(np.isfinite(gamma), gamma, np.inf)
+        df = np.where(unpaired > 0, (n_c - 1) + (gamma - n_c + 1) / (unpaired + 2 * n_c) * unpaired, n_c - 1.0)
+    return sum2 / n2 - sum1 / n1, se, df
+
+
+def _seed(support: _Support) -> int:
+    """A seed from the data alone: the distinct rows and their counts are already in a
+    canonical order, so the same answers in any row order give the same draws."""
+    digest = hashlib.sha256()
+    for part in (support.reference, support.current, support.paired, *support.counts):
+        digest.update(np.ascontiguousarray(part, dtype=float).tobytes())
+        digest.update(b"|")
+    return int.from_bytes(digest.digest()[:8], "little")
+
+
+def _permutation_t(waves: Waves, difference: float) -> np.ndarray:
+    """Sorted draws of Welch's t over random re-splits of the two independent waves
+    pooled after moving the current wave by −d̂ (so both share one mean): a studentized
+    permutation distribution (Janssen 1997) used as the pivot's distribution. Unlike the
+    bootstrap, it lends the larger wave's rare answers to the smaller one, which is what
+    keeps a small, ceiling-heavy wave beside a large one honest.
+
+    Each re-split is a multivariate hypergeometric draw of how many of each distinct
+    answer go to the reference side, so the cost does not grow with n."""
+    support = _Support.of(waves)
+    rng = np.random.default_rng(_seed(support))
+    values = np.concatenate([support.reference, support.current[:, 0] - difference])
+    counts = np.concatenate(support.counts[:2])
+    to_reference = rng.multivariate_hypergeometric(counts, len(waves.reference), size=RESAMPLES).astype(float)
+    means, shares = [], []
+    for side in (to_reference, counts - to_reference):
+        n = len(waves.reference) if side is to_reference else len(waves.current)
+        total = side @ values
+        means.append(total / n)
+        shares.append(np.maximum(side @ values**2 - total * total / n, 0.0) / (n - 1) / n)
+    se = np.sqrt(shares[0] + shares[1])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t = np.where(se > 0, (means[1] - means[0]) / se, np.sign(means[1] - means[0]) * np.inf)
+    return np.sort(np.where(np.isnan(t), 0.0, t))

@@ -17,14 +17,11 @@ import numbers
 import click
 import pandas as pd
 
-import analysis.compare as compare_module
-from analysis.compare import Comparison, ComparisonInputError, compare, compare_by
+from analysis.compare import (
+    DEFAULT_MARGIN, DEFAULT_MIN_N, SMALLEST_MIN_N, Comparison, ComparisonInputError, compare, compare_by,
+)
 
 EXIT_BAD_INPUT = 2
-DEFAULT_MARGIN = getattr(compare_module, "DEFAULT_MARGIN", 0.25)
-DEFAULT_MIN_N = getattr(compare_module, "DEFAULT_MIN_N", 10)
-# Below this many responses a wave's spread is too poorly known to test (n = 1 has none).
-SMALLEST_MIN_N = getattr(compare_module, "SMALLEST_MIN_N", 10)  # TODO: import directly once compare.py has it
 
 # Identifier and label columns: read as text, never as numbers or missing values, so a
 # wave called "NA", a sector called "None" or an id "007" stays what it says. Only an
@@ -240,7 +237,8 @@ def as_json(result: Comparison, by: dict | None, by_name: str | None) -> dict:
         if construct["adjusted"] is not None:
             construct["adjusted"].pop("n_pairs", None)
         if construct["panel"] is not None:
-            construct["panel"].pop("verdict", None)
+            for key in ("verdict", "raw_verdict", "left_out"):
+                construct["panel"].pop(key, None)
     if by is not None:
         document["by"] = {by_name: {name: [_clean(c) for c in rows] for name, rows in by.items()}}
         for rows in document["by"][by_name].values():

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 from statsmodels.stats.nonparametric import rank_compare_2indep
 
@@ -25,6 +26,7 @@ class ItemComparison:
     ci90: tuple[float, float] | None
     p_value: float | None  # two-sided, H0: 0.5
     breaks_trend: bool
+    estimable: bool = True  # False: complete separation or no variation, so no interval
 
 
 def item_comparisons(
@@ -42,8 +44,16 @@ def item_comparisons(
         if len(r) < min_n or len(c) < min_n:
             results.append(ItemComparison(row.item, row.construct, len(r), len(c), None, None, None, breaks))
             continue
-        test = rank_compare_2indep(c, r)
-        low, high = test.conf_int(alpha=1 - CI_LEVEL)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            test = rank_compare_2indep(c, r)
+            low, high = test.conf_int(alpha=1 - CI_LEVEL)
+        if not (np.isfinite(test.pvalue) and np.isfinite(low) and np.isfinite(high)) or low == high:
+            # Complete separation (every current answer above every reference one, or
+            # below) or answers that never vary: the rank variance is zero and no interval
+            # exists. Say so rather than print (0, 1) or clip a NaN.
+            results.append(ItemComparison(row.item, row.construct, len(r), len(c), float(test.prob1), None,
+                                          None, breaks, estimable=False))
+            continue
         # The interval is on the probability scale; keep it inside [0, 1].
         ci = (max(0.0, float(low)), min(1.0, float(high)))
         results.append(ItemComparison(row.item, row.construct, len(r), len(c), float(test.prob1), ci,

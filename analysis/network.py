@@ -18,7 +18,6 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from analysis.compare import welch, welch_interval
 from analysis.disclosure import K_INTERNAL, MIN_ORGANISATIONS, WITHHELD, disclose

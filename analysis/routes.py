@@ -613,16 +613,18 @@ def trust(survey_id: int):
 
 CONSTRUCT_COLUMNS = [
     "construct", "verdict", "withheld", "reference_n", "reference_mean", "current_n", "current_mean",
-    "difference", "ci90_low", "ci90_high", "margin", "hedges_g", "p_improve_adj", "p_noninferior_adj",
-    "p_decline_adj", "dip_within_margin", "material", "gain_retained", "needed_n", "alpha_reference",
-    "alpha_current", "adjusted.difference", "adjusted.ci90_low", "adjusted.ci90_high", "adjusted.verdict",
+    "difference", "ci_simultaneous_low", "ci_simultaneous_high", "ci90_low", "ci90_high", "margin", "hedges_g",
+    "p_improve_adj", "p_noninferior_adj", "p_decline_adj", "dip_within_margin", "material", "leaning", "method",
+    "gain_retained", "needed_n", "alpha_reference", "alpha_current", "adjusted.difference", "adjusted.ci90_low",
+    "adjusted.ci90_high", "adjusted.verdict", "adjusted.left_out",
     "adjusted_disagrees", "panel.n_pairs", "panel.difference", "panel.ci90_low", "panel.ci90_high",
 ]
-ITEM_COLUMNS = ["item", "construct", "withheld", "reference_n", "current_n", "prob_superiority", "ci90_low",
-                "ci90_high", "p_value", "breaks_trend"]
+ITEM_COLUMNS = ["item", "construct", "withheld", "reference_n", "current_n", "prob_superiority", "estimable",
+                "ci90_low", "ci90_high", "p_value", "breaks_trend"]
 SECTOR_COLUMNS = ["group", "verdict", "withheld", "reference_n", "reference_mean", "current_n", "current_mean",
-                  "difference", "ci90_low", "ci90_high", "p_improve_adj", "p_noninferior_adj", "p_decline_adj",
-                  "dip_within_margin", "material"]
+                  "difference", "ci_simultaneous_low", "ci_simultaneous_high", "ci90_low", "ci90_high",
+                  "p_improve_adj", "p_noninferior_adj", "p_decline_adj", "dip_within_margin", "material", "leaning",
+                  "method"]
 ONE_SECTOR_COLUMNS = ["construct", *SECTOR_COLUMNS[1:]]
 TREND_COLUMNS = ["wave", "n", "mean", "ci90_low", "ci90_high", "withheld"]
 TRUST_COLUMNS = ["wave", "rater", "target", "raters", "mean", "withheld"]

@@ -85,6 +85,7 @@ def item_rows(items: tuple[ItemComparison, ...], counts: DisclosedTable, constru
             "reference_n": withheld or i.n_reference,
             "current_n": withheld or i.n_current,
             "prob_superiority": None if withheld else i.prob_superiority,
+            "estimable": None if withheld else i.estimable,
             "ci90": None if withheld else i.ci90,
             "p_value": None if withheld else i.p_value,
         })
@@ -97,7 +98,8 @@ def _figures(result: ConstructComparison) -> dict:
         "withheld": None, "verdict": result.verdict,
         "reference_n": result.reference.n, "current_n": result.current.n,
         "reference_mean": result.reference.mean, "current_mean": result.current.mean,
-        "difference": result.difference, "ci90": result.ci90,
+        "difference": result.difference, "ci90": result.ci90, "ci_simultaneous": result.ci_simultaneous,
+        "leaning": result.leaning, "method": result.method,
         "p_improve_adj": result.p_improve_adj, "p_noninferior_adj": result.p_noninferior_adj,
         "p_decline_adj": result.p_decline_adj, "material": result.material,
         "dip_within_margin": result.dip_within_margin,
@@ -178,6 +180,8 @@ def csv_records(rows: list[dict], columns: list[str]) -> list[list]:
                 value = _nested(row, column)
             if isinstance(value, float):
                 value = round(value, 4)
+            elif isinstance(value, tuple):  # a list of names, e.g. the strata left out
+                value = "; ".join(value)
             record.append("" if value is None else value)
         records.append(record)
     return records

@@ -3,7 +3,9 @@
 Generated from a fixed seed, so later statistics tests can rely on these effects
 (means on the 1–5 scale; wave 1 is the baseline, wave 2 the gain, wave 3 the follow-up):
 
-- trust holds: 3.2 → 3.8 → 3.75 (a dip well inside the 0.25 margin);
+- trust holds: 3.2 → 3.8 → 3.75 (a dip well inside the 0.25 margin); in the third
+  place the sample's dip is −0.12, and judged with the other constructs the verdict is
+  an honest "can't tell yet", pointing to a fall;
 - momentum slips, materially: 3.3 → 3.9 → 3.4;
 - shared focus is still improving: 3.0 → 3.4 → 3.8;
 - the other constructs hold at their wave-2 level (see CONSTRUCT_MEANS);

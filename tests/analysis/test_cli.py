@@ -12,15 +12,15 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-import analysis.compare as compare_module
+from analysis.compare import SMALLEST_MIN_N
 from analysis.cli import compare_command
 from analysis.compare import compare
 from tests.analysis.test_compare import CODEBOOK, make_responses
 
 ROOT = Path(__file__).resolve().parents[2]
-SMALLEST_MIN_N = getattr(compare_module, "SMALLEST_MIN_N", 10)
-# Fields the statistics may add to a construct's JSON besides the documented ones.
-NEW_CONSTRUCT_KEYS = {"ci_simultaneous"}
+# Fields added by the honest-verdicts work: the interval the verdict is read off, how it
+# was found, the panel pairs it used and where a can't-tell points.
+NEW_CONSTRUCT_KEYS = {"ci_simultaneous", "method", "n_pairs", "leaning"}
 
 CONSTRUCT_KEYS = {
     "construct", "margin", "reference", "current", "difference", "ci90", "hedges_g", "p_improve",
@@ -53,7 +53,7 @@ def test_json_matches_the_documented_shape_and_the_library(files):
     assert (document["reference"], document["current"], document["baseline"], document["alpha"]) == ("W1", "W2", None, 0.05)
     assert [c["construct"] for c in document["constructs"]] == ["alpha", "beta"]  # codebook order
     assert CONSTRUCT_KEYS <= set(document["constructs"][0]) <= CONSTRUCT_KEYS | NEW_CONSTRUCT_KEYS
-    assert set(document["constructs"][0]["adjusted"]) == {"difference", "ci90", "verdict"}
+    assert set(document["constructs"][0]["adjusted"]) == {"difference", "ci90", "verdict", "raw_verdict", "left_out"}
     assert set(document["constructs"][0]["panel"]) == {"n_pairs", "difference", "ci90"}
     assert document["constructs"][0]["margin"] == 0.3 and document["constructs"][1]["margin"] == 0.25
     library = compare(responses.astype({"response_id": str}), CODEBOOK, "W1", "W2", margins={"alpha": 0.3, "beta": 0.25})

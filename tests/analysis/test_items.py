@@ -1,4 +1,5 @@
 import numpy as np
+import pandas as pd
 import pytest
 from statsmodels.stats.nonparametric import rank_compare_2indep
 
@@ -27,3 +28,15 @@ def test_no_change_is_near_a_half_and_too_few_shows_nothing():
     assert all(r.prob_superiority is None and r.ci90 is None and r.n_reference == 5 for r in few)
     assert all(0 <= r.ci90[0] <= r.prob_superiority <= r.ci90[1] <= 1 for r in results)
     assert not np.isnan([r.p_value for r in results]).any()
+
+
+@pytest.mark.parametrize("reference, current", [
+    ([1, 2] * 10, [5] * 20),  # complete separation: every current answer is better
+    ([3] * 20, [3] * 20),  # nobody's answer varies
+])
+def test_brunner_munzel_says_not_estimable_instead_of_a_clipped_interval(reference, current):
+    codebook = pd.DataFrame({"item": ["x"], "construct": ["c"], "reverse": [0], "min": [1], "max": [5]})
+    data = pd.DataFrame({"response_id": range(40), "wave": ["R"] * 20 + ["C"] * 20, "sector": "A",
+                         "x": reference + current})
+    (result,) = item_comparisons(data, codebook, "R", "C")
+    assert not result.estimable and result.ci90 is None and result.p_value is None

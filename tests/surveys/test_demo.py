@@ -68,12 +68,17 @@ def test_generator_is_deterministic(db_session, demo):
 def test_the_documented_effects_come_out_as_verdicts(db_session, demo):
     from analysis.compare import compare
 
-    for survey in demo:
+    # In the third place the sampled dip in trust (−0.12, true −0.05) is large enough that,
+    # judged with the ten other constructs at once, a fall of the margin cannot be ruled
+    # out: an honest "can't tell yet", pointing to a fall.
+    expected_trust = [("holding", None), ("holding", None), ("cant_tell", "fall")]
+    for survey, (trust, leaning) in zip(demo, expected_trust):
         data = service.responses_frame(db_session, survey.waves)
         margins = {m.construct.code: m.margin for m in survey.margins}
         result = compare(data.responses, data.codebook, "Wave 2", "Wave 3", baseline="Wave 1", margins=margins)
         verdicts = {k.construct: k for k in result.constructs}
-        assert verdicts["trust"].verdict == "holding"
+        assert (verdicts["trust"].verdict, verdicts["trust"].leaning) == (trust, leaning)
+        assert verdicts["trust"].n_pairs == 100  # the panel is used in the headline
         assert verdicts["momentum"].verdict == "slipping" and verdicts["momentum"].material
         assert verdicts["shared_focus"].verdict == "improving"
         assert verdicts["trust"].gain_retained is True
@@ -91,3 +96,4 @@ def test_questions_hang_together_as_in_a_real_survey(db_session, demo):
     for wave in ("Wave 1", "Wave 2", "Wave 3"):
         alphas = cronbach_alphas(data.responses[data.responses["wave"] == wave], likert)
         assert len(alphas) == len(CONSTRUCT_MEANS) and min(alphas.values()) > 0.7
+

@@ -932,16 +932,6 @@ def items_breaking_trend(waves: list[Wave]) -> set[str]:
     return {code for code, seen in versions.items() if len(seen) > 1}
 
 
-def value_labels(waves: list[Wave]) -> dict[str, dict[int, str]]:
-    """Choice labels by item code, from the latest version that has the item."""
-    labels: dict[str, dict[int, str]] = {}
-    for wave in sorted(waves, key=lambda w: w.number, reverse=True):
-        for item in wave.instrument.items:
-            if item.code not in labels:
-                labels[item.code] = question_type(item.type).value_labels(item)
-    return labels
-
-
 def _wording_and_scale(item: Item) -> tuple:
     return (item.text, item.type, json.dumps(item.options, sort_keys=True), item.reverse)
 

@@ -335,3 +335,28 @@ def test_a_place_with_a_baseline_compares_beside_a_place_without_one(
     rows = read_csv(client.get(f"/analysis/surveys/{survey.id}/constructs.csv", query_string={
         "reference": second.id, "current": third.id, "baseline": first.id, "place": big.id}))
     assert rows and all(row["withheld"] == "" and row["gain_retained"] in ("True", "False") for row in rows)
+
+
+def test_every_interval_beside_a_verdict_agrees_with_it_on_pages_and_downloads(client, make_answered_survey, evaluator):
+    """The audit's finding: an unadjusted interval excluding a fall beside "can't tell
+    yet". Every row of the headline and of every sector table, on the page and in the
+    CSV, now shows the interval its verdict is read off."""
+    from analysis.compare import read_verdict
+
+    survey = make_answered_survey(per_sector=[30, 24, 40, 12], sector_count=4, seed=5)
+    base = f"/analysis/surveys/{survey.id}"
+    rows = read_csv(client.get(f"{base}/constructs.csv", query_string=query(survey)))
+    for construct in [row["construct"] for row in rows]:
+        rows += read_csv(client.get(f"{base}/constructs/{construct}/sectors.csv", query_string=query(survey)))
+    checked = 0
+    for row in rows:
+        if row["verdict"] == "too_few" or not row["ci_simultaneous_low"]:
+            continue
+        margin = float(row["margin"]) if row.get("margin") else 0.25
+        interval = (float(row["ci_simultaneous_low"]), float(row["ci_simultaneous_high"]))
+        assert read_verdict(*interval, margin)[0] == row["verdict"]
+        assert interval[0] <= float(row["ci90_low"]) and float(row["ci90_high"]) <= interval[1]
+        checked += 1
+    assert checked > 20
+    html = page(client.get(base, query_string=query(survey)))
+    assert "interval the verdict is read from" in html.select_one("#constructs thead").get_text()

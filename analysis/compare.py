@@ -126,14 +126,12 @@ def compare(
     constructs = list(scores.columns)
     margins = {c: (margins or {}).get(c, DEFAULT_MARGIN) for c in constructs}
     panel = PanelKeys.of(responses)
-    tests = {
-        construct: _tested(panel.waves(scores[construct], reference, current), min_n)
-        for construct in constructs
-    }
+    compared = {construct: panel.waves(scores[construct], reference, current) for construct in constructs}
+    tests = {construct: _tested(compared[construct], min_n) for construct in constructs}
     m = sum(1 for t in tests.values() if t is not None)
     retained = _gain_retained(scores, panel, baseline, current, min_n, alpha) if baseline else {}
     composition = _composition_adjusted(scores, responses, reference, current, margins, tests, min_n, alpha)
-    paired_only = _panel_pairs(scores, panel, reference, current)
+    paired_only = _panel_pairs(compared)
     items = codebook["item"].tolist()
     wave = responses["wave"]
     alphas = {label: cronbach_alphas(responses.loc[wave == label, items], codebook) for label in (reference, current)}
@@ -164,36 +162,45 @@ def _check_settings(reference, current, baseline, margins, min_n) -> None:
 
 @dataclass(frozen=True)
 class PanelKeys:
-    """Each response's wave and its panel key where the key can pair: a key that appears
-    more than once in a wave (a duplicated import, say) pairs nothing, and those
-    responses count as independent answers."""
+    """Each response's wave and its panel key where the key can pair, as integer codes: a
+    key that appears more than once in a wave (a duplicated import, say) pairs nothing,
+    and those responses count as independent answers."""
 
-    wave: pd.Series
-    key: pd.Series | None
+    waves_seen: tuple[str, ...]
+    wave_code: np.ndarray
+    key_code: np.ndarray | None  # -1 where there is no usable key
 
     @classmethod
     def of(cls, responses: pd.DataFrame) -> PanelKeys:
+        wave = responses["wave"].astype("category")
+        codes = wave.cat.codes.to_numpy()
+        labels = tuple(str(label) for label in wave.cat.categories)
         if "panel_key" not in responses.columns or responses["panel_key"].isna().all():
-            return cls(responses["wave"], None)
-        key = responses["panel_key"]
-        repeated = key.groupby([responses["wave"], key], observed=True).transform("size").gt(1)
-        return cls(responses["wave"], key.where(~repeated.reindex(key.index, fill_value=False)))
+            return cls(labels, codes, None)
+        key = pd.factorize(responses["panel_key"])[0]
+        # A key seen twice in one wave: both its responses there count as unpaired.
+        combined = codes.astype(np.int64) * (key.max() + 2) + key
+        repeated = pd.Series(combined).duplicated(keep=False).to_numpy() & (key >= 0)
+        return cls(labels, codes, np.where(repeated, -1, key))
 
     def waves(self, values: pd.Series, reference: str, current: str, within: pd.Series | None = None) -> Waves:
         """Two waves' answers as `Waves`, pairing panel members present in both (each
         pair once). `within` restricts to some rows (one sector's, say)."""
-        answered = values.notna() if within is None else values.notna() & within
-        r_rows, c_rows = answered & (self.wave == reference), answered & (self.wave == current)
-        r_values, c_values = values[r_rows], values[c_rows]
-        if self.key is None:
-            return Waves(r_values.to_numpy(dtype=float), c_values.to_numpy(dtype=float))
-        r_key, c_key = self.key[r_rows], self.key[c_rows]
-        common = pd.Index(r_key.dropna()).intersection(pd.Index(c_key.dropna()))
-        in_r, in_c = r_key.isin(common), c_key.isin(common)
-        paired_r = pd.Series(r_values[in_r].to_numpy(dtype=float), index=r_key[in_r].to_numpy())
-        paired_c = pd.Series(c_values[in_c].to_numpy(dtype=float), index=c_key[in_c].to_numpy()).reindex(paired_r.index)
-        return Waves(r_values[~in_r].to_numpy(dtype=float), c_values[~in_c].to_numpy(dtype=float),
-                     np.column_stack([paired_r.to_numpy(), paired_c.to_numpy()]).reshape(-1, 2))
+        v = values.to_numpy(dtype=float)
+        answered = ~np.isnan(v) if within is None else ~np.isnan(v) & within.to_numpy(dtype=bool)
+        r_rows = np.flatnonzero(answered & (self.wave_code == self.waves_seen.index(reference)))
+        c_rows = np.flatnonzero(answered & (self.wave_code == self.waves_seen.index(current)))
+        if self.key_code is None:
+            return Waves(v[r_rows], v[c_rows])
+        r_key, c_key = self.key_code[r_rows], self.key_code[c_rows]
+        current_row_of = np.full(int(self.key_code.max()) + 2, -1)
+        current_row_of[c_key[c_key >= 0]] = c_rows[c_key >= 0]
+        partner = np.where(r_key >= 0, current_row_of[r_key], -1)
+        paired = partner >= 0
+        matched = np.zeros(len(v), dtype=bool)
+        matched[partner[paired]] = True
+        return Waves(v[r_rows[~paired]], v[c_rows[~matched[c_rows]]],
+                     np.column_stack([v[r_rows[paired]], v[partner[paired]]]).reshape(-1, 2))
 
 
 def check_inputs(responses: pd.DataFrame, codebook: pd.DataFrame, waves: list[str]) -> pd.DataFrame:
@@ -390,17 +397,16 @@ def _composition_adjusted(scores, responses, reference, current, margins, tests,
     return result
 
 
-def _panel_pairs(scores, panel: PanelKeys, reference, current) -> dict[str, Shift]:
+def _panel_pairs(compared: dict[str, Waves]) -> dict[str, Shift]:
     """The panel's own paired change, for members who answered both waves (shown beside
     the headline, which already uses the pairing)."""
     result = {}
-    for construct in scores.columns:
-        pairs = panel.waves(scores[construct], reference, current).paired if panel.key is not None else None
-        if pairs is None or len(pairs) < MIN_PAIRS:
+    for construct, waves in compared.items():
+        if waves.n_pairs < MIN_PAIRS:
             continue
-        test = estimate(Waves(np.empty(0), np.empty(0), pairs))
+        test = estimate(Waves(np.empty(0), np.empty(0), waves.paired))
         ci = test.interval((1 - CI_LEVEL) / 2) if test.estimable else (test.difference, test.difference)
-        result[construct] = Shift(test.difference, ci, n_pairs=int(len(pairs)))
+        result[construct] = Shift(test.difference, ci, n_pairs=waves.n_pairs)
     return result
 
 

@@ -144,11 +144,14 @@ def estimate(waves: Waves, resample: bool | None = None) -> Estimate:
     with Welch's or Derrick's degrees of freedom. `resample` forces the choice for
     independent waves (tests and the calibration grid)."""
     waves = _usable_pairs(waves)
-    difference, se, df = _statistic(waves)
-    method = _method(waves)
     if resample is None:
         resample = resampling_needed(waves.n_reference, waves.n_current)
     independent = waves.n_pairs == 0 and waves.current_weights is None
+    if resample and independent:
+        # Sorted, so the sums come out the same to the last bit in any row order.
+        waves = Waves(np.sort(waves.reference), np.sort(waves.current))
+    difference, se, df = _statistic(waves)
+    method = _method(waves)
     if resample and independent and se > 0 and np.isfinite(se):
         return Estimate(float(difference), float(se), "permutation-t", 0, draws=_permutation_t(waves, difference))
     return Estimate(float(difference), float(se), method, waves.n_pairs, df=float(df))
@@ -174,37 +177,8 @@ def _usable_pairs(waves: Waves) -> Waves:
     return waves
 
 
-def _statistic(waves: Waves):
-    """d̂, SE and degrees of freedom of one data set (scalars)."""
-    support = _Support.of(waves)
-    result = _statistics(support, *(counts[None, :] for counts in support.counts))
-    return tuple(float(v[0]) for v in result)
-
-
-@dataclass(frozen=True)
-class _Support:
-    """Each group's distinct rows and how often each occurs. Answers on a 5-point scale
-    take few distinct values, so sums over them cost little whatever n is."""
-
-    reference: np.ndarray  # distinct values
-    current: np.ndarray  # distinct (value, weight) rows
-    paired: np.ndarray  # distinct (reference, current) rows
-    counts: tuple[np.ndarray, np.ndarray, np.ndarray]
-
-    @classmethod
-    def of(cls, waves: Waves) -> _Support:
-        weights = np.ones(len(waves.current)) if waves.current_weights is None else waves.current_weights
-        reference, reference_counts = np.unique(waves.reference, return_counts=True)
-        current, current_counts = np.unique(np.column_stack([waves.current, weights]).reshape(-1, 2), axis=0,
-                                            return_counts=True)
-        paired, paired_counts = np.unique(waves.paired.reshape(-1, 2), axis=0, return_counts=True)
-        return cls(reference, current, paired, (reference_counts, current_counts, paired_counts))
-
-
-def _statistics(support: _Support, reference: np.ndarray, current: np.ndarray, paired: np.ndarray):
-    """The difference, its standard error and degrees of freedom for each row of the
-    frequency matrices (one row per data set; a column per
-    distinct row of `support`), from sums of powers.
+def _statistic(waves: Waves) -> tuple[float, float, float]:
+    """The difference, its standard error and degrees of freedom.
 
     Without pairs this is Welch, with an effective size where the current wave is
     reweighted (the linearised variance of a weighted mean: with every weight 1 it is
@@ -214,48 +188,64 @@ def _statistics(support: _Support, reference: np.ndarray, current: np.ndarray, p
         SE² = S₁²/n₁ + S₂²/n₂ − 2·r·S₁·S₂·n_c/(n₁·n₂),
         ν = (n_c − 1) + (γ − n_c + 1)/(n_a + n_b + 2n_c) · (n_a + n_b), γ Welch's df;
     it is Welch with no pairs and the paired t-test when everyone is paired."""
-    v_r = support.reference
-    v_c, w_c = support.current[:, 0], support.current[:, 1]
-    n_a, n_b, n_c = reference.sum(axis=1), current.sum(axis=1), paired.sum(axis=1)
-    sum_r, squares_r = reference @ v_r, reference @ v_r**2
-    total_c = current @ w_c
     with np.errstate(invalid="ignore", divide="ignore"):
-        if support.paired.shape[0] == 0:
-            mean_r = sum_r / n_a
-            share_r = np.maximum(squares_r - sum_r * mean_r, 0.0) / (n_a - 1) / n_a
-            mean_c = current @ (w_c * v_c) / total_c
-            weighted_squares = (current @ (w_c**2 * v_c**2) - 2 * mean_c * (current @ (w_c**2 * v_c))
-                                + mean_c**2 * (current @ w_c**2))
-            share_c = np.maximum(weighted_squares, 0.0) / total_c**2 * n_b / (n_b - 1)
-            n_effective = total_c**2 / (current @ w_c**2)
+        if waves.n_pairs == 0:
+            share_r, n_r = _share(waves.reference, None)
+            share_c, n_c = _share(waves.current, waves.current_weights)
+            mean_c = waves.current.mean() if waves.current_weights is None else \
+                np.average(waves.current, weights=waves.current_weights)
             se = np.sqrt(share_r + share_c)
-            df = (share_r + share_c) ** 2 / (share_r**2 / (n_a - 1) + share_c**2 / (n_effective - 1))
-            return mean_c - mean_r, se, np.where(np.isfinite(df), df, np.inf)
-        p_r, p_c = support.paired[:, 0], support.paired[:, 1]
-        pair_r, pair_c = paired @ p_r, paired @ p_c
-        n1, n2 = n_a + n_c, n_b + n_c
-        sum1, sum2 = sum_r + pair_r, current @ v_c + pair_c
-        var1 = np.maximum(squares_r + paired @ p_r**2 - sum1**2 / n1, 0.0) / (n1 - 1)
-        var2 = np.maximum(current @ v_c**2 + paired @ p_c**2 - sum2**2 / n2, 0.0) / (n2 - 1)
-        covariance = paired @ (p_r * p_c) - pair_r * pair_c / n_c
-        spread = (paired @ p_r**2 - pair_r**2 / n_c) * (paired @ p_c**2 - pair_c**2 / n_c)
-        r = covariance / np.sqrt(np.maximum(spread, 0.0))
-        r = np.where(np.isfinite(r), np.clip(r, -1.0, 1.0), 0.0)  # no spread among the pairs
+            df = (share_r + share_c) ** 2 / (share_r**2 / (n_r - 1) + share_c**2 / (n_c - 1))
+            return float(mean_c - waves.reference.mean()), float(se), float(df) if np.isfinite(df) else np.inf
+        all_r = np.concatenate([waves.reference, waves.paired[:, 0]])
+        all_c = np.concatenate([waves.current, waves.paired[:, 1]])
+        n1, n2, n_c, unpaired = len(all_r), len(all_c), waves.n_pairs, len(waves.reference) + len(waves.current)
+        var1, var2 = all_r.var(ddof=1), all_c.var(ddof=1)
+        spreads = waves.paired.std(axis=0)
+        r = float(np.corrcoef(waves.paired.T)[0, 1]) if spreads.min() > 0 else 0.0  # no spread among the pairs
         share1, share2 = var1 / n1, var2 / n2
-        variance = share1 + share2 - 2 * r * np.sqrt(var1 * var2) * n_c / (n1 * n2)
-        se = np.sqrt(np.maximum(variance, 0.0))
-        unpaired = n_a + n_b
-        gamma = (share1 + share2) ** 2 / (share1**2 / (n1 - 1) + share2**2 / (n2 - 1))
-        gamma = np.where(np.isfinite(gamma), gamma, np.inf)
-        df = np.where(unpaired > 0, (n_c - 1) + (gamma - n_c + 1) / (unpaired + 2 * n_c) * unpaired, n_c - 1.0)
-    return sum2 / n2 - sum1 / n1, se, df
+        se = np.sqrt(max(share1 + share2 - 2 * r * np.sqrt(var1 * var2) * n_c / (n1 * n2), 0.0))
+        if unpaired == 0:
+            df = n_c - 1.0
+        else:
+            gamma = (share1 + share2) ** 2 / (share1**2 / (n1 - 1) + share2**2 / (n2 - 1))
+            gamma = gamma if np.isfinite(gamma) else np.inf
+            df = (n_c - 1) + (gamma - n_c + 1) / (unpaired + 2 * n_c) * unpaired
+    return float(all_c.mean() - all_r.mean()), float(se), float(df)
+
+
+def _share(values: np.ndarray, weights: np.ndarray | None) -> tuple[float, float]:
+    """The variance of a wave's (weighted) mean and its (effective) size."""
+    n = len(values)
+    if weights is None:
+        return values.var(ddof=1) / n, float(n)
+    total = weights.sum()
+    mean = np.average(values, weights=weights)
+    squares = (weights**2 * (values - mean) ** 2).sum()
+    return squares / total**2 * n / (n - 1), total**2 / (weights**2).sum()
+
+
+@dataclass(frozen=True)
+class _Support:
+    """A wave pair's distinct answers and how often each occurs: 5-point answers take few
+    distinct values, so re-splitting counts costs little whatever n is."""
+
+    reference: np.ndarray
+    current: np.ndarray
+    counts: tuple[np.ndarray, np.ndarray]
+
+    @classmethod
+    def of(cls, waves: Waves) -> _Support:
+        reference, reference_counts = np.unique(waves.reference, return_counts=True)
+        current, current_counts = np.unique(waves.current, return_counts=True)
+        return cls(reference, current, (reference_counts, current_counts))
 
 
 def _seed(support: _Support) -> int:
-    """A seed from the data alone: the distinct rows and their counts are already in a
+    """A seed from the data alone: the distinct answers and their counts are already in a
     canonical order, so the same answers in any row order give the same draws."""
     digest = hashlib.sha256()
-    for part in (support.reference, support.current, support.paired, *support.counts):
+    for part in (support.reference, support.current, *support.counts):
         digest.update(np.ascontiguousarray(part, dtype=float).tobytes())
         digest.update(b"|")
     return int.from_bytes(digest.digest()[:8], "little")
@@ -272,8 +262,8 @@ def _permutation_t(waves: Waves, difference: float) -> np.ndarray:
     answer go to the reference side, so the cost does not grow with n."""
     support = _Support.of(waves)
     rng = np.random.default_rng(_seed(support))
-    values = np.concatenate([support.reference, support.current[:, 0] - difference])
-    counts = np.concatenate(support.counts[:2])
+    values = np.concatenate([support.reference, support.current - difference])
+    counts = np.concatenate(support.counts)
     to_reference = rng.multivariate_hypergeometric(counts, len(waves.reference), size=RESAMPLES).astype(float)
     means, shares = [], []
     for side in (to_reference, counts - to_reference):

@@ -130,6 +130,9 @@ def sign_in():
 def sign_out():
     form = FlaskForm()
     if form.validate_on_submit():
+        # A new session token on the server, so a copy of this cookie no longer signs
+        # anyone in. There is one token per account: its other sessions end too.
+        service.end_sessions(db.session(), current_user)
         logout_user()
         cookie_session.clear()
         flash("You have signed out.")

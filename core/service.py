@@ -158,6 +158,12 @@ def set_password_with_token(session: Session, token: str, password: str) -> User
     return record.user
 
 
+def end_sessions(session: Session, user: User) -> None:
+    """Sign the account out everywhere: every session cookie issued so far stops working."""
+    user.end_sessions()
+    session.commit()
+
+
 def update_user(
     session: Session, acting_user: User, user: User, role: Role, place_ids: list[int], active: bool
 ) -> None:

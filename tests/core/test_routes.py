@@ -41,6 +41,16 @@ def test_sign_in_and_out(client, make_user):
     assert client.get("/dashboard").status_code == 302
 
 
+def test_signing_out_ends_the_session_on_the_server(app, client, make_user):
+    sign_in(client, make_user(Role.ADMIN))
+    copied = app.test_client()
+    copied.set_cookie("session", client.get_cookie("session").value)
+    assert copied.get("/admin/users").status_code == 200
+    assert client.post("/sign-out").status_code == 302
+    response = copied.get("/admin/users")
+    assert response.status_code == 302 and response.location.startswith("/sign-in")
+
+
 def test_sign_in_returns_to_the_page_asked_for(client, make_user):
     user = make_user(Role.ADMIN)
     response = client.post("/sign-in?next=/admin/users", data={"email": user.email, "password": TEST_PASSWORD})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Callable, Iterable
 from functools import wraps
@@ -92,8 +93,49 @@ def _set_security_headers(response):
     return response
 
 
+# Control characters (Unicode category Cc: C0, DEL and C1) in what a request carries.
+# PostgreSQL cannot store NUL at all; the others break exports (XLSX and SAV refuse
+# them), terminals (`holdfast compare` prints names) and anyone reading the data.
+# Tab, line feed and carriage return are ordinary in multi-line answers, so a form
+# value may hold them; a web address never does. Format characters such as the bidi
+# overrides are not controls and pass: names in Arabic or Hebrew need them.
+CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+CONTROLS_BUT_LINE_BREAKS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # keeps \t \n \r
+UNUSUAL_CHARACTERS = (
+    "There is a problem with what you entered",
+    "Go back and remove the unusual characters (such as a null character) from what you entered, "
+    "then try again.",
+)
+UNUSUAL_ADDRESS = (
+    "There is a problem with the web address",
+    "Remove the unusual characters (such as a null character) from the web address, then try again.",
+)
+
+
+def _refuse_unusual_characters():
+    """One filter for every form field and URL part, before any view or the database sees them.
+
+    It is a request hook rather than a base form class because not every form is a WTForms
+    form: the respondent journey, the import column and value screens and the open link's
+    about-you page read request.form directly. A whole form is refused with one page: the
+    browser's Back button keeps what was typed.
+    """
+    if CONTROLS.search(request.path):
+        abort(404)  # view arguments come from the path: no page has such an address
+    if any(CONTROLS.search(text) for pair in request.args.items(multi=True) for text in pair):
+        return render_template("errors/error.html", title=UNUSUAL_ADDRESS[0], message=UNUSUAL_ADDRESS[1]), 400
+    names = [*request.form, *request.files]
+    names += [upload.filename or "" for _, upload in request.files.items(multi=True)]
+    if any(CONTROLS.search(name) for name in names) or any(
+        CONTROLS_BUT_LINE_BREAKS.search(value) for _, value in request.form.items(multi=True)
+    ):
+        return render_template("errors/error.html", title=UNUSUAL_CHARACTERS[0], message=UNUSUAL_CHARACTERS[1]), 400
+    return None
+
+
 def init_app(app: Flask) -> None:
     """Call after the blueprints are registered: it wraps their views with rate limits."""
+    app.before_request(_refuse_unusual_characters)
     csrf.init_app(app)
     _init_rate_limits(app)
     app.after_request(_set_security_headers)

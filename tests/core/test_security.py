@@ -1,18 +1,22 @@
 """Access rules for every route, CSRF, headers, cookies and the sign-in rate limit."""
 
+import io
 import os
 import re
 import uuid
+from urllib.parse import urlsplit
 
 import pytest
 from bs4 import BeautifulSoup
+from sqlalchemy import event, select
 
+from app import create_app
 from core import service
 from surveys import importing
 from surveys import service as survey_service
-from core.models import Role
+from core.models import Place, Role
 from core.security import ANYONE
-from tests.conftest import TEST_PASSWORD, sign_in
+from tests.conftest import TEST_PASSWORD, base_test_config, sign_in
 
 IDENTITIES = ["anonymous", *Role]
 ALWAYS_PUBLIC = {"static"}  # Flask's own static files
@@ -210,6 +214,129 @@ def test_sign_out_needs_csrf_token(make_app, make_user):
     client.post("/sign-in", data={"email": user.email, "password": TEST_PASSWORD, "csrf_token": csrf_token(client.get("/sign-in"))})
     assert client.post("/sign-out").status_code == 400
     assert client.get("/dashboard").status_code == 200
+
+
+# --- control characters ----------------------------------------------------------------
+
+# Every route that takes a POST, read from an app's own route table so a new one is covered.
+POST_RULES = sorted(
+    rule.rule for rule in create_app(base_test_config("sqlite://")).url_map.iter_rules() if "POST" in rule.methods
+)
+UNUSUAL = "unusual characters (such as a null character)"
+
+
+def form_fields(html: str, path: str) -> dict[str, str]:
+    """The fields of the page's form that posts to `path`, with the values it would send."""
+    page = BeautifulSoup(html, "html.parser")
+    forms = [
+        form for form in page.select("form[method=post]")
+        if urlsplit(form.get("action") or path).path == path
+    ]
+    if not forms:
+        return {}
+    fields = {}
+    for field in forms[0].select("input[name], textarea[name], select[name]"):
+        kind = field.get("type", "text")
+        if kind == "submit" or (kind in ("radio", "checkbox") and field["name"] in fields):
+            continue
+        if field.name == "textarea":
+            fields[field["name"]] = field.get_text()
+        elif field.name == "select":
+            option = field.select_one("option[selected]") or field.select_one("option")
+            fields[field["name"]] = option["value"] if option else ""
+        else:
+            fields[field["name"]] = field.get("value", "")
+    return fields
+
+
+def statements_during(app, request) -> list[str]:
+    """The SQL the app's engine runs while `request()` is made."""
+    seen = []
+
+    def record(_conn, _cursor, statement, *_args):
+        seen.append(statement)
+
+    engine = app.extensions["db_engine"]
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        response = request()
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    return response, seen
+
+
+@pytest.mark.parametrize("rule_text", POST_RULES)
+def test_a_null_character_in_any_field_of_any_form_is_refused(app, route_objects, rule_text):
+    values, users, _ = route_objects
+    rule = next(r for r in app.url_map.iter_rules() if r.rule == rule_text and "POST" in r.methods)
+    allowed = app.view_functions[rule.endpoint].allowed_roles
+    identity = next(who for who in ("anonymous", Role.ADMIN, Role.COORDINATOR) if who in allowed)
+    client = app.test_client()
+    if identity != "anonymous":
+        assert sign_in(client, users[identity]).status_code == 302
+    path = build_path(rule, values)
+    page = client.get(path) if "GET" in rule.methods else None
+    fields = form_fields(page.get_data(as_text=True), path) if page and page.status_code == 200 else {}
+    # A form of only a button (or one this client cannot reach) still sends its CSRF token.
+    fields = fields or {"csrf_token": "token"}
+    for name in fields:
+        response = client.post(path, data=fields | {name: fields[name] + "a\x00b"})
+        where = f"{identity} POST {path} with a NUL in {name}: {response.status_code}"
+        assert response.status_code == 400, where
+        assert UNUSUAL in response.get_data(as_text=True), where
+
+
+def test_sign_in_with_a_null_character_never_reaches_the_database(app, client):
+    response, statements = statements_during(
+        app, lambda: client.post("/sign-in", data={"email": "a\x00@example.org", "password": "x"})
+    )
+    assert response.status_code == 400 and UNUSUAL in response.get_data(as_text=True)
+    assert statements == []
+
+
+@pytest.mark.parametrize(
+    "path, status",
+    [
+        ("/o/abc%00def", 404),
+        ("/s/abc%01def/0", 404),
+        ("/s/abc%C2%85def", 404),  # NEL, a C1 control
+        ("/places/1%0A", 404),
+        ("/sign-in?next=/dashboard%00", 400),
+        ("/sign-in?ne%00xt=/", 400),
+        ("/o/abc?x=a%09b", 400),  # a tab is fine in a text answer, never in a web address
+    ],
+)
+def test_control_characters_in_a_web_address_never_reach_the_database(app, client, path, status):
+    response, statements = statements_during(app, lambda: client.get(path))
+    assert response.status_code == status
+    assert statements == []
+    if status == 400:
+        assert "from the web address" in response.get_data(as_text=True)
+
+
+def test_control_characters_in_a_file_name_are_refused(client, make_user, login):
+    login(make_user(Role.ADMIN))
+    response = client.post(
+        "/admin/organisations/import", data={"file": (io.BytesIO(b"name,sector,place\n"), "orgs\x07.csv")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 400 and UNUSUAL in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("character", ["\x0b", "\x1b", "\x7f", "\x9b"])
+def test_other_control_characters_are_refused_too(client, make_user, login, character):
+    login(make_user(Role.ADMIN))
+    response = client.post("/admin/places/new", data={"name": f"Brackenford{character}"})
+    assert response.status_code == 400 and UNUSUAL in response.get_data(as_text=True)
+
+
+def test_line_breaks_tabs_and_bidi_marks_are_kept_in_text(client, db_session, make_user, login):
+    login(make_user(Role.ADMIN))
+    description = "First line\r\nSecond\tline \u202eReversed\u202c and \u2067isolated\u2069"
+    response = client.post("/admin/places/new", data={"name": "Bidi \u202eTown\u202c", "description": description})
+    assert response.status_code == 302
+    place = db_session.scalar(select(Place).where(Place.name == "Bidi \u202eTown\u202c"))
+    assert place.description == description
 
 
 # --- headers and cookies ---------------------------------------------------------------

@@ -365,6 +365,11 @@ def _read_csv(data: bytes) -> tuple[list[tuple[int, dict[str, str]]], str | None
     try:
         reader = csv.reader(io.StringIO(text, newline=""))
         header = [column.strip().lower() for column in next(reader)]
+        # With a column named twice, which one holds the names is anyone's guess.
+        repeated = sorted({column for column in header if column and header.count(column) > 1})
+        if repeated:
+            named = ", ".join(f"‘{column}’" for column in repeated)
+            return [], f"The first row names {named} more than once. Name each column once."
         missing = [c for c in ORGANISATION_CSV_COLUMNS if c not in header]
         if missing:
             return [], f"The first row must name the columns: missing {', '.join(missing)}"

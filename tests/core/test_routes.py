@@ -222,6 +222,26 @@ def test_organisation_csv_import_page(client, db_session, make_user, make_place,
     assert "2 organisations imported." in client.get("/admin/organisations").get_data(as_text=True)
 
 
+@pytest.mark.parametrize(
+    "header, named",
+    [("name,name,sector,place", "‘name’"), ("Name,sector,place,PLACE,sector", "‘place’, ‘sector’")],
+)
+def test_organisation_import_refuses_a_column_named_twice(client, db_session, make_user, make_place, login, header, named):
+    login(make_user(Role.ADMIN))
+    make_place("Twice Town")
+    before = count(db_session, Organisation)
+    data = f"{header}\nFirst,Second,Funder,Twice Town,Funder\n".encode()
+    response = client.post(
+        "/admin/organisations/import", data={"file": (io.BytesIO(data), "orgs.csv")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 200
+    problems = page(response).select_one("table").get_text(" ", strip=True)
+    assert f"The first row names {named} more than once. Name each column once." in problems
+    assert error_summary(response)[0].startswith("The file has problems. Nothing was imported.")
+    assert count(db_session, Organisation) == before
+
+
 def test_import_without_a_file_asks_for_one(client, make_user, login):
     login(make_user(Role.ADMIN))
     response = client.post("/admin/organisations/import", data={}, content_type="multipart/form-data")

@@ -498,6 +498,13 @@ def _choose(survey: Survey) -> tuple[Selection | None, dict[str, str]]:
     place = places.get(args.get("place", "")) if args.get("place") else None
     if args.get("place") and place is None:
         errors["place"] = "Select a place from the list, or ‘All places’"
+    if not surveys.may_see_all_places(current_user, survey):
+        # All places less one's own would give the others' figures away; another place's
+        # figures are refused as /places/<id> refuses that place.
+        if args.get("place") == "" or (place is not None and place not in surveys.places_for(current_user, survey)):
+            abort(403)
+        if "place" not in args:
+            place = surveys.places_for(current_user, survey)[0]
     if errors:  # show the form again with the choices that were valid
         return Selection(survey, waves, reference or waves[0], current or waves[-1], baseline, place), errors
     return Selection(survey, waves, reference, current, baseline, place), {}

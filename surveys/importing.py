@@ -2,6 +2,11 @@
 
 Upload → map columns to questions → map text answers to numbers → preview → import.
 All or nothing: one bad row and nothing is written, with every problem reported.
+
+Importing is done place by place: rows may name only `places`, the survey's places the
+person importing may act for (surveys.service.places_for), and organisations in them. A
+coordinator of some of a survey's places imports for those; a file of a survey with
+several places always names the place of each row (save_columns asks for it).
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.db import utcnow
-from core.models import Organisation, Sector, User
+from core.models import Organisation, Place, Sector, User
 from core.service import ServiceError
 from surveys.models import Item, ResponseImport, Wave, WaveStatus
 from surveys.question_types import TrustMatrixQuestion, question_type
@@ -141,13 +146,13 @@ class ValueQuestion:
     suggested: dict[str, Any]
 
 
-def value_questions(session: Session, record: ResponseImport) -> list[ValueQuestion]:
+def value_questions(session: Session, record: ResponseImport, places: list[Place]) -> list[ValueQuestion]:
     parsed = parse_file(record.content.encode())
     index = {header: i for i, header in enumerate(parsed.headers)}
     items = {item.code: item for item in importable_items(record.wave)}
     questions = []
     for column, target in record.columns.items():
-        choices = _choices(session, record.wave, target, items)
+        choices = _choices(session, target, items, places)
         if choices is None:
             continue
         cells = [row[index[column]] for row in parsed.rows]
@@ -166,13 +171,13 @@ def value_questions(session: Session, record: ResponseImport) -> list[ValueQuest
     return questions
 
 
-def _choices(session, wave, target, items) -> list[tuple[Any, str]] | None:
+def _choices(session, target, items, places: list[Place]) -> list[tuple[Any, str]] | None:
     if target == "sector":
         return [(s.id, s.name) for s in session.scalars(select(Sector).order_by(Sector.position))]
     if target == "place":
-        return [(p.id, p.name) for p in wave.survey.places]
+        return [(p.id, p.name) for p in places]
     if target == "organisation":
-        place_ids = [p.id for p in wave.survey.places]
+        place_ids = [p.id for p in places]
         return [(o.id, o.name) for o in session.scalars(select(Organisation).where(Organisation.place_id.in_(place_ids)))]
     item = items[target]
     if item.type in CHOICE_TYPES:
@@ -211,7 +216,7 @@ class ImportPreview:
         return not self.errors
 
 
-def preview(session: Session, record: ResponseImport) -> ImportPreview:
+def preview(session: Session, record: ResponseImport, places: list[Place]) -> ImportPreview:
     """Convert every row, collecting every problem; nothing is written."""
     parsed = parse_file(record.content.encode())
     index = {header: i for i, header in enumerate(parsed.headers)}
@@ -221,7 +226,7 @@ def preview(session: Session, record: ResponseImport) -> ImportPreview:
     values = record.values or {}
     single_place = wave.survey.places[0].id if len(wave.survey.places) == 1 else None
     lookups = {
-        field: {label.casefold(): value for value, label in _choices(session, wave, field, items)}
+        field: {label.casefold(): value for value, label in _choices(session, field, items, places)}
         for field in RESPONDENT_FIELDS
     }
     converted, errors = [], []
@@ -237,8 +242,14 @@ def preview(session: Session, record: ResponseImport) -> ImportPreview:
                 return None
             mapped = values.get(column, {}).get(text)
             found = mapped if mapped is not None else lookups[field].get(text.casefold())
-            if found is None:
-                problems.append(f"{RESPONDENT_FIELDS[field].lower()} ‘{text}’ is not known")
+            # Checked against the lookups, not just found: a matching saved earlier must
+            # still name one of `places` (or an organisation in one).
+            if found not in lookups[field].values():
+                problems.append(
+                    f"place ‘{text}’ is not one you can import into" if field == "place"
+                    else f"{RESPONDENT_FIELDS[field].lower()} ‘{text}’ is not known"
+                )
+                return None
             return found
 
         sector_id = respondent_field("sector")
@@ -302,11 +313,11 @@ def _convert(item: Item, cell: str, labels: dict[str, Any]) -> tuple[Any, str | 
     return value, None
 
 
-def commit_import(session: Session, record: ResponseImport) -> int:
+def commit_import(session: Session, record: ResponseImport, places: list[Place]) -> int:
     """Write every row in one transaction, or nothing. Running it twice imports once."""
     if record.imported_at is not None:
         return record.imported_count or 0
-    result = preview(session, record)
+    result = preview(session, record, places)
     if not result.ok:
         problems = "1 row has a problem" if len(result.errors) == 1 else f"{len(result.errors)} rows have problems"
         raise ServiceError("file", f"{problems}: nothing was imported")

@@ -111,6 +111,23 @@ def _wave_or_404(wave_id: int) -> Wave:
     return wave
 
 
+def _require_running(survey) -> None:
+    """Changes for every place of the survey: refused to a coordinator of only some of them."""
+    if not service.may_run_survey(current_user, survey):
+        abort(403)
+
+
+@bp.app_template_global()
+def my_places(survey) -> list:
+    """The survey's places whose figures the signed-in user may see (the results place picker)."""
+    return service.places_for(current_user, survey)
+
+
+@bp.app_template_global()
+def sees_all_places(survey) -> bool:
+    return service.may_see_all_places(current_user, survey)
+
+
 def _form_errors_to(form, error: ServiceError, fallback: str) -> None:
     target = getattr(form, error.field, None) or getattr(form, fallback)
     target.errors = list(target.errors) + [error.message]
@@ -166,7 +183,8 @@ def survey(survey_id: int):
         survey=survey,
         counts=counts,
         changes=service.margin_changes(db.session(), survey),
-        can_manage=current_user.role in (Role.ADMIN, Role.COORDINATOR),
+        can_run=service.may_run_survey(current_user, survey),
+        places=service.places_for(current_user, survey),
     )
 
 
@@ -203,6 +221,7 @@ def _settings_form(survey):
 @managers
 def settings(survey_id: int):
     survey = survey_or_404(survey_id)
+    _require_running(survey)
     form = _settings_form(survey)
     if form.validate_on_submit():
         margins = {m.construct_id: float(form[margin_field_name(m.construct_id)].data) for m in survey.margins}
@@ -239,19 +258,27 @@ def _wave_dashboard(wave: Wave):
 @readers
 def wave(wave_id: int):
     wave = _wave_or_404(wave_id)
+    survey = wave.survey
     session = db.session()
     counts, table = _wave_dashboard(wave)
+    # The wave's total stays whole; its breakdown is by the places this user may see.
+    all_places = service.may_see_all_places(current_user, survey)
+    places = service.places_for(current_user, survey)
     return render_template(
         "surveys/wave.html",
         wave=wave,
-        survey=wave.survey,
+        survey=survey,
         counts=counts,
         table=table,
-        daily=counts.daily_table(wave.survey.k_internal, table.grand_total_suppressed),
-        rates=counts.response_rates(wave.survey.k_internal),
+        breakdown=table if all_places else service.places_view(table, places),
+        all_places=all_places,
+        places=places,
+        daily=counts.daily_table(survey.k_internal, table.grand_total_suppressed),
+        rates=counts.response_rates(survey.k_internal),
         trend=service.trend_report(session, wave.instrument),
         confirm=ConfirmForm(),
         can_manage=current_user.role in (Role.ADMIN, Role.COORDINATOR),
+        can_run=service.may_run_survey(current_user, survey),
         can_export=current_user.role in (Role.ADMIN, Role.EVALUATOR),
         open_link=url_for("surveys.open_start", slug=wave.open_link_slug, _external=True),
     )
@@ -268,6 +295,7 @@ def daily_chart(wave_id: int):
 
 def _wave_action(wave_id: int, action, done: str):
     wave = _wave_or_404(wave_id)
+    _require_running(wave.survey)
     if not ConfirmForm().validate_on_submit():
         abort(400)
     try:
@@ -303,6 +331,7 @@ def erase_identities(wave_id: int):
 @managers
 def new_wave(survey_id: int):
     survey = survey_or_404(survey_id)
+    _require_running(survey)
     form = WaveForm()
     if request.method == "GET":
         form.label.data = f"Wave {len(survey.waves) + 1}"
@@ -357,11 +386,19 @@ def export_for_compare(survey_id: int, part: str):
 
 
 def _import_or_404(import_id: int):
+    """An import in progress: for whoever uploaded it, or someone who may run the whole
+    survey (its file may hold rows of any of the survey's places)."""
     record = importing.get_import(db.session(), import_id)
     if record is None or record.imported_at is not None:
         abort(404)
-    _wave_or_404(record.wave_id)
+    wave = _wave_or_404(record.wave_id)
+    if record.user_id != current_user.id and not service.may_run_survey(current_user, wave.survey):
+        abort(403)
     return record
+
+
+def _import_places(record) -> list:
+    return service.places_for(current_user, record.wave.survey)
 
 
 @bp.route("/waves/<int:wave_id>/import", methods=["GET", "POST"])
@@ -408,7 +445,7 @@ def import_columns(import_id: int):
 @managers
 def import_values(import_id: int):
     record = _import_or_404(import_id)
-    questions = importing.value_questions(db.session(), record)
+    questions = importing.value_questions(db.session(), record, _import_places(record))
     if not questions:
         return redirect(url_for("surveys.import_preview", import_id=record.id))
     if request.method == "POST":
@@ -432,13 +469,13 @@ def import_preview(import_id: int):
         if not ConfirmForm().validate_on_submit():
             abort(400)
         try:
-            imported = importing.commit_import(db.session(), record)
+            imported = importing.commit_import(db.session(), record, _import_places(record))
         except ServiceError as error:
             flash(error.message, "info")
             return redirect(url_for("surveys.import_preview", import_id=record.id))
         flash(f"{imported} response{'s' if imported != 1 else ''} imported into {record.wave.label}.")
         return redirect(url_for("surveys.wave", wave_id=record.wave_id))
-    result = importing.preview(db.session(), record)
+    result = importing.preview(db.session(), record, _import_places(record))
     items = {item.code: item for item in importing.importable_items(record.wave)}
     return render_template(
         "surveys/import/preview.html", record=record, result=result, items=items, confirm=ConfirmForm(),
@@ -487,6 +524,7 @@ def _options_from_form(form) -> dict:
 @managers
 def edit_item(wave_id: int, item_id: int | None):
     wave = _wave_or_404(wave_id)
+    _require_running(wave.survey)
     item = service.get_item(wave, item_id) if item_id else None
     if item_id and item is None:
         abort(404)
@@ -511,6 +549,7 @@ def edit_item(wave_id: int, item_id: int | None):
 @managers
 def move_item(wave_id: int, item_id: int, direction: str):
     wave = _wave_or_404(wave_id)
+    _require_running(wave.survey)
     item = service.get_item(wave, item_id)
     if item is None or direction not in ("up", "down") or not ConfirmForm().validate_on_submit():
         abort(404)
@@ -525,6 +564,7 @@ def move_item(wave_id: int, item_id: int, direction: str):
 @managers
 def delete_item(wave_id: int, item_id: int):
     wave = _wave_or_404(wave_id)
+    _require_running(wave.survey)
     item = service.get_item(wave, item_id)
     if item is None or not ConfirmForm().validate_on_submit():
         abort(404)
@@ -544,6 +584,7 @@ def delete_item(wave_id: int, item_id: int):
 @managers
 def invitations(wave_id: int):
     wave = _wave_or_404(wave_id)
+    places = service.places_for(current_user, wave.survey)
     form = InvitationForm()
     errors = []
     if form.validate_on_submit():
@@ -555,9 +596,7 @@ def invitations(wave_id: int):
                 text = None
                 form.file.errors = ["The file must be a CSV saved as UTF-8"]
         if text is not None:
-            parsed = service.parse_invitees(
-                db.session(), wave.survey, text, service.invited_emails(db.session(), wave)
-            )
+            parsed = service.parse_invitees(db.session(), places, text, service.invited_emails(db.session(), wave))
             errors = parsed.errors
             if errors:
                 form.invitees.errors = ["Some lines have problems. Nobody was invited. Fix the lines listed below and try again."]
@@ -573,7 +612,10 @@ def invitations(wave_id: int):
                     return render_template(
                         "surveys/links.html", wave=wave, links=issued, link_for=_respondent_link
                     )
-    return render_template("surveys/invitations.html", form=form, wave=wave, errors=errors)
+    return render_template(
+        "surveys/invitations.html", form=form, wave=wave, errors=errors, places=places,
+        all_places=service.may_see_all_places(current_user, wave.survey),
+    )
 
 
 def _respondent_link(token: str) -> str:
@@ -586,7 +628,10 @@ def invitation_links_csv(wave_id: int):
     wave = _wave_or_404(wave_id)
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    links = service.links_for_tokens(db.session(), wave, request.form.getlist("token")[:service.INVITEE_MAX_ROWS])
+    links = service.links_for_tokens(
+        db.session(), wave, request.form.getlist("token")[:service.INVITEE_MAX_ROWS],
+        service.places_for(current_user, wave.survey),
+    )
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(["email", "organisation", "sector", "place", "link"])

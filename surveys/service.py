@@ -15,7 +15,7 @@ import math
 import re
 import secrets
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pandas as pd
@@ -26,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.db import start_writing, utcnow
-from core.models import Organisation, Place, Sector, User, normalise_email
+from core.models import Organisation, Place, Role, Sector, User, normalise_email
 from core.service import ServiceError, hash_token
 from surveys.instruments import copy_items, ensure_builtin_instruments, template
 from surveys.models import (
@@ -63,8 +63,33 @@ def list_surveys(session: Session, for_user: User) -> list[Survey]:
     return [s for s in surveys if can_see_survey(for_user, s)]
 
 
+# Who may do what with a survey. A survey can span places with different coordinators:
+# each works within their own places, and only someone whose places cover the whole
+# survey may change it for everyone or see figures for all of its places together.
+
+
 def can_see_survey(user: User, survey: Survey) -> bool:
-    return any(user.can_access_place(place.id) for place in survey.places)
+    """The survey's page, with what `places_for` and `may_run_survey` allow on it."""
+    return bool(places_for(user, survey))
+
+
+def places_for(user: User, survey: Survey) -> list[Place]:
+    """The survey's places whose invitations and figures this user may see: every one
+    for admins and evaluators, a coordinator's own among them."""
+    return [place for place in survey.places if user.can_access_place(place.id)]
+
+
+def may_see_all_places(user: User, survey: Survey) -> bool:
+    """Figures for all places together: all places minus one's own would give the
+    others' figures away, so only for someone who may see every one of them."""
+    return len(places_for(user, survey)) == len(survey.places)
+
+
+def may_run_survey(user: User, survey: Survey) -> bool:
+    """Changes that apply to every place (settings, margins, questions, opening and
+    closing waves, erasing who was invited): an admin, or a coordinator covering all
+    of the survey's places."""
+    return user.role in (Role.ADMIN, Role.COORDINATOR) and may_see_all_places(user, survey)
 
 
 def get_survey(session: Session, survey_id: int) -> Survey | None:
@@ -384,14 +409,17 @@ def invited_emails(session: Session, wave: Wave) -> set[str]:
     return set(session.scalars(select(InviteeIdentity.email).where(InviteeIdentity.wave_id == wave.id)))
 
 
-def parse_invitees(session: Session, survey: Survey, text: str, already_invited: set[str] = frozenset()) -> InviteeParse:
+def parse_invitees(
+    session: Session, places: list[Place], text: str, already_invited: set[str] = frozenset()
+) -> InviteeParse:
     """Lines of `email, organisation, sector` (organisation and sector may be blank if the
-    other says enough; a fourth column names the place when the survey has several).
-    Someone already invited to the wave (`already_invited`) is not invited again."""
-    places = {p.name.lower(): p for p in survey.places}
+    other says enough; a fourth column names the place when `places`, the survey's places
+    the person inviting covers, are several). Someone already invited to the wave
+    (`already_invited`, from every place: one person, one link) is not invited again."""
+    by_name = {p.name.lower(): p for p in places}
     organisations = {
         (o.name.lower()): o
-        for o in session.scalars(select(Organisation).where(Organisation.place_id.in_([p.id for p in survey.places])))
+        for o in session.scalars(select(Organisation).where(Organisation.place_id.in_([p.id for p in places])))
     }
     sectors = {s.name.lower(): s for s in session.scalars(select(Sector))}
     invitees, errors, seen = [], [], set()
@@ -414,15 +442,17 @@ def parse_invitees(session: Session, survey: Survey, text: str, already_invited:
             problems.append(f"{email} has already been invited to this wave")
         organisation = organisations.get(organisation_name.lower()) if organisation_name else None
         if organisation_name and organisation is None:
-            problems.append(f"organisation ‘{organisation_name}’ is not in this survey's places")
+            problems.append(f"organisation ‘{organisation_name}’ is not in the places you can invite people to")
         sector = sectors.get(sector_name.lower()) if sector_name else (organisation.sector if organisation else None)
         if sector is None:
             problems.append(f"sector ‘{sector_name}’ is not known" if sector_name else "give a sector or a known organisation")
-        place = organisation.place if organisation else places.get(place_name.lower()) if place_name else (
-            survey.places[0] if len(survey.places) == 1 else None
+        place = organisation.place if organisation else by_name.get(place_name.lower()) if place_name else (
+            places[0] if len(places) == 1 else None
         )
-        if place is None:
-            problems.append("give the place (fourth column), as this survey covers several")
+        if place is None and place_name:
+            problems.append(f"place ‘{place_name}’ is not one you can invite people to")
+        elif place is None:
+            problems.append("give the place (fourth column), as you can invite people to several")
         if problems:
             message = "; ".join(problems)
             errors.append((line, message[0].upper() + message[1:]))
@@ -467,11 +497,16 @@ def create_invitations(
     return issued
 
 
-def links_for_tokens(session: Session, wave: Wave, tokens: Iterable[str]) -> list[IssuedLink]:
-    """Invitations of this wave matching tokens the coordinator was just shown (for the CSV)."""
+def links_for_tokens(session: Session, wave: Wave, tokens: Iterable[str], places: list[Place]) -> list[IssuedLink]:
+    """Invitations of this wave, in these places, matching tokens the coordinator was just
+    shown (for the CSV)."""
     hashes = {hash_token(token): token for token in tokens}
     found = session.scalars(
-        select(Invitation).where(Invitation.wave_id == wave.id, Invitation.token_hash.in_(hashes))
+        select(Invitation).where(
+            Invitation.wave_id == wave.id,
+            Invitation.token_hash.in_(hashes),
+            Invitation.place_id.in_([place.id for place in places]),
+        )
     )
     return [
         IssuedLink(inv, inv.identity.email if inv.identity else None, hashes[inv.token_hash]) for inv in found
@@ -806,6 +841,24 @@ def wave_counts(session: Session, wave: Wave) -> WaveCounts:
         invitations_used=invitations_used.reindex(sectors).fillna(0).astype(int),
         organisations=organisations.reindex(sectors),
         daily=daily,
+    )
+
+
+def places_view(table: DisclosedTable, places: list[Place]) -> DisclosedTable:
+    """The columns of `places` exactly as the whole table shows them (a cell withheld there
+    to protect another place stays withheld), for someone who may not see every place.
+    Its totals are withheld: these places' totals less a cell shown could give a withheld
+    one away. Sectors with no responses in these places are left out."""
+    columns = [place.name for place in places]
+    counts = table.counts.loc[table.counts[columns].sum(axis=1) > 0, columns]
+    return replace(
+        table,
+        counts=counts,
+        suppressed=table.suppressed.loc[counts.index, columns],
+        reasons=table.reasons.loc[counts.index, columns],
+        row_total_suppressed=pd.Series(True, index=counts.index),
+        column_total_suppressed=pd.Series(True, index=counts.columns),
+        grand_total_suppressed=True,
     )
 
 

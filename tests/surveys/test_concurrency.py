@@ -20,7 +20,7 @@ def test_double_clicks_and_parallel_submissions_store_one_response_each(committi
         wave = survey.waves[0]
         service.open_wave(session, wave)
         emails = "\n".join(f"p{n}@example.org,,Funder" for n in range(12))
-        links = service.create_invitations(session, wave, service.parse_invitees(session, survey, emails).invitees, "s")
+        links = service.create_invitations(session, wave, service.parse_invitees(session, survey.places, emails).invitees, "s")
         answers = complete_answers(wave)
         for link in links:
             draft = service.draft_for_invitation(session, link.invitation)

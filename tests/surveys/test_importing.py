@@ -30,24 +30,24 @@ def test_full_import_with_text_labels(db_session, wave, make_user):
     record = start(db_session, wave, make_user(), HEADER + "Funder,,4,Agree,x\nfaith,,5,strongly agree,y\nMystery,,2,Sort of,z\n")
     cs_2 = "I know who to contact in other organisations to get something moving quickly."
     importing.save_columns(db_session, record, {"Respondent sector": "sector", "cs_1": "cs_1", cs_2: "cs_2"})
-    questions = {q.column: q for q in importing.value_questions(db_session, record)}
+    questions = {q.column: q for q in importing.value_questions(db_session, record, wave.survey.places)}
     assert questions[cs_2].texts == ["Agree", "Sort of", "strongly agree"]
     assert questions[cs_2].suggested == {"Agree": 4, "Sort of": None, "strongly agree": 5}
     assert questions["Respondent sector"].suggested["faith"] is not None
 
-    preview = importing.preview(db_session, record)
+    preview = importing.preview(db_session, record, wave.survey.places)
     assert [line for line, _ in preview.errors] == [4]
     assert "Sector ‘Mystery’ is not known" in preview.errors[0][1]
     assert "‘Sort of’ is not one of the choices" in preview.errors[0][1]
     before = count(db_session, Response)
     with pytest.raises(ServiceError, match="nothing was imported"):
-        importing.commit_import(db_session, record)
+        importing.commit_import(db_session, record, wave.survey.places)
     assert count(db_session, Response) == before
 
     sector_map = dict(questions["Respondent sector"].suggested) | {"Mystery": 11}
     importing.save_values(db_session, record, {"Respondent sector": sector_map, cs_2: {"Agree": 4, "Sort of": 3, "strongly agree": 5}})
-    assert importing.commit_import(db_session, record) == 3
-    assert importing.commit_import(db_session, record) == 3  # a replayed import writes nothing more
+    assert importing.commit_import(db_session, record, wave.survey.places) == 3
+    assert importing.commit_import(db_session, record, wave.survey.places) == 3  # a replayed import writes nothing more
     assert count(db_session, Response) == before + 3
     imported = db_session.query(Response).filter(Response.channel == "import").all()
     assert len(imported) == 3
@@ -58,7 +58,7 @@ def test_full_import_with_text_labels(db_session, wave, make_user):
 def test_values_outside_the_scale_are_refused(db_session, wave, make_user):
     record = start(db_session, wave, make_user(), "sector,cs_1,pp_meetings\nFunder,6,1\nFunder,2.5,\nFunder,,\n")
     importing.save_columns(db_session, record, {"sector": "sector", "cs_1": "cs_1"})
-    errors = importing.preview(db_session, record).errors
+    errors = importing.preview(db_session, record, wave.survey.places).errors
     assert errors == [(2, "Cs_1: ‘6’: select one of the options shown"), (3, "Cs_1: ‘2.5’ is not one of the choices")]
 
 
@@ -122,12 +122,12 @@ def test_any_file_imports_fully_or_writes_nothing(db_session, wave, importer, ro
         assert error.message  # refused with a reason, before anything was stored
         assert count(db_session, Response) == responses
         return
-    preview = importing.preview(db_session, record)
+    preview = importing.preview(db_session, record, wave.survey.places)
     if preview.ok:
-        assert importing.commit_import(db_session, record) == len(preview.rows)
+        assert importing.commit_import(db_session, record, wave.survey.places) == len(preview.rows)
         assert count(db_session, Response) == responses + len(preview.rows)
     else:
         assert all(message for _, message in preview.errors)
         with pytest.raises(ServiceError):
-            importing.commit_import(db_session, record)
+            importing.commit_import(db_session, record, wave.survey.places)
         assert (count(db_session, Response), count(db_session, Answer)) == (responses, answers)

@@ -140,7 +140,7 @@ def count_invitations():
 
 
 def invite(db_session, survey, email="r@example.org"):
-    parsed = service.parse_invitees(db_session, survey, f"{email},,Funder")
+    parsed = service.parse_invitees(db_session, survey.places, f"{email},,Funder")
     [link] = service.create_invitations(db_session, survey.waves[0], parsed.invitees, "secret")
     return link.token
 
@@ -493,7 +493,7 @@ def test_the_dashboard_shows_the_share_of_invitations_answered(client, db_sessio
     survey = make_survey(open_first_wave=True)
     wave = survey.waves[0]
     emails = "\n".join(f"r{n}@example.org,,Funder" for n in range(8))
-    links = service.create_invitations(db_session, wave, service.parse_invitees(db_session, survey, emails).invitees, "s")
+    links = service.create_invitations(db_session, wave, service.parse_invitees(db_session, survey.places, emails).invitees, "s")
     for n, link in enumerate(links[:6]):
         service.submit_response(db_session, wave, service.Respondent(4, survey.places[0].id), complete_answers(wave), f"share-{n}", link.invitation)
     login(make_user(Role.EVALUATOR))

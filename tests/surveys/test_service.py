@@ -132,7 +132,7 @@ def test_settings_only_raise_thresholds_and_log_late_margin_changes(db_session, 
 def test_invitation_tokens_are_stored_only_as_hashes(db_session, make_survey, make_organisation):
     survey = make_survey(anonymity=AnonymityMode.PSEUDONYMOUS, open_first_wave=True)
     organisation = make_organisation(place=survey.places[0])
-    parsed = service.parse_invitees(db_session, survey, f"email,organisation,sector\nA@Example.org,{organisation.name},\n")
+    parsed = service.parse_invitees(db_session, survey.places, f"email,organisation,sector\nA@Example.org,{organisation.name},\n")
     assert parsed.errors == []
     [link] = service.create_invitations(db_session, survey.waves[0], parsed.invitees, "secret")
     invitation = db_session.get(Invitation, link.invitation.id)
@@ -145,14 +145,14 @@ def test_invitation_tokens_are_stored_only_as_hashes(db_session, make_survey, ma
 
 def test_anonymous_surveys_have_no_panel_key(db_session, make_survey):
     survey = make_survey(open_first_wave=True)
-    parsed = service.parse_invitees(db_session, survey, "a@example.org,,Funder")
+    parsed = service.parse_invitees(db_session, survey.places, "a@example.org,,Funder")
     [link] = service.create_invitations(db_session, survey.waves[0], parsed.invitees, "secret")
     assert link.invitation.panel_key is None
 
 
 def test_invitee_lines_are_checked(db_session, make_survey, make_place):
     survey = make_survey(places=[make_place(), make_place()], open_first_wave=True)
-    parsed = service.parse_invitees(db_session, survey, "\n".join([
+    parsed = service.parse_invitees(db_session, survey.places, "\n".join([
         "not-an-email,,Funder",
         "a@example.org,Ghost Org,Funder",
         "b@example.org,,Nonsense",
@@ -191,7 +191,7 @@ def test_apply_step_reports_errors_by_field(db_session, make_survey):
 def test_submission_is_idempotent_and_spends_the_invitation(db_session, make_survey):
     survey = make_survey(open_first_wave=True)
     wave = survey.waves[0]
-    [link] = service.create_invitations(db_session, wave, service.parse_invitees(db_session, survey, "a@example.org,,Funder").invitees, "s")
+    [link] = service.create_invitations(db_session, wave, service.parse_invitees(db_session, survey.places, "a@example.org,,Funder").invitees, "s")
     draft = service.draft_for_invitation(db_session, link.invitation)
     answers = complete_answers(wave)
     before = count(db_session, Response)
@@ -235,7 +235,7 @@ def test_closed_wave_takes_no_responses(db_session, make_survey):
 def test_erasing_identities_keeps_responses(db_session, make_survey):
     survey = make_survey(open_first_wave=True)
     wave = survey.waves[0]
-    [link] = service.create_invitations(db_session, wave, service.parse_invitees(db_session, survey, "a@example.org,,Funder").invitees, "s")
+    [link] = service.create_invitations(db_session, wave, service.parse_invitees(db_session, survey.places, "a@example.org,,Funder").invitees, "s")
     service.submit_response(db_session, wave, respondent(wave), complete_answers(wave), "k-erase", link.invitation)
     with pytest.raises(ServiceError, match="Close the wave"):
         service.erase_identities(db_session, wave)
@@ -285,7 +285,7 @@ def test_response_rate_counts_invitations_answered(db_session, make_survey):
     survey = make_survey(open_first_wave=True)
     wave = survey.waves[0]
     emails = "\n".join(f"p{n}@example.org,,Funder" for n in range(10))
-    links = service.create_invitations(db_session, wave, service.parse_invitees(db_session, survey, emails).invitees, "s")
+    links = service.create_invitations(db_session, wave, service.parse_invitees(db_session, survey.places, emails).invitees, "s")
     place = survey.places[0].name
     for n, link in enumerate(links[:6]):
         service.submit_response(db_session, wave, service.Respondent(4, survey.places[0].id), complete_answers(wave), f"rate-{n}", link.invitation)
@@ -302,7 +302,7 @@ def test_panel_keys_follow_the_mode_at_submission(db_session, make_survey, make_
 
     survey = make_survey(anonymity=AnonymityMode.PSEUDONYMOUS)
     wave = survey.waves[0]
-    parsed = service.parse_invitees(db_session, survey, "a@example.org,,Funder")
+    parsed = service.parse_invitees(db_session, survey.places, "a@example.org,,Funder")
     [link] = service.create_invitations(db_session, wave, parsed.invitees, "s")
     with pytest.raises(ServiceError, match="people have been invited"):
         service.update_settings(db_session, survey, make_user(), AnonymityMode.ANONYMOUS, 5, 10, 3, {})

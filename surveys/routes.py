@@ -699,12 +699,22 @@ def _unusable_link_page(invitation: Invitation):
 
 
 def _token_journey(token: str):
-    """The journey for a token, or a page to show instead (used, closed)."""
+    """The journey for a token, or a page to show instead (used, closed).
+
+    Only a POST makes the draft, so a GET never writes: link checkers and prefetching open
+    links that nobody answers. Until the first answers are sent, a page shows an empty,
+    unsaved draft.
+    """
     invitation = _token_invitation(token)
     other_page = _unusable_link_page(invitation)
     if other_page:
         return None, other_page
-    draft = service.draft_for_invitation(db.session(), invitation)
+    if request.method == "POST":
+        draft = service.draft_for_invitation(db.session(), invitation)
+    else:
+        draft = service.existing_draft(db.session(), invitation) or Draft(
+            sector_id=invitation.sector_id, place_id=invitation.place_id, answers={}, section=0
+        )
     return Journey(invitation.wave, draft, {"token": token}, "token"), None
 
 

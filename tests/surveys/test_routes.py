@@ -216,7 +216,7 @@ def test_check_page_sends_back_to_an_unanswered_section(client, db_session, make
     survey = make_survey(open_first_wave=True)
     token = invite(db_session, survey)
     assert client.post(f"/s/{token}/check", data={}).location.endswith(f"/s/{token}")  # not started yet
-    client.get(f"/s/{token}/0")
+    client.post(f"/s/{token}/0", data={"action": "save"})  # started: nothing answered yet
     response = client.post(f"/s/{token}/check", data={})
     assert response.status_code == 302 and response.location.endswith(f"/s/{token}/0")
 

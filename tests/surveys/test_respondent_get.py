@@ -17,7 +17,7 @@ WRITES = re.compile(r"^\s*(INSERT|UPDATE|DELETE)\b", re.IGNORECASE)
 @pytest.fixture
 def token(db_session, make_survey) -> str:
     survey = make_survey(open_first_wave=True)
-    parsed = service.parse_invitees(db_session, survey, "r@example.org,,Funder")
+    parsed = service.parse_invitees(db_session, survey.places, "r@example.org,,Funder")
     [link] = service.create_invitations(db_session, survey.waves[0], parsed.invitees, "secret")
     return link.token
 

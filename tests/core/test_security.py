@@ -14,12 +14,32 @@ from app import create_app
 from core import service
 from surveys import importing
 from surveys import service as survey_service
-from core.models import Place, Role
+from core.models import Organisation, Place, Role
 from core.security import ANYONE
 from tests.conftest import TEST_PASSWORD, base_test_config, sign_in
 
 IDENTITIES = ["anonymous", *Role]
 ALWAYS_PUBLIC = {"static"}  # Flask's own static files
+
+
+def survey_objects(db_session, make_survey, make_answered_survey, places, organisation):
+    """A survey over `places` with an open wave and an invitation in the first place, and
+    (for the results pages, which need two waves with responses) one answered there."""
+    survey = make_survey(places=places, open_first_wave=True)
+    wave = survey.waves[0]
+    [link] = survey_service.create_invitations(
+        db_session, wave,
+        [survey_service.Invitee("r@example.org", organisation.id, organisation.sector_id, places[0].id)], "secret",
+    )
+    return wave, {
+        "survey_id": survey.id,
+        "wave_id": wave.id,
+        "item_id": wave.instrument.items[0].id,
+        "slug": wave.open_link_slug,
+        "respondent_token": link.token,
+        "answered_survey_id": make_answered_survey(
+            places=places, per_sector=5, sector_names=["Health and care", "Funder", "Housing"]).id,
+    }
 
 
 @pytest.fixture
@@ -29,27 +49,16 @@ def route_objects(db_session, make_place, make_sector, make_organisation, make_u
     organisation = make_organisation(place=place, sector=make_sector())
     target = make_user(Role.EVALUATOR)
     users = {role: make_user(role, places=[place]) for role in Role}
-    survey = make_survey(places=[place], open_first_wave=True)
-    wave = survey.waves[0]
-    [link] = survey_service.create_invitations(
-        db_session, wave, [survey_service.Invitee("r@example.org", organisation.id, organisation.sector_id, place.id)], "secret"
-    )
+    wave, in_survey = survey_objects(db_session, make_survey, make_answered_survey, [place], organisation)
     values = {
         "place_id": place.id,
         "sector_id": organisation.sector_id,
         "organisation_id": organisation.id,
         "user_id": target.id,
         "filename": "manifest.json",
-        "survey_id": survey.id,
-        "wave_id": wave.id,
-        "item_id": wave.instrument.items[0].id,
+        **in_survey,
         "index": 0,
         "direction": "up",
-        "slug": wave.open_link_slug,
-        "respondent_token": link.token,
-        # Results pages need two waves with responses.
-        "answered_survey_id": make_answered_survey(
-            places=[place], per_sector=5, sector_names=["Health and care", "Funder", "Housing"]).id,
         "construct": "trust",
         "sector": "Health and care",
         "part": "responses",
@@ -65,6 +74,29 @@ def route_objects(db_session, make_place, make_sector, make_organisation, make_u
 
     refresh()
     return values, users, refresh
+
+
+@pytest.fixture
+def spanning_objects(db_session, route_objects, make_place, make_survey, make_answered_survey):
+    """The same users, with surveys over their place and a place nobody is assigned to:
+    the coordinator covers only some of the surveys' places. URLs naming a place name
+    the unassigned one."""
+    values, users, refresh_values = route_objects
+    place = db_session.get(Place, values["place_id"])
+    unassigned = make_place()
+    organisation = db_session.get(Organisation, values["organisation_id"])
+    wave, in_survey = survey_objects(db_session, make_survey, make_answered_survey, [place, unassigned], organisation)
+    spanning = {**values, **in_survey, "place_id": unassigned.id}
+
+    def refresh() -> None:
+        refresh_values()
+        spanning["token"] = values["token"]
+        spanning["import_id"] = importing.start_import(
+            db_session, wave, users[Role.ADMIN], "f.csv", b"sector,place,cs_1\nFunder,%s,4\n" % place.name.encode()
+        ).id
+
+    refresh()
+    return spanning, users, refresh, place, unassigned
 
 
 def routes(app):
@@ -104,8 +136,19 @@ def test_admin_pages_are_for_admins_only(app):
             assert app.view_functions[rule.endpoint].allowed_roles == {Role.ADMIN}, rule.rule
 
 
-def test_route_table_with_every_role(app, route_objects):
-    values, users, refresh = route_objects
+# Refused to a coordinator of only some of a survey's places: what changes the survey for
+# every place, and an import someone else started (its file may hold any place's rows).
+NOT_FOR_A_PARTIAL_COORDINATOR = {
+    "surveys.settings", "surveys.new_wave", "surveys.edit_item", "surveys.move_item", "surveys.delete_item",
+    "surveys.open_wave", "surveys.close_wave", "surveys.erase_identities",
+    "surveys.import_columns", "surveys.import_values", "surveys.import_preview",
+}
+
+
+def walk_route_table(app, values, users, refresh, refused=lambda identity, rule: False) -> int:
+    """Every route with every identity: allowed roles get 200 or 302 (not to sign in)
+    unless `refused` says the objects in the URL are not theirs, then 403 like any
+    other role; anonymous visitors are sent to sign in."""
     checked = 0
     for identity in IDENTITIES:
         refresh()
@@ -120,7 +163,7 @@ def test_route_table_with_every_role(app, route_objects):
             response = client.open(path, method=method, data={})
             response.close()  # file responses stream until closed
             where = f"{identity} {method} {path} -> {response.status_code}"
-            if identity in allowed:
+            if identity in allowed and not refused(identity, rule):
                 assert response.status_code in (200, 302), where
                 if response.status_code == 302:
                     assert not response.location.startswith("/sign-in"), where
@@ -129,7 +172,49 @@ def test_route_table_with_every_role(app, route_objects):
             else:
                 assert response.status_code == 403, where
             checked += 1
-    assert checked > 5 * 20
+    return checked
+
+
+def test_route_table_with_every_role(app, route_objects):
+    assert walk_route_table(app, *route_objects) > 5 * 20
+
+
+def test_route_table_with_a_survey_spanning_an_unassigned_place(app, spanning_objects):
+    values, users, refresh, _, _ = spanning_objects
+
+    def refused(identity, rule) -> bool:
+        if identity == Role.COORDINATOR and rule.endpoint in NOT_FOR_A_PARTIAL_COORDINATOR:
+            return True
+        return identity in (Role.COORDINATOR, Role.FACILITATOR) and "place_id" in rule.arguments  # the unassigned place
+
+    assert walk_route_table(app, values, users, refresh, refused) > 5 * 20
+
+
+def test_results_for_a_place_or_all_places_with_every_role(app, spanning_objects):
+    """A coordinator of one of the survey's places sees that place's figures (by default)
+    and no other's, nor all places' together; admins and evaluators see any."""
+    values, users, _, own, unassigned = spanning_objects
+    rules = [rule for rule, method in routes(app) if method == "GET" and "survey_id" in rule.arguments
+             and rule.endpoint.startswith("analysis.")]
+    assert len(rules) > 5
+    for identity in IDENTITIES:
+        client = app.test_client()
+        if identity != "anonymous":
+            sign_in(client, users[identity])
+        for rule in rules:
+            path = build_path(rule, values)
+            for place in (own.id, unassigned.id, ""):
+                response = client.get(path, query_string={"place": place})
+                response.close()
+                where = f"{identity} {path}?place={place} -> {response.status_code}"
+                if identity == "anonymous":
+                    assert response.status_code == 302 and response.location.startswith("/sign-in"), where
+                elif identity == Role.FACILITATOR or (identity == Role.COORDINATOR and place != own.id):
+                    assert response.status_code == 403, where
+                elif place == unassigned.id and rule.endpoint != "analysis.comparison":
+                    assert response.status_code == 404, where  # nobody answered there: nothing to draw
+                else:
+                    assert response.status_code == 200, where
 
 
 @pytest.mark.parametrize("identity", IDENTITIES)

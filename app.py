@@ -42,7 +42,6 @@ def create_app(test_config: dict | None = None) -> Flask:
         MAX_CONTENT_LENGTH=5 * 1024 * 1024,
         WTF_CSRF_TIME_LIMIT=None,  # tied to the session instead, so long surveys do not expire
         PROXY_FIX_X_FOR=0,
-        RATELIMIT_STRATEGY="moving-window",  # a fixed window lets ~2× through at its edge
     )
     if test_config is None:
         app.config.from_pyfile("config.py", silent=True)

@@ -18,7 +18,7 @@ from flask import (
 from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 
-from core import db, service
+from core import db, security, service
 from core.forms import (
     EditUserForm,
     InviteUserForm,
@@ -116,11 +116,16 @@ def sign_in():
         return redirect(url_for("core.dashboard"))
     form = SignInForm()
     if form.validate_on_submit():
+        refusal = security.sign_in_refusal(form.email.data)
+        if refusal:
+            form.email.errors.append(refusal)
+            return render_template("core/sign_in.html", form=form), 429
         user = service.authenticate(db.session(), form.email.data, form.password.data)
         if user is not None:
             cookie_session.clear()  # a fresh session on sign-in, against session fixation
             login_user(user)
             return redirect(_safe_next(request.args.get("next")))
+        security.record_failed_sign_in(form.email.data)
         form.email.errors.append("Enter a correct email address and password")
     return render_template("core/sign_in.html", form=form)
 

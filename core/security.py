@@ -1,20 +1,25 @@
-"""Who may use each route, CSRF, rate limits and security headers."""
+"""Who may use each route, CSRF, control characters, sign-in limits and security headers."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import math
 import re
 import secrets
+import time
 from collections.abc import Callable, Iterable
 from functools import wraps
 from typing import TypeVar
 
 from flask import Flask, abort, current_app, g, render_template, request
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from limits import parse
+from limits.storage import storage_from_string
+from limits.strategies import MovingWindowRateLimiter
 
-from core.models import Role
+from core.models import Role, normalise_email
 
 ANYONE = frozenset({"anonymous", *Role})
 SIGNED_IN = frozenset(Role)
@@ -23,11 +28,30 @@ View = TypeVar("View", bound=Callable)
 
 csrf = CSRFProtect()
 
-# Failed sign-ins: five a minute from one address. Successful ones (a redirect) do not count.
-SIGN_IN_ENDPOINT = "core.sign_in"
-SIGN_IN_LIMIT = "5 per minute"
-SIGN_IN_LIMIT_MESSAGE = (
-    "Too many failed sign-in attempts from your network. Wait one minute, then try again."
+# Sign-in limits count FAILED sign-ins only, per network address and per account, in the
+# storage RATELIMIT_STORAGE_URI names: Redis in production, so that every worker and host
+# counts together (memory:// counts in each process separately). What happens at a limit:
+#
+# - A network address with 5 failures in the last minute is refused whatever it sends,
+#   the right password included, until its oldest failure is a minute old. Were the
+#   right password let through, the guessing would go on and success would show.
+# - An account with 10 failures in 15 minutes, from any addresses, is locked until the
+#   oldest of them is 15 minutes old, and the page says how long that is. The right
+#   password is refused during the lock even from an address that has not failed: an
+#   attacker has addresses to spare (any botnet), so checking it would let guessing
+#   from many addresses go on. The cost is that anyone can keep an account locked by
+#   failing often; the lock is short and says when it ends.
+#
+# A refused attempt checks no password, so it is not counted as a failure. Failures are
+# counted for the email address given, whether or not an account has it, so the lock
+# says nothing about who has an account. Two requests at the same moment can both pass
+# the check before either failure is counted: at most one extra guess per concurrent worker.
+NETWORK_LIMIT = parse("5 per minute")
+ACCOUNT_LIMIT = parse("10 per 15 minutes")
+NETWORK_LIMIT_MESSAGE = "Too many failed sign-in attempts from your network. Wait one minute, then try again."
+ACCOUNT_LIMIT_MESSAGE = (
+    "This account is locked for a short time after too many failed sign-in attempts. "
+    "Try again in {minutes}."
 )
 
 
@@ -133,11 +157,54 @@ def _refuse_unusual_characters():
     return None
 
 
+class SignInLimits:
+    """Counts failed sign-ins in the `limits` storage at `storage_uri` (see the rule above)."""
+
+    def __init__(self, storage_uri: str, key_prefix: str, secret: str) -> None:
+        self.limiter = MovingWindowRateLimiter(storage_from_string(storage_uri))
+        self.key_prefix = key_prefix
+        self.secret = secret.encode()
+
+    def _network(self, address: str | None) -> tuple[str, ...]:
+        return (self.key_prefix, "sign-in-network", address or "unknown")
+
+    def _account(self, email: str) -> tuple[str, ...]:
+        # Keyed by a keyed hash, so the shared store holds no email addresses.
+        digest = hmac.new(self.secret, normalise_email(email).encode(), hashlib.sha256).hexdigest()
+        return (self.key_prefix, "sign-in-account", digest)
+
+    def refusal(self, address: str | None, email: str) -> str | None:
+        """Why a sign-in must be refused before its password is checked, or None."""
+        if not self.limiter.test(NETWORK_LIMIT, *self._network(address)):
+            return NETWORK_LIMIT_MESSAGE
+        if not self.limiter.test(ACCOUNT_LIMIT, *self._account(email)):
+            reset_at = self.limiter.get_window_stats(ACCOUNT_LIMIT, *self._account(email)).reset_time
+            minutes = max(1, math.ceil((reset_at - time.time()) / 60))
+            return ACCOUNT_LIMIT_MESSAGE.format(minutes=f"{minutes} minute{'s' if minutes != 1 else ''}")
+        return None
+
+    def record_failure(self, address: str | None, email: str) -> None:
+        self.limiter.hit(NETWORK_LIMIT, *self._network(address))
+        self.limiter.hit(ACCOUNT_LIMIT, *self._account(email))
+
+
+def sign_in_refusal(email: str) -> str | None:
+    """For the sign-in view: why this attempt is refused unchecked, or None."""
+    limits = current_app.extensions["holdfast_sign_in_limits"]
+    return limits.refusal(request.remote_addr, email) if limits else None
+
+
+def record_failed_sign_in(email: str) -> None:
+    limits = current_app.extensions["holdfast_sign_in_limits"]
+    if limits:
+        limits.record_failure(request.remote_addr, email)
+
+
 def init_app(app: Flask) -> None:
-    """Call after the blueprints are registered: it wraps their views with rate limits."""
+    """The control-character filter, CSRF, sign-in limits, headers and error pages."""
     app.before_request(_refuse_unusual_characters)
     csrf.init_app(app)
-    _init_rate_limits(app)
+    _init_sign_in_limits(app)
     app.after_request(_set_security_headers)
     app.context_processor(lambda: {"cspNonce": csp_nonce()})
 
@@ -146,17 +213,20 @@ def init_app(app: Flask) -> None:
         app.register_error_handler(code, _error_page(code, title, message))
 
 
-def _init_rate_limits(app: Flask) -> None:
-    # One Limiter per app: Flask-Limiter keeps its storage on the Limiter object.
-    app.config.setdefault("RATELIMIT_STORAGE_URI", "memory://")
-    limiter = Limiter(get_remote_address, app=app, default_limits=[])
-    app.extensions["holdfast_limiter"] = limiter  # the wrapped view holds it only weakly
-    app.view_functions[SIGN_IN_ENDPOINT] = limiter.limit(
-        SIGN_IN_LIMIT,
-        methods=["POST"],
-        deduct_when=lambda response: response.status_code != 302,
-        error_message=SIGN_IN_LIMIT_MESSAGE,
-    )(app.view_functions[SIGN_IN_ENDPOINT])
+def _init_sign_in_limits(app: Flask) -> None:
+    if not app.config.get("RATELIMIT_ENABLED", True):
+        app.extensions["holdfast_sign_in_limits"] = None
+        return
+    storage_uri = app.config.get("RATELIMIT_STORAGE_URI") or "memory://"
+    app.extensions["holdfast_sign_in_limits"] = SignInLimits(
+        storage_uri, app.config.get("RATELIMIT_KEY_PREFIX", ""), app.config["SECRET_KEY"]
+    )
+    if storage_uri.startswith("memory://") and not (app.debug or app.testing):
+        app.logger.warning(
+            "Sign-in limits are counted in this process's memory: each gunicorn worker counts "
+            "separately and lets more guesses through. Set RATELIMIT_STORAGE_URI to a Redis URL, "
+            "such as redis://127.0.0.1:6379, shared by every worker and host."
+        )
 
 
 CSRF_FAILURE = (
@@ -169,14 +239,12 @@ ERROR_PAGES = {
     404: ("Page not found", "If you typed the web address, check it is correct. If you followed a link, it may be out of date."),
     405: ("Page not found", "This page cannot be used in that way."),
     413: ("The file is too large", "Upload a file smaller than 5 MB."),
-    429: ("Too many attempts", None),  # the rate limit's own message is shown
     500: ("Sorry, there is a problem with the service", "Try again later."),
 }
 
 
-def _error_page(code: int, title: str, message: str | None):
-    def handler(error):
-        text = message or getattr(error, "description", "") or ""
-        return render_template("errors/error.html", title=title, message=text), code
+def _error_page(code: int, title: str, message: str):
+    def handler(_error):
+        return render_template("errors/error.html", title=title, message=message), code
 
     return handler

@@ -452,23 +452,34 @@ def test_session_cookie_flags(make_app, make_user, debug, secure):
     assert ("Secure" in cookie) is secure
 
 
-# --- rate limit on failed sign-ins --------------------------------------------------------
+# --- limits on failed sign-ins ----------------------------------------------------------
 
-STORAGES = ["memory://"] + ([os.environ["TEST_REDIS_URL"]] if os.environ.get("TEST_REDIS_URL") else [])
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL")
+STORAGES = ["memory://"] + ([TEST_REDIS_URL] if TEST_REDIS_URL else [])
+
+
+def limited_app(make_app, storage="memory://", **settings):
+    return make_app(
+        RATELIMIT_ENABLED=True, RATELIMIT_STORAGE_URI=storage, RATELIMIT_KEY_PREFIX=f"test-{uuid.uuid4()}", **settings
+    )
+
+
+def sign_in_from(client, address, email, password, how="remote_addr"):
+    """A sign-in from `address`, given as the peer's address or by a proxy's X-Forwarded-For."""
+    if how == "proxy":
+        return client.post("/sign-in", data={"email": email, "password": password}, headers={"X-Forwarded-For": address})
+    return client.post("/sign-in", data={"email": email, "password": password}, environ_base={"REMOTE_ADDR": address})
 
 
 @pytest.mark.parametrize("storage", STORAGES)
 def test_five_failed_sign_ins_a_minute_are_refused(make_app, make_user, storage):
-    app = make_app(
-        RATELIMIT_ENABLED=True, RATELIMIT_STORAGE_URI=storage, RATELIMIT_KEY_PREFIX=f"test-{uuid.uuid4()}"
-    )
-    client = app.test_client()
+    client = limited_app(make_app, storage).test_client()
     user = make_user(Role.EVALUATOR)
     for _ in range(5):
         assert sign_in(client, user, "wrong password").status_code == 200
     response = sign_in(client, user)  # even the right password waits now
     assert response.status_code == 429
-    assert "Too many failed sign-in attempts" in response.get_data(as_text=True)
+    assert "Too many failed sign-in attempts from your network" in response.get_data(as_text=True)
     # Another address is not affected.
     other = client.post(
         "/sign-in", data={"email": user.email, "password": TEST_PASSWORD}, environ_base={"REMOTE_ADDR": "10.9.8.7"}
@@ -476,13 +487,99 @@ def test_five_failed_sign_ins_a_minute_are_refused(make_app, make_user, storage)
     assert other.status_code == 302
 
 
-def test_successful_sign_ins_do_not_count(make_app, make_user):
-    app = make_app(RATELIMIT_ENABLED=True, RATELIMIT_KEY_PREFIX=f"test-{uuid.uuid4()}")
-    client = app.test_client()
+def test_only_failed_sign_ins_count(make_app, make_user):
+    client = limited_app(make_app).test_client()
     user = make_user(Role.EVALUATOR)
-    for _ in range(8):
+    for _ in range(4):
+        assert sign_in(client, user, "wrong password").status_code == 200
+    for _ in range(6):
         assert sign_in(client, user).status_code == 302
         client.post("/sign-out")
+    assert sign_in(client, user, "wrong password").status_code == 200  # the fifth failure
+    assert sign_in(client, user).status_code == 429
+
+
+def test_a_form_with_a_field_missing_is_not_a_failed_sign_in(make_app, make_user):
+    client = limited_app(make_app).test_client()
+    user = make_user(Role.EVALUATOR)
+    for _ in range(8):
+        assert client.post("/sign-in", data={"email": user.email}).status_code == 200
+    assert sign_in(client, user).status_code == 302
+
+
+@pytest.mark.parametrize("how", ["remote_addr", "proxy"])
+def test_an_account_failing_from_many_addresses_is_locked_for_everyone(make_app, make_user, how):
+    app = limited_app(make_app, PROXY_FIX_X_FOR=1 if how == "proxy" else 0)
+    client = app.test_client()
+    user, bystander = make_user(Role.EVALUATOR), make_user(Role.EVALUATOR)
+    for attempt in range(10):  # two failures from each of five addresses: none of them is limited
+        assert sign_in_from(client, f"198.51.100.{attempt // 2}", user.email, "wrong", how).status_code == 200
+    # The right password from an address that never failed is refused too, and says for how long.
+    response = sign_in_from(client, "203.0.113.9", user.email, TEST_PASSWORD, how)
+    assert response.status_code == 429
+    text = response.get_data(as_text=True)
+    assert "This account is locked for a short time" in text and "Try again in 15 minutes." in text
+    # Other accounts, from the same addresses, are not affected.
+    assert sign_in_from(client, "198.51.100.0", bystander.email, TEST_PASSWORD, how).status_code == 302
+
+
+def test_an_email_address_without_an_account_is_locked_alike(make_app):
+    client = limited_app(make_app).test_client()
+    for attempt in range(10):
+        sign_in_from(client, f"198.51.100.{attempt}", "Nobody@Example.org", "guess")
+    response = sign_in_from(client, "203.0.113.9", "nobody@example.org ", "guess")
+    assert response.status_code == 429 and "This account is locked" in response.get_data(as_text=True)
+
+
+def test_sign_in_limits_with_csrf_on(make_app, make_user):
+    client = limited_app(make_app, WTF_CSRF_ENABLED=True).test_client()
+    user = make_user(Role.EVALUATOR)
+    for _ in range(6):  # a form without its token is refused before any password is checked
+        assert client.post("/sign-in", data={"email": user.email, "password": "wrong"}).status_code == 400
+    for _ in range(5):
+        token = csrf_token(client.get("/sign-in"))
+        response = client.post("/sign-in", data={"email": user.email, "password": "wrong", "csrf_token": token})
+        assert response.status_code == 200
+    token = csrf_token(client.get("/sign-in"))
+    response = client.post("/sign-in", data={"email": user.email, "password": TEST_PASSWORD, "csrf_token": token})
+    assert response.status_code == 429
+
+
+@pytest.mark.skipif(not TEST_REDIS_URL, reason="set TEST_REDIS_URL to test sign-in limits shared through Redis")
+def test_workers_sharing_redis_count_failures_together(make_app, make_user):
+    prefix = f"test-{uuid.uuid4()}"
+    workers = [
+        make_app(RATELIMIT_ENABLED=True, RATELIMIT_STORAGE_URI=TEST_REDIS_URL, RATELIMIT_KEY_PREFIX=prefix)
+        for _ in range(2)
+    ]
+    clients = [worker.test_client() for worker in workers]
+    user, other = make_user(Role.EVALUATOR), make_user(Role.EVALUATOR)
+    for attempt in range(5):  # from one address, alternating workers
+        assert sign_in(clients[attempt % 2], user, "wrong").status_code == 200
+    assert sign_in(clients[0], user).status_code == 429
+    assert sign_in(clients[1], user).status_code == 429
+    for attempt in range(10):  # one account, from many addresses, alternating workers
+        sign_in_from(clients[attempt % 2], f"198.51.100.{attempt}", other.email, "wrong")
+    for client in clients:
+        assert "This account is locked" in sign_in_from(client, "203.0.113.9", other.email, TEST_PASSWORD).get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    "settings, warned",
+    [
+        ({"TESTING": False}, True),
+        ({"TESTING": False, "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379"}, False),
+        ({"TESTING": False, "DEBUG": True}, False),
+        ({"TESTING": False, "RATELIMIT_ENABLED": False}, False),
+        ({}, False),  # a test run
+    ],
+)
+def test_in_memory_sign_in_limits_are_warned_about_at_start_up(make_app, caplog, settings, warned):
+    make_app(**{"RATELIMIT_ENABLED": True} | settings)
+    warnings = [r.getMessage() for r in caplog.records if "RATELIMIT_STORAGE_URI" in r.getMessage()]
+    assert bool(warnings) is warned
+    if warned:
+        assert "each gunicorn worker counts separately" in warnings[0]
 
 
 def test_anyone_constant_covers_every_role():

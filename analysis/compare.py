@@ -21,7 +21,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis.disclosure import K_INTERNAL, MIN_ORGANISATIONS, disclose, organisations_where_known
+from analysis.disclosure import (
+    K_INTERNAL, MIN_ORGANISATIONS, NOT_GIVEN, WaveDecision, decide_waves, disclose, organisations_where_known,
+)
 from analysis.inference import MIN_PAIRS, Estimate, Waves, estimate
 from analysis.scores import construct_scores, reverse_scored
 
@@ -34,7 +36,6 @@ DEFAULT_MIN_N = 10
 # shows the verdicts keep their promises; below it every verdict is `too_few`.
 SMALLEST_MIN_N = 10
 VERDICTS = ("improving", "holding", "slipping", "cant_tell", "too_few")
-NOT_GIVEN = "(sector not given)"
 
 
 @dataclass(frozen=True)
@@ -116,10 +117,13 @@ def compare(
     min_n: int = DEFAULT_MIN_N,
     alpha: float = ALPHA,
     scores: pd.DataFrame | None = None,
+    withheld_strata: dict[str, set[str]] | None = None,
 ) -> Comparison:
     """Compare the current wave with the reference wave (where the gain was seen),
     construct by construct, with simultaneous intervals across the constructs tested.
-    `scores` may pass in construct_scores(responses, codebook) already computed."""
+    `scores` may pass in construct_scores(responses, codebook) already computed.
+    `withheld_strata` names, per construct, the sectors disclosure withholds in either
+    wave: the sector-mix check leaves them out, so no withheld group feeds it."""
     responses = check_inputs(responses, codebook, [reference, current] + ([baseline] if baseline else []))
     _check_settings(reference, current, baseline, margins, min_n)
     scores = construct_scores(responses, codebook) if scores is None else scores
@@ -130,7 +134,8 @@ def compare(
     tests = {construct: _tested(compared[construct], min_n) for construct in constructs}
     m = sum(1 for t in tests.values() if t is not None)
     retained = _gain_retained(scores, panel, baseline, current, min_n, alpha) if baseline else {}
-    composition = _composition_adjusted(scores, responses, reference, current, margins, tests, min_n, alpha)
+    composition = _composition_adjusted(scores, responses, reference, current, margins, tests, min_n, alpha,
+                                        withheld_strata or {})
     paired_only = _panel_pairs(compared)
     items = codebook["item"].tolist()
     wave = responses["wave"]
@@ -350,20 +355,22 @@ def _gain_retained(scores, panel: PanelKeys, baseline, current, min_n, alpha) ->
     return {construct: bool(test.lower(alpha / len(tests)) > 0) for construct, test in tests.items()}
 
 
-def mix_weights(reference_strata: pd.Series, current_strata: pd.Series, min_n: int) -> tuple[pd.Series, tuple[str, ...]]:
+def mix_weights(reference_strata: pd.Series, current_strata: pd.Series, min_n: int,
+                withheld: set[str] = frozenset()) -> tuple[pd.Series, tuple[str, ...]]:
     """Weights that give the current wave the reference wave's mix over the strata with
-    at least `min_n` responses in both waves, and the strata left out. A response with
-    no sector is its own stratum, on both sides alike."""
+    at least `min_n` responses in both waves and not withheld, and the strata left out.
+    A response with no sector is its own stratum, on both sides alike."""
     reference = reference_strata.fillna(NOT_GIVEN).value_counts()
     current = current_strata.fillna(NOT_GIVEN).value_counts()
     strata = sorted(set(reference.index) | set(current.index))
-    kept = [s for s in strata if reference.get(s, 0) >= min_n and current.get(s, 0) >= min_n]
+    kept = [s for s in strata if reference.get(s, 0) >= min_n and current.get(s, 0) >= min_n and s not in withheld]
     shares = reference[kept] / reference[kept].sum()
     weights = shares / (current[kept] / current[kept].sum())
     return weights, tuple(s for s in strata if s not in kept)
 
 
-def _composition_adjusted(scores, responses, reference, current, margins, tests, min_n, alpha) -> dict[str, Shift]:
+def _composition_adjusted(scores, responses, reference, current, margins, tests, min_n, alpha,
+                          withheld_strata) -> dict[str, Shift]:
     """The current wave reweighted to the reference wave's sector mix, beside the raw
     result on the same footing (panel pairs counted as independent answers, strata too
     small in either wave left out of both). Where the mixes already match, the weights
@@ -375,7 +382,7 @@ def _composition_adjusted(scores, responses, reference, current, margins, tests,
             continue
         answered = scores[construct].notna()
         r_rows, c_rows = answered & (wave == reference), answered & (wave == current)
-        weights, left_out = mix_weights(sector[r_rows], sector[c_rows], min_n)
+        weights, left_out = mix_weights(sector[r_rows], sector[c_rows], min_n, withheld_strata.get(construct, set()))
         if weights.empty:
             continue
         r_strata, c_strata = sector[r_rows].fillna(NOT_GIVEN), sector[c_rows].fillna(NOT_GIVEN)
@@ -445,12 +452,19 @@ def compare_by(
     alpha: float = ALPHA,
     min_organisations: int = MIN_ORGANISATIONS,
     scores: pd.DataFrame | None = None,
+    decisions: dict[str, WaveDecision] | None = None,
+    place: str | None = None,
 ) -> dict[str, tuple[ConstructComparison | Suppressed, ...]]:
     """The same comparison within each group (e.g. sector), only where both waves' cells
     pass the disclosure rules (k responses, and `min_organisations` organisations where
     every response names one). It answers "which groups moved, for this construct":
     within each construct, simultaneous intervals across the groups shown (m = groups
-    published and tested), so withheld cells never count."""
+    published and tested), so withheld cells never count.
+
+    By sector or place, which cells are withheld comes from `decisions` (each wave's own,
+    analysis.disclosure.decide_waves, made over the whole survey; computed here from
+    `responses` when not given), for `place` (None: all places), so it never depends on
+    the waves compared. By any other column the cells are judged in this table alone."""
     if by not in responses.columns:
         raise ComparisonInputError(f"the responses have no '{by}' column to break down by")
     responses = check_inputs(responses, codebook, [reference, current])
@@ -464,18 +478,25 @@ def compare_by(
     # Only the columns the disclosure rules need: copying every item column for each
     # construct would cost more than the tests.
     keys = responses[["wave"] + (["organisation"] if "organisation" in responses.columns else [])].assign(group=group)
+    if by in ("sector", "place") and decisions is None:
+        decisions = decide_waves(responses, scores, [reference, current], k, min_organisations)
     result: dict[str, list] = {name: [] for name in groups}
     for construct in scores.columns:
         answered = scores[construct].notna() & in_waves
         counts = pd.crosstab(group[answered], wave[answered]).reindex(
             index=groups, columns=[reference, current], fill_value=0)
-        organisations = organisations_where_known(keys[answered], "group", "wave")
-        table = disclose(counts, k, organisations, min_organisations)
+        if by in ("sector", "place"):
+            cell = (lambda name: (place, name)) if by == "sector" else (lambda name: (name, None))
+            reasons = {name: [decisions[w].reason(construct, *cell(name)) for w in (reference, current)]
+                       for name in groups}
+        else:
+            table = disclose(counts, k, organisations_where_known(keys[answered], "group", "wave"), min_organisations)
+            reasons = {name: list(table.reasons.loc[name]) for name in groups}
         published, withheld = {}, {}
         for name in groups:
-            reasons = [reason for reason in table.reasons.loc[name] if reason]
-            if reasons or counts.loc[name].min() < k:  # a wave with no responses at all is too few too
-                withheld[name] = reasons[0] if reasons else table.message
+            given = [reason for reason in reasons[name] if reason]
+            if given or counts.loc[name].min() < k:  # a wave with no responses at all is too few too
+                withheld[name] = given[0] if given else f"fewer than {k} responses"
                 continue
             cell = panel.waves(scores[construct], reference, current, within=group == name)
             published[name] = (cell, _tested(cell, min_n))

@@ -154,3 +154,158 @@ def distinct_organisations(organisation: pd.Series, by) -> pd.Series:
 def round_public(count: int) -> int:
     """Counts shown to the public are rounded to the nearest 5."""
     return int(PUBLIC_ROUNDING * round(count / PUBLIC_ROUNDING))
+
+
+# --- the per-wave decision ----------------------------------------------------------------
+
+ANY_ANSWER = "(any answer)"  # the "construct" of responding at all: the counts a dashboard shows
+NOT_GIVEN = "(sector not given)"  # responses without a sector: one more group, everywhere
+ALL = None  # in a cell key: every place, or every sector
+
+
+@dataclass(frozen=True)
+class WaveDecision:
+    """Which cells of one wave are withheld at one threshold, decided once from that
+    wave's own counts and used by every view of the wave, whichever waves or place it is
+    compared with, so no combination of views can give a withheld cell away.
+
+    A cell is (construct, place, sector): ANY_ANSWER for the responses themselves, a
+    construct code for the respondents who have a score for it; ALL (None) for every
+    place or every sector, so (c, p, ALL) is a place's total and (c, ALL, ALL) the
+    wave's. `withheld` maps each withheld cell to the words a page shows."""
+
+    wave: str
+    k: int
+    withheld: dict[tuple[str, str | None, str | None], str]
+    organisations_known: bool
+
+    def reason(self, construct: str, place: str | None = ALL, sector: str | None = ALL) -> str | None:
+        return self.withheld.get((construct, place, sector))
+
+
+def organisations_recorded(organisation: pd.Series | None) -> bool:
+    """Whether a survey records organisations at all: then the organisation rule applies to
+    every cell, responses without one counting together as one more organisation."""
+    return organisation is not None and bool(organisation.notna().any())
+
+
+def decide_waves(
+    responses: pd.DataFrame,
+    scores: pd.DataFrame,
+    waves: list[str],
+    k: int = K_INTERNAL,
+    min_organisations: int = MIN_ORGANISATIONS,
+    stricter_than: dict[str, WaveDecision] | None = None,
+) -> dict[str, WaveDecision]:
+    """The decision for each wave: over the place × sector table (with place totals,
+    sector totals across places and the wave's total) of responding at all and of each
+    construct. `responses` is the whole survey (every place), so a decision never
+    depends on the place or waves a page happens to show. `stricter_than` passes the
+    decisions at a lower threshold, whose withheld cells stay withheld here (the public
+    k = 10 decision refines the internal k = 5 one). The wave's total number of responses
+    is never withheld: counting who answered is not an answer."""
+    place = responses["place"].astype(object) if "place" in responses.columns else pd.Series("", index=responses.index)
+    place = place.where(place.notna(), "")
+    sector = responses["sector"].astype(object)
+    sector = sector.where(sector.notna(), NOT_GIVEN)
+    organisation = responses["organisation"] if "organisation" in responses.columns else None
+    known = organisations_recorded(organisation)
+    places, sectors = sorted(place.unique()), sorted(sector.unique())
+    decisions = {}
+    for wave in waves:
+        in_wave = (responses["wave"] == wave).to_numpy()
+        withheld: dict[tuple, str] = {}
+        earlier = stricter_than[wave].withheld if stricter_than and wave in stricter_than else {}
+        for construct in [ANY_ANSWER, *scores.columns]:
+            rows = in_wave if construct == ANY_ANSWER else in_wave & scores[construct].notna().to_numpy()
+            forced = {key[1:]: reason for key, reason in earlier.items() if key[0] == construct}
+            if construct != ANY_ANSWER:  # a group withheld from the counts is withheld from every construct
+                forced.update({key[1:]: reason for key, reason in withheld.items()
+                               if key[0] == ANY_ANSWER and key[1:] not in forced})
+            table = _linked_table(place[rows], sector[rows], None if organisation is None else organisation[rows],
+                                  places, sectors, known)
+            for cell, reason in _protect(table, k, min_organisations, forced, construct == ANY_ANSWER).items():
+                withheld[(construct, *cell)] = reason
+        decisions[wave] = WaveDecision(wave, k, withheld, known)
+    return decisions
+
+
+def _distinct(organisation: pd.Series | None, by: list, known: bool) -> pd.Series | None:
+    """Distinct organisations per group, those without one counting as one more."""
+    if not known:
+        return None
+    named = organisation.groupby(by, observed=True).nunique()
+    unnamed = organisation.isna().groupby(by, observed=True).any().astype(int)
+    return named.add(unnamed, fill_value=0)
+
+
+def _linked_table(place, sector, organisation, places, sectors, known) -> dict:
+    counts = pd.crosstab(place, sector).reindex(index=places, columns=sectors, fill_value=0)
+    table = {"counts": counts}
+    if known:
+        frame = pd.DataFrame({"place": place, "sector": sector, "organisation": organisation})
+        org = frame["organisation"]
+        table["cells"] = _distinct(org, [frame["place"], frame["sector"]], True).unstack().reindex(
+            index=places, columns=sectors).fillna(0)
+        table["places"] = _distinct(org, [frame["place"]], True).reindex(places).fillna(0)
+        table["sectors"] = _distinct(org, [frame["sector"]], True).reindex(sectors).fillna(0)
+        table["all"] = (org.nunique() + int(org.isna().any())) if len(org) else 0
+    return table
+
+
+def _protect(table: dict, k: int, min_organisations: int, forced: dict, total_public: bool) -> dict:
+    """Primary suppression of the table's cells and margins, then complementary
+    suppression until no line (a row or column with its total, or the totals with the
+    grand total) has exactly one unknown, so nothing withheld can be worked out by
+    subtraction. Returns {(place, sector): reason} with ALL for margins."""
+    counts = table["counts"]
+    values = counts.to_numpy(dtype=float)
+    rows, columns = values.sum(axis=1), values.sum(axis=0)
+    grand = values.sum()
+    few = f"fewer than {k} responses"
+    few_orgs = f"fewer than {min_organisations} organisations"
+    reasons: dict[tuple, str] = {}
+
+    def primary(key, n, organisations):
+        if 0 < n < k:
+            reasons[key] = few
+        elif organisations is not None and n > 0 and organisations < min_organisations:
+            reasons[key] = few_orgs
+        elif key in forced:
+            reasons[key] = forced[key]
+
+    for i, p in enumerate(counts.index):
+        for j, s in enumerate(counts.columns):
+            primary((p, s), values[i, j], table["cells"].iat[i, j] if "cells" in table else None)
+        primary((p, ALL), rows[i], table["places"].iat[i] if "places" in table else None)
+    for j, s in enumerate(counts.columns):
+        primary((ALL, s), columns[j], table["sectors"].iat[j] if "sectors" in table else None)
+    if not total_public:
+        primary((ALL, ALL), grand, table.get("all"))
+    else:
+        reasons.pop((ALL, ALL), None)
+
+    # Each line: its entries (key, count) and its total's key.
+    lines = [([((p, s), values[i, j]) for j, s in enumerate(counts.columns)], ((p, ALL), rows[i]))
+             for i, p in enumerate(counts.index)]
+    lines += [([((p, s), values[i, j]) for i, p in enumerate(counts.index)], ((ALL, s), columns[j]))
+              for j, s in enumerate(counts.columns)]
+    lines.append(([((p, ALL), rows[i]) for i, p in enumerate(counts.index)], ((ALL, ALL), grand)))
+    lines.append(([((ALL, s), columns[j]) for j, s in enumerate(counts.columns)], ((ALL, ALL), grand)))
+    changed = True
+    while changed:
+        changed = False
+        for entries, (total_key, total) in lines:
+            unknown = [key for key, n in entries if key in reasons and n > 0]
+            total_hidden = total_key in reasons and total > 0
+            if len(unknown) + total_hidden != 1:
+                continue
+            candidates = [(n, str(key), key) for key, n in entries if key not in reasons and n > 0]
+            if candidates:
+                reasons[min(candidates)[2]] = WITHHELD
+            elif not total_hidden and not (total_key == (ALL, ALL) and total_public):
+                reasons[total_key] = WITHHELD
+            else:
+                continue
+            changed = True
+    return reasons

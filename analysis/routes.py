@@ -34,6 +34,7 @@ from sqlalchemy import BigInteger, cast, func, select
 
 from analysis import ENGINE_VERSION, charts, tables
 from analysis.compare import DEFAULT_MIN_N, compare, compare_by
+from analysis.disclosure import ANY_ANSWER, NOT_GIVEN, WaveDecision, decide_waves
 from analysis.items import item_comparisons
 from analysis.network import TrustNetwork, trust_network, withhold_blocks
 from analysis.scores import construct_scores, reverse_scored
@@ -44,7 +45,7 @@ from core.security import allow, signed_in
 from surveys import service as surveys
 from surveys.exports import safe_text
 from surveys.routes import survey_or_404
-from surveys.models import Construct, Item, MarginChange, Response, Survey, Wave
+from surveys.models import Construct, Item, MarginChange, Response, Survey, Wave, WaveStatus
 
 bp = Blueprint("analysis", __name__, url_prefix="/analysis")
 readers = allow(Role.ADMIN, Role.COORDINATOR, Role.EVALUATOR)
@@ -109,11 +110,15 @@ class Selection:
 class Results:
     """The analysis of one selection, computed on first use and kept for the request.
 
-    With one place chosen, a figure is also withheld wherever the same figure is withheld
-    for another place of the survey: otherwise "all places" minus this place would give
-    that place's figure away."""
+    Which construct and sector figures are withheld comes from each wave's own decision
+    (analysis.disclosure.decide_waves over the whole survey), so it is the same whatever
+    waves or place a page shows. Questions and trust blocks, which that decision does not
+    cover cell by cell, are also withheld for one place wherever the same figure is
+    withheld for another place of the survey: otherwise "all places" minus this place
+    would give that place's figure away."""
 
-    def __init__(self, selection: Selection, data: surveys.TidyData | None = None, guarded: bool = True):
+    def __init__(self, selection: Selection, data: surveys.TidyData | None = None, guarded: bool = True,
+                 decisions: dict[str, WaveDecision] | None = None):
         self.selection = selection
         self.guarded = guarded  # False for the other places' own figures, used only to guard this one
         survey = selection.survey
@@ -142,13 +147,27 @@ class Results:
         self.constructs = _constructs(dict.fromkeys(self.codebook["construct"]))
         self.names = {c.code: c.name for c in self.constructs}
         self.margins = _margins(survey, self.constructs)
+        self.place = selection.place.name if selection.place else None
+        self._decisions = decisions
+
+    @cached_property
+    def decisions(self) -> dict[str, WaveDecision]:
+        """Each wave's withheld cells, decided over every place's responses."""
+        if self._decisions is None:
+            everyone = self.data.responses
+            self._decisions = decide_waves(everyone, construct_scores(everyone, self.codebook),
+                                           [w.label for w in self.selection.waves], self.k, self.min_organisations)
+        return self._decisions
+
+    def _withheld(self, construct: str, wave: str, sector: str | None = None) -> str | None:
+        return self.decisions[wave].reason(construct, self.place, sector) if wave in self.decisions else None
 
     @cached_property
     def other_places(self) -> list[Results]:
         if self.selection.place is None or not self.guarded:
             return []
         return [
-            Results(replace(self.selection, place=place), self.data, guarded=False)
+            Results(replace(self.selection, place=place), self.data, guarded=False, decisions=self.decisions)
             for place in self.selection.survey.places if place != self.selection.place
         ]
 
@@ -168,19 +187,21 @@ class Results:
     @cached_property
     def comparison(self):
         reference, current, baseline = self.labels
+        sectors = set(self.responses["sector"].dropna().astype(str)) | {NOT_GIVEN}
+        withheld = {c.code: {s for s in sectors if self._withheld(c.code, reference, s) or self._withheld(c.code, current, s)}
+                    for c in self.constructs}
         return compare(self.responses, self.codebook, reference, current, baseline, self.margins, self.min_n,
-                       scores=self.scores)
+                       scores=self.scores, withheld_strata=withheld)
 
     @cached_property
     def construct_rows(self) -> list[dict]:
         reference, current, _ = self.labels
         if not self.can_compare:
             return [tables.nobody_row(construct=c.code, margin=self.margins[c.code]) for c in self.constructs]
-        counts = construct_counts(self.responses, self.codebook, [reference, current], self.k, self.min_organisations,
-                                  self.scores)
+        withheld = pd.DataFrame([[self._withheld(c.code, w) or "" for w in (reference, current)] for c in self.constructs],
+                                index=[c.code for c in self.constructs], columns=[reference, current])
         pairs = tables.panel_pairs_table(self.comparison, self.k)
-        rows = tables.construct_rows(self.comparison, counts, pairs)
-        return self._like_other_places(rows, [other.construct_rows for other in self.other_places], "construct")
+        return tables.construct_rows(self.comparison, withheld, pairs)
 
     def item_rows(self, construct: str) -> list[dict]:
         reference, current, _ = self.labels
@@ -201,22 +222,20 @@ class Results:
         if not self.can_compare:
             return {}
         return compare_by(self.responses, self.codebook, "sector", reference, current, self.margins,
-                          self.min_n, self.k, min_organisations=self.min_organisations, scores=self.scores)
+                          self.min_n, self.k, min_organisations=self.min_organisations, scores=self.scores,
+                          decisions=self.decisions, place=self.place)
 
     def sector_rows(self, construct: str) -> list[dict]:
-        rows = tables.sector_rows(self.breakdown, construct)
-        return self._like_other_places(rows, [other.sector_rows(construct) for other in self.other_places], "group")
+        return tables.sector_rows(self.breakdown, construct)
 
     def one_sector_rows(self, sector: str) -> list[dict]:
-        rows = tables.one_sector_rows(self.breakdown, sector)
-        others = [other.one_sector_rows(sector) if sector in other.breakdown else [] for other in self.other_places]
-        return self._like_other_places(rows, others, "construct")
+        return tables.one_sector_rows(self.breakdown, sector)
 
     def trend_rows(self, construct: str) -> list[dict]:
         waves = [w.label for w in self.selection.waves]
-        trends = construct_trends(self.responses, self.codebook, waves, self.k, self.min_organisations, self.scores)
-        rows = tables.trend_rows(trends[construct])
-        return self._like_other_places(rows, [other.trend_rows(construct) for other in self.other_places], "wave")
+        trends = construct_trends(self.responses, self.codebook, waves, self.k, self.min_organisations, self.scores,
+                                  decisions=self.decisions, place=self.place)
+        return tables.trend_rows(trends[construct])
 
     @cached_property
     def network(self) -> TrustNetwork:
@@ -226,6 +245,9 @@ class Results:
         hidden = {
             (wave.wave, block.rater, block.target)
             for other in self.other_places for wave in other.network.waves for block in wave.blocks if block.withheld
+        } | {  # a rating sector withheld from the wave's counts rates nobody in public
+            (wave.wave, block.rater, block.target) for wave in network.waves for block in wave.blocks
+            if self._withheld(ANY_ANSWER, wave.wave, block.rater)
         }
         return withhold_blocks(network, hidden) if hidden else network
 
@@ -450,11 +472,13 @@ class CachedResults:
 
 
 def _waves_with_responses(survey: Survey) -> tuple[Wave, ...]:
+    """Closed waves with responses: an open wave shows counts only (on its own page), so
+    results cannot be watched moving while answers are added to a small group."""
     answered = set(db.session().scalars(
         select(Response.wave_id).where(Response.wave_id.in_([w.id for w in survey.waves]))
         .group_by(Response.wave_id).having(func.count() > 0)
     ))
-    return tuple(w for w in survey.waves if w.id in answered)
+    return tuple(w for w in survey.waves if w.id in answered and w.status == WaveStatus.CLOSED)
 
 
 def _default_waves(waves: tuple[Wave, ...]) -> tuple[Wave, Wave, Wave | None]:

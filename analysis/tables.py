@@ -39,17 +39,18 @@ def _withheld(table: DisclosedTable, row, column) -> str | None:
     return table.reasons.at[row, column] or None
 
 
-def construct_rows(comparison: Comparison, counts: DisclosedTable, pairs: DisclosedTable | None = None) -> list[dict]:
-    """One row per construct. `counts` is construct × wave (see analysis.trend.construct_counts):
-    where either wave's cell is withheld, the row shows no statistics. `pairs` is the
-    panel's pairs per construct (one column); the panel result is withheld with it."""
+def construct_rows(comparison: Comparison, withheld: pd.DataFrame, pairs: DisclosedTable | None = None) -> list[dict]:
+    """One row per construct. `withheld` is construct × wave, the words that say why a
+    wave's total is withheld ("" where shown; from each wave's disclosure decision):
+    where either wave's is withheld, the row shows no statistics. `pairs` is the panel's
+    pairs per construct (one column); the panel result is withheld with it."""
     rows = []
     for c in comparison.constructs:
-        withheld = [_withheld(counts, c.construct, wave) for wave in (comparison.reference, comparison.current)]
-        if any(withheld):
+        withheld_here = [withheld.at[c.construct, wave] or None for wave in (comparison.reference, comparison.current)]
+        if any(withheld_here):
             rows.append({
-                "construct": c.construct, "verdict": "too_few", "withheld": next(w for w in withheld if w),
-                "reference_n": withheld[0] or c.reference.n, "current_n": withheld[1] or c.current.n,
+                "construct": c.construct, "verdict": "too_few", "withheld": next(w for w in withheld_here if w),
+                "reference_n": withheld_here[0] or c.reference.n, "current_n": withheld_here[1] or c.current.n,
                 "margin": c.margin,
             })
             continue

@@ -5,14 +5,16 @@ Pure: the tidy responses frame and codebook in, frozen dataclasses out.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from analysis.compare import CI_LEVEL
-from analysis.disclosure import K_INTERNAL, MIN_ORGANISATIONS, DisclosedTable, disclose, distinct_organisations
+from analysis.disclosure import (
+    K_INTERNAL, MIN_ORGANISATIONS, DisclosedTable, WaveDecision, disclose, distinct_organisations,
+)
 from analysis.scores import construct_scores
 
 
@@ -57,10 +59,18 @@ def construct_trends(
     k: int = K_INTERNAL,
     min_organisations: int = MIN_ORGANISATIONS,
     scores: pd.DataFrame | None = None,
+    decisions: dict[str, WaveDecision] | None = None,
+    place: str | None = None,
 ) -> dict[str, tuple[TrendPoint, ...]]:
-    """Per construct, one point per wave (in the order given)."""
+    """Per construct, one point per wave (in the order given). With `decisions` (each
+    wave's own, over the whole survey) a point is withheld where its wave's decision
+    withholds `place`'s total (None: the wave's), whatever other waves are shown."""
     scores = construct_scores(responses, codebook) if scores is None else scores
     table = construct_counts(responses, codebook, waves, k, min_organisations, scores)
+    if decisions is not None:
+        reasons = pd.DataFrame([[decisions[w].reason(c, place) or "" for w in waves] for c in scores.columns],
+                               index=scores.columns, columns=waves)
+        table = replace(table, suppressed=reasons != "", reasons=reasons)
     in_waves = responses["wave"].isin(waves)
     grouped = scores[in_waves].groupby(responses.loc[in_waves, "wave"])
     means, sds = grouped.mean().T, grouped.std(ddof=1).T

@@ -1,0 +1,111 @@
+"""Suppression is a property of each wave's data, not of the view: the recovery methods
+a pen-test used against the pages, tried against the engine."""
+
+import numpy as np
+import pandas as pd
+
+from analysis.compare import Suppressed, compare, compare_by
+from analysis.disclosure import ALL, ANY_ANSWER, WITHHELD, decide_waves
+from analysis.scores import construct_scores
+
+CODEBOOK = pd.DataFrame({"item": ["x1", "x2"], "construct": ["trust", "trust"], "reverse": [0, 0],
+                         "min": [1, 1], "max": [5, 5]})
+
+
+def responses(sizes: dict[str, dict[str, int]], seed: int = 1, place: str = "Brackenford", organisations=None):
+    """sizes: wave → sector → responses, each from one of three organisations per sector."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for wave, by_sector in sizes.items():
+        for sector, n in by_sector.items():
+            for i in range(n):
+                rows.append({"response_id": f"{wave}-{sector}-{i}", "wave": wave, "sector": sector, "place": place,
+                             "organisation": organisations(sector, i) if organisations else f"{sector}-{i % 3}",
+                             "x1": float(rng.integers(1, 6)), "x2": float(rng.integers(1, 6))})
+    return pd.DataFrame(rows)
+
+
+def decisions_for(frame, k=5):
+    return decide_waves(frame, construct_scores(frame, CODEBOOK), sorted(frame["wave"].unique()), k)
+
+
+def test_a_sector_withheld_in_a_wave_is_withheld_in_every_view_of_that_wave():
+    # The pen-test's sizes (Faith, Education, Business, Local authority).
+    sizes = {"W1": (3, 3, 20, 30), "W2": (3, 20, 20, 30), "W3": (3, 15, 8, 30)}
+    names = ("Faith", "Education", "Business", "Local authority")
+    frame = responses({w: dict(zip(names, n)) for w, n in sizes.items()})
+    views = [compare_by(frame, CODEBOOK, "sector", reference, "W3", k=5) for reference in ("W1", "W2")]
+    hidden = [{name for name, rows in view.items() if isinstance(rows[0], Suppressed)} for view in views]
+    decided = decisions_for(frame)["W3"]
+    in_w3 = {name for name in names if decided.reason("trust", ALL, name)}
+    # Each view hides what W3 hides (and what its other wave hides), never less.
+    assert all(in_w3 <= view for view in hidden)
+    # W3's headline minus its shown sectors leaves at least two sectors, in every view.
+    assert len(in_w3) >= 2 and "Faith" in in_w3
+
+
+def test_the_headline_minus_every_view_never_isolates_one_sector():
+    """The subtraction attack: for each wave, published sector counts and the wave's
+    total leave either nothing hidden or at least two hidden sectors with responses."""
+    frame = responses({"W1": {"Faith": 3, "Education": 3, "Business": 20, "Council": 30},
+                       "W2": {"Faith": 3, "Education": 20, "Business": 20, "Council": 30},
+                       "W3": {"Faith": 3, "Education": 15, "Business": 8, "Council": 30}})
+    for wave, decision in decisions_for(frame).items():
+        present = frame.loc[frame["wave"] == wave, "sector"].unique()
+        hidden = [s for s in present if decision.reason("trust", ALL, s)]
+        assert len(hidden) != 1, (wave, hidden)
+
+
+def test_one_response_without_an_organisation_does_not_switch_the_organisation_rule_off():
+    # Housing: 6 responses from one organisation, then one open-link response with none.
+    frame = responses({"W1": {"Housing": 6, "Council": 30}}, organisations=lambda s, i: "one" if s == "Housing" else f"c{i % 4}")
+    extra = frame[frame["sector"] == "Housing"].iloc[[0]].assign(response_id="anon", organisation=None)
+    decision = decisions_for(pd.concat([frame, extra], ignore_index=True))["W1"]
+    assert decision.reason(ANY_ANSWER, ALL, "Housing") == "fewer than 3 organisations"
+
+
+def test_a_survey_that_never_records_organisations_skips_the_rule():
+    frame = responses({"W1": {"Housing": 6, "Council": 30}}).assign(organisation=None)
+    decision = decisions_for(frame)["W1"]
+    assert not decision.organisations_known and decision.reason(ANY_ANSWER, ALL, "Housing") is None
+
+
+def test_a_waves_total_responses_are_never_withheld():
+    frame = responses({"W1": {"Faith": 2, "Council": 2}})
+    decision = decisions_for(frame)["W1"]
+    assert decision.reason(ANY_ANSWER) is None  # 4 responses: counting who answered is not an answer
+    assert decision.reason("trust") == "fewer than 5 responses"  # but their answers are
+
+
+def test_the_public_decision_refines_the_internal_one():
+    frame = responses({"W1": {"Faith": 3, "Education": 7, "Business": 12, "Council": 30}})
+    scores = construct_scores(frame, CODEBOOK)
+    internal = decide_waves(frame, scores, ["W1"], 5)
+    public = decide_waves(frame, scores, ["W1"], 10, stricter_than=internal)
+    assert set(internal["W1"].withheld) <= set(public["W1"].withheld)
+    assert public["W1"].reason("trust", ALL, "Education") == "fewer than 10 responses"
+
+
+def test_the_sector_mix_check_never_uses_a_withheld_sector():
+    """The pen-test solved for Funder's mean from the adjusted difference: now Funder's
+    answers do not move the adjusted figure at all."""
+    sizes = {"W1": {"Health": 20, "Council": 20, "Charity": 20, "Business": 20, "Funder": 20},
+             "W2": {"Health": 30, "Council": 30, "Charity": 30, "Business": 5, "Funder": 2}}
+    frame = responses(sizes)
+    decided = decisions_for(frame)
+    withheld = {"trust": {s for s in ("Business", "Funder")
+                          if any(d.reason("trust", ALL, s) for d in decided.values())}}
+    assert "Funder" in withheld["trust"]
+    first = compare(frame, CODEBOOK, "W1", "W2", withheld_strata=withheld).constructs[0].adjusted
+    funder = (frame["sector"] == "Funder") & (frame["wave"] == "W2")
+    changed = frame.assign(x1=np.where(funder, 1.0, frame["x1"]), x2=np.where(funder, 1.0, frame["x2"]))
+    second = compare(changed, CODEBOOK, "W1", "W2", withheld_strata=withheld).constructs[0].adjusted
+    assert first.difference == second.difference and first.ci90 == second.ci90
+    assert "Funder" in first.left_out
+
+
+def test_complements_hide_a_second_sector_where_one_would_be_given_away():
+    frame = responses({"W1": {"Faith": 3, "Education": 20, "Council": 30}})
+    decision = decisions_for(frame)["W1"]
+    assert decision.reason("trust", ALL, "Faith") == "fewer than 5 responses"
+    assert decision.reason("trust", ALL, "Education") == WITHHELD

@@ -1,0 +1,258 @@
+"""The auditor: everything an evaluator can download about a survey with deliberately
+awkward sector sizes, in every view (every pair of waves, every place and all places,
+every construct), turned into the equations a determined reader could write, and for
+each withheld group the bounds linear programming puts on its count and its mean.
+
+An evaluator sees every view a coordinator can (coordinators see a subset), so auditing
+the evaluator audits both. Each published figure is recorded as a linear form over
+atomic cells (wave × place × sector × construct: count and sum): counts exactly, means
+as sums within their rounding. The sector-mix check, the one nonlinear figure, is
+checked to leave out every withheld sector. What is not recorded, and why, is in
+docs/disclosure.md (standard errors, which also involve sums of squares; single
+questions, whose counts are another set of cells; trust blocks)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+
+import numpy as np
+import pytest
+from scipy.optimize import linprog
+
+from core.models import Role
+from surveys import service as survey_service
+from surveys.models import WaveRole
+
+K = 5
+# Every respondent here answers every construct, so all constructs share one set of
+# counts; two of them (of eleven) are audited cell by cell to keep the test quick.
+AUDITED = ("trust", "momentum")
+# Sector sizes per place and wave, from the pen-test: Faith 3 everywhere; Education,
+# Business and Funder small in some waves; Local authority large.
+SIZES = {
+    "North": {1: {"Faith": 3, "Education": 3, "Business": 20, "Local authority": 30, "Funder": 20},
+              2: {"Faith": 3, "Education": 20, "Business": 20, "Local authority": 30, "Funder": 2},
+              3: {"Faith": 3, "Education": 15, "Business": 8, "Local authority": 30, "Funder": 6}},
+    "South": {1: {"Faith": 6, "Education": 12, "Business": 4, "Local authority": 25, "Funder": 9},
+              2: {"Faith": 2, "Education": 9, "Business": 12, "Local authority": 25, "Funder": 7},
+              3: {"Faith": 7, "Education": 3, "Business": 11, "Local authority": 25, "Funder": 12}},
+}
+
+
+@pytest.fixture
+def awkward(db_session, make_place, make_sector, make_organisation, make_survey):
+    rng = np.random.default_rng(9)
+    places = {name: make_place(f"{name} {next(_names)}") for name in SIZES}
+    sector_names = list(next(iter(SIZES.values()))[1])
+    sectors = {name: make_sector(f"{name} {next(_names)}") for name in sector_names}
+    organisations = {(p, s): [make_organisation(place=places[p], sector=sectors[s]) for _ in range(3)]
+                     for p in places for s in sectors}
+    survey = make_survey(places=list(places.values()))
+    truth = {}  # (wave label, place, sector, construct) → (count, sum of scores)
+    for number in (1, 2, 3):
+        wave = survey.waves[0] if number == 1 else survey_service.clone_wave(
+            db_session, survey, f"Wave {number}", WaveRole.FOLLOW_UP)
+        survey_service.open_wave(db_session, wave, actor=None)
+        for p, by_sector in SIZES.items():
+            for s, n in by_sector[number].items():
+                for i in range(n):
+                    answers = {item.code: int(rng.integers(1, 6)) for item in wave.instrument.items
+                               if item.type == "likert"}
+                    respondent = survey_service.Respondent(sectors[s].id, places[p].id,
+                                                           organisations[(p, s)][i % 3].id)
+                    survey_service.insert_response(db_session, wave, respondent, answers,
+                                                   f"audit-{wave.id}-{p}-{s}-{i}")
+        survey_service.close_wave(db_session, wave, actor=None)
+    db_session.flush()
+    frame = survey_service.responses_frame(db_session, survey.waves)
+    from analysis.scores import construct_scores
+
+    codebook = frame.codebook[frame.codebook["construct"].notna() & (frame.codebook["type"] == "likert")]
+    scores = construct_scores(frame.responses, codebook)
+    for construct in scores.columns:
+        grouped = scores[construct].groupby([frame.responses["wave"], frame.responses["place"],
+                                             frame.responses["sector"]]).agg(["count", "sum"])
+        for (wave, place, sector), row in grouped.iterrows():
+            truth[(wave, place, sector, construct)] = (int(row["count"]), float(row["sum"]))
+    return survey, truth
+
+
+_names = itertools.count(1)
+
+
+def read_csv(response) -> list[dict]:
+    assert response.status_code == 200, response.status_code
+    return list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+
+
+COMPARED = "withheld in a comparison (for this wave or the other)"
+
+
+class Record:
+    """The equations: each is (cells, what, low, high) with what "n" or "sum"."""
+
+    def __init__(self):
+        self.equations: list[tuple[frozenset, str, float, float]] = []
+        self.withheld: dict[frozenset, str] = {}  # groups of atomic cells some view withheld, with its words
+        self.published: set[frozenset] = set()  # groups some view shows a count for
+
+    def figure(self, cells, n, mean):
+        cells = frozenset(cells)
+        if _number(n):
+            self.published.add(cells)
+            self.equations.append((cells, "n", float(n), float(n)))
+            if _number(mean):
+                half = 0.00005 * float(n) + 1e-9  # the CSV rounds means to 4 places
+                self.equations.append((cells, "sum", float(mean) * float(n) - half, float(mean) * float(n) + half))
+
+    def hidden(self, cells, reason, per_wave=True):
+        """A withheld group (one cell, or several summed): a target for the bounds, and,
+        where its words say "fewer than k responses" of this wave, a constraint a reader
+        can use (a sector row of a comparison gives one reason for both waves)."""
+        cells = frozenset(cells)
+        if per_wave:
+            if self.withheld.get(cells, COMPARED) == COMPARED:
+                self.withheld[cells] = reason
+        else:
+            self.withheld.setdefault(cells, COMPARED)
+        if per_wave and reason.startswith("fewer than") and reason.endswith("responses"):
+            self.equations.append((cells, "n", 1.0, K - 1.0))
+
+
+def _number(value) -> bool:
+    try:
+        float(value)
+        return value != ""
+    except (TypeError, ValueError):
+        return False
+
+
+def test_no_withheld_group_can_be_worked_out_from_every_view(client, awkward, make_user, login):
+    survey, truth = awkward
+    login(make_user(Role.EVALUATOR))
+    waves = survey.waves
+    places = {place.name: place for place in survey.places}
+    sectors = sorted({key[2] for key in truth})
+    constructs = AUDITED
+    record = Record()
+    base = f"/analysis/surveys/{survey.id}"
+    for reference, current in itertools.combinations(waves, 2):
+        for place in [None, *places.values()]:
+            query = {"reference": reference.id, "current": current.id, "baseline": "",
+                     "place": place.id if place else ""}
+            here = [place.name] if place else list(places)
+            for row in read_csv(client.get(f"{base}/constructs.csv", query_string=query)):
+                construct = row["construct"]
+                if construct not in AUDITED:
+                    continue
+                for wave, n, mean in ((reference, row["reference_n"], row["reference_mean"]),
+                                      (current, row["current_n"], row["current_mean"])):
+                    cells = [(wave.label, p, s, construct) for p in here for s in sectors]
+                    record.figure(cells, n, mean)
+                    if not _number(n):
+                        record.hidden(cells, n)
+                # The one nonlinear figure never draws on a withheld sector.
+                left_out = set(filter(None, row["adjusted.left_out"].split("; ")))
+                sector_rows = read_csv(client.get(f"{base}/constructs/{construct}/sectors.csv", query_string=query))
+                withheld_sectors = {r["group"] for r in sector_rows if r["withheld"]}
+                if row["adjusted.difference"]:
+                    assert withheld_sectors <= left_out, (construct, withheld_sectors, left_out)
+                for r in sector_rows:
+                    for wave, n, mean in ((reference, r["reference_n"], r["reference_mean"]),
+                                          (current, r["current_n"], r["current_mean"])):
+                        cells = [(wave.label, p, r["group"], construct) for p in here]
+                        record.figure(cells, n, mean)
+                        if r["withheld"]:
+                            record.hidden(cells, r["withheld"], per_wave=False)
+                for r in read_csv(client.get(f"{base}/constructs/{construct}/trend.csv", query_string=query)):
+                    cells = [(r["wave"], p, s, construct) for p in here for s in sectors]
+                    record.figure(cells, r["n"], r["mean"])
+                    if r["withheld"]:
+                        record.hidden(cells, r["withheld"])
+    assert record.withheld, "the survey should have withheld groups to audit"
+
+    # The published equations must hold for the true data (the recording is right).
+    for cells, what, low, high in record.equations:
+        value = sum(truth.get(cell, (0, 0.0))[0 if what == "n" else 1] for cell in cells)
+        assert low - 1e-6 <= value <= high + 1e-6, (sorted(cells)[:3], what, low, high, value)
+
+    problems = []
+    for wave in {cell[0] for group in record.withheld for cell in group}:
+        for construct in constructs:
+            # A group withheld in one comparison only because the other wave withholds it
+            # is shown in other views: the groups to protect are those no view shows.
+            targets = [group for group in record.withheld if group not in record.published
+                       and next(iter(group))[0] == wave and next(iter(group))[3] == construct
+                       and sum(truth.get(cell, (0, 0))[0] for cell in group) > 0]
+            if targets:
+                problems += _bounds(record, wave, construct, list(places), sectors, targets)
+    assert not problems, "\n".join(problems)
+
+
+def _bounds(record: Record, wave, construct, places, sectors, targets) -> list[str]:
+    """LP bounds for every withheld group of one wave and construct. Variables: n and
+    sum for each (place, sector); constraints: the published equations (with "fewer than
+    k responses" as 1 ≤ n ≤ k − 1 for its group) and n ≤ sum ≤ 5n (answers are 1–5)."""
+    cells = [(wave, p, s, construct) for p in places for s in sectors]
+    index = {cell: i for i, cell in enumerate(cells)}
+    size = len(cells)
+    rows_upper, bounds_upper = [], []
+    for members, what, low, high in record.equations:
+        members = [m for m in members if m[0] == wave and m[3] == construct]
+        if not members:
+            continue
+        row = _row(index, size, members, what)
+        rows_upper += [row, -row]
+        bounds_upper += [high, -low]
+    for cell in cells:  # n ≤ sum ≤ 5n
+        i = index[cell]
+        low_row, high_row = np.zeros(2 * size), np.zeros(2 * size)
+        low_row[i], low_row[size + i] = 1, -1
+        high_row[i], high_row[size + i] = -5, 1
+        rows_upper += [low_row, high_row]
+        bounds_upper += [0, 0]
+    a_ub, b_ub = np.array(rows_upper), np.array(bounds_upper)
+    problems = []
+    for group in targets:
+        name = sorted(group)[0][1:3] if len(group) == 1 else f"{len(group)} cells of {sorted(group)[0][2]}"
+        counts = []
+        for sign in (1, -1):
+            result = linprog(sign * _row(index, size, group, "n"), A_ub=a_ub, b_ub=b_ub,
+                             bounds=[(0, None)] * (2 * size), method="highs")
+            assert result.status == 0, (name, result.message)
+            counts.append(sign * result.fun)
+        if np.floor(counts[1] + 1e-6) - np.ceil(counts[0] - 1e-6) < 1:
+            problems.append(f"{wave} {construct} {name}: its count is fixed at {counts[0]:.2f}")
+        if not record.withheld[group].startswith("fewer than"):
+            # A complement (withheld only so a small group cannot be worked out) may be
+            # large, and then its mean is narrowly bounded by the small group's: what
+            # matters is that the small group's own mean is not.
+            continue
+        means = _mean_range(a_ub, b_ub, size, _row(index, size, group, "n"), _row(index, size, group, "sum"))
+        if means[1] - means[0] < 2 - 1e-6:
+            problems.append(f"{wave} {construct} {name}: its mean lies within {means[0]:.2f}..{means[1]:.2f}")
+    return problems
+
+
+def _row(index, size, members, what) -> np.ndarray:
+    row = np.zeros(2 * size)
+    for member in members:
+        row[index[member] + (size if what == "sum" else 0)] = 1
+    return row
+
+
+def _mean_range(a_ub, b_ub, size, n_row, sum_row) -> tuple[float, float]:
+    """The feasible range of a group's mean, Σsum / Σn, by the Charnes–Cooper transform:
+    every variable scaled by t = 1/Σn, so Σn·t = 1 and the mean is a linear objective."""
+    a = np.hstack([a_ub, -b_ub[:, None]])  # a_ub·x' ≤ b_ub·t
+    equality = np.append(n_row, 0.0)[None, :]
+    result = []
+    for sign in (1, -1):
+        objective = np.append(sign * sum_row, 0.0)
+        solved = linprog(objective, A_ub=a, b_ub=np.zeros(len(a)), A_eq=equality, b_eq=[1],
+                         bounds=[(0, None)] * (2 * size + 1), method="highs")
+        assert solved.status == 0, solved.message
+        result.append(sign * solved.fun)
+    return result[0], result[1]

@@ -45,7 +45,7 @@ csrf = CSRFProtect()
 # A refused attempt checks no password, so it is not counted as a failure. Failures are
 # counted for the email address given, whether or not an account has it, so the lock
 # says nothing about who has an account. Two requests at the same moment can both pass
-# the check before either failure is counted: at most one extra guess per concurrent worker.
+# the check before either failure is counted: at most one extra guess per concurrent request.
 NETWORK_LIMIT = parse("5 per minute")
 ACCOUNT_LIMIT = parse("10 per 15 minutes")
 NETWORK_LIMIT_MESSAGE = "Too many failed sign-in attempts from your network. Wait one minute, then try again."
@@ -169,7 +169,7 @@ class SignInLimits:
         return (self.key_prefix, "sign-in-network", address or "unknown")
 
     def _account(self, email: str) -> tuple[str, ...]:
-        # Keyed by a keyed hash, so the shared store holds no email addresses.
+        # An HMAC, so the shared store (Redis) holds no email addresses.
         digest = hmac.new(self.secret, normalise_email(email).encode(), hashlib.sha256).hexdigest()
         return (self.key_prefix, "sign-in-account", digest)
 

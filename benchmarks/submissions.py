@@ -79,7 +79,7 @@ def prepare(url: str) -> tuple[list[str], int]:
         survey = service.create_survey(session, "Benchmark", "Bench", "", "coordination-and-trust",
                                        [1], service.AnonymityMode.ANONYMOUS)
         wave = survey.waves[0]
-        service.open_wave(session, wave)
+        service.open_wave(session, wave, actor=None)
         answers = {item.code: {"likert": 4, "text": "Fine", "trust_matrix": {}}.get(item.type)
                    for item in wave.instrument.items}
         tokens = [secrets.token_urlsafe(24) for _ in range(INVITATIONS)]

@@ -69,7 +69,7 @@ def create_user(email: str, role: str, name: str, places: tuple[str, ...], passw
         if Role(role).is_place_scoped and not place_ids:
             raise click.UsageError("A coordinator or facilitator needs at least one --place.")
         try:
-            user = service.create_user(session, email, name or email, Role(role), place_ids, password)
+            user = service.create_user(session, email, name or email, Role(role), place_ids, password, actor=None)
         except service.ServiceError as error:
             raise click.UsageError(error.message) from error
         session.commit()

@@ -63,6 +63,7 @@ def load_demo_data(session: Session) -> list[User]:
             role,
             [places[place_name].id for place_name in place_names],
             password=DEMO_PASSWORD,
+            actor=None,
         )
         for email, name, role, place_names in DEMO_USERS
     ]

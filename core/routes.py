@@ -207,7 +207,8 @@ def invite_user():
     if form.validate_on_submit():
         try:
             user, token = service.invite_user(
-                db.session(), form.email.data, form.name.data, Role(form.role.data), form.places.data
+                db.session(), form.email.data, form.name.data, Role(form.role.data), form.places.data,
+                actor=current_user,
             )
         except service.ServiceError as error:
             _show_service_error(form, error)

@@ -14,6 +14,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from core import audit
+from core.audit import AuditAction
 from core.db import utcnow
 from core.models import Organisation, Place, Role, Sector, SetPasswordToken, User, normalise_email
 
@@ -75,6 +77,8 @@ def create_user(
     role: Role,
     place_ids: list[int] = (),
     password: str | None = None,
+    *,
+    actor: User | None,
 ) -> User:
     email = normalise_email(email)
     if session.scalar(select(User.id).where(User.email == email)) is not None:
@@ -88,14 +92,20 @@ def create_user(
     )
     session.add(user)
     session.flush()
+    scope = f" for {_place_names(user.places)}" if role.is_place_scoped else ""
+    audit.record(
+        session, actor, AuditAction.USER_CREATED,
+        detail=f"{email} added as {role.value}{scope}",
+        data={"user_id": user.id, "role": role.value, "places": sorted(place.name for place in user.places)},
+    )
     return user
 
 
 def invite_user(
-    session: Session, email: str, name: str, role: Role, place_ids: list[int]
+    session: Session, email: str, name: str, role: Role, place_ids: list[int], *, actor: User | None
 ) -> tuple[User, str]:
     """Create an account without a password and return it with its one-time link token."""
-    user = create_user(session, email, name, role, place_ids)
+    user = create_user(session, email, name, role, place_ids, actor=actor)
     token = _new_set_password_token(session, user)
     session.commit()
     return user, token
@@ -171,10 +181,45 @@ def update_user(
         raise ServiceError("role", "You cannot remove your own admin access or deactivate yourself")
     if role.value != user.role or not active:
         user.end_sessions()  # a changed role or a deactivation takes effect at once
+    places = _places_by_id(session, place_ids) if role.is_place_scoped else []
+    _audit_user_changes(session, acting_user, user, role, places, active)
     user.role = role.value
-    user.places = _places_by_id(session, place_ids) if role.is_place_scoped else []
+    user.places = places
     user.active = active
     session.commit()
+
+
+def _audit_user_changes(
+    session: Session, acting_user: User, user: User, role: Role, places: list[Place], active: bool
+) -> None:
+    if role.value != user.role:
+        audit.record(
+            session, acting_user, AuditAction.USER_ROLE_CHANGED,
+            detail=f"{user.email}: role changed from {user.role} to {role.value}",
+            data={"user_id": user.id, "old": user.role, "new": role.value},
+        )
+    # Only a coordinator's or facilitator's places limit what they see; another role's
+    # places are cleared, and its role change already says it now sees every place.
+    if role.is_place_scoped and {place.id for place in places} != {place.id for place in user.places}:
+        audit.record(
+            session, acting_user, AuditAction.USER_PLACES_CHANGED,
+            detail=f"{user.email}: places changed from {_place_names(user.places)} to {_place_names(places)}",
+            data={
+                "user_id": user.id,
+                "old": sorted(place.name for place in user.places),
+                "new": sorted(place.name for place in places),
+            },
+        )
+    if active != user.active:
+        audit.record(
+            session, acting_user, AuditAction.USER_REACTIVATED if active else AuditAction.USER_DEACTIVATED,
+            detail=f"{user.email} {'reactivated' if active else 'deactivated'}",
+            data={"user_id": user.id},
+        )
+
+
+def _place_names(places: list[Place]) -> str:
+    return ", ".join(sorted(place.name for place in places)) or "none"
 
 
 # --- places, sectors, organisations ---------------------------------------------------

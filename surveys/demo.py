@@ -117,12 +117,12 @@ def load_demo_surveys(session: Session, panel_secret: str) -> list[Survey]:
         panel = _panel(rng, session, place, sectors, panel_secret)
         for number, role in enumerate(WAVE_ROLES):
             wave = survey.waves[0] if number == 0 else service.clone_wave(session, survey, f"Wave {number + 1}", role)
-            service.open_wave(session, wave)
+            service.open_wave(session, wave, actor=None)
             _respond(rng, session, wave, number, place, sectors, panel)
-            service.close_wave(session, wave)
+            service.close_wave(session, wave, actor=None)
             wave.opens_at = WAVE_STARTS[number]
             wave.closes_at = WAVE_STARTS[number] + timedelta(days=WAVE_DAYS)
-        service.erase_identities(session, survey.waves[0])
+        service.erase_identities(session, survey.waves[0], actor=None)
         surveys.append(survey)
     session.commit()
     return surveys

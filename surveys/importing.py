@@ -20,6 +20,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core import audit
+from core.audit import AuditAction
 from core.db import utcnow
 from core.models import Organisation, Place, Sector, User
 from core.service import ServiceError
@@ -313,7 +315,7 @@ def _convert(item: Item, cell: str, labels: dict[str, Any]) -> tuple[Any, str | 
     return value, None
 
 
-def commit_import(session: Session, record: ResponseImport, places: list[Place]) -> int:
+def commit_import(session: Session, record: ResponseImport, places: list[Place], *, actor: User | None) -> int:
     """Write every row in one transaction, or nothing. Running it twice imports once."""
     if record.imported_at is not None:
         return record.imported_count or 0
@@ -326,6 +328,12 @@ def commit_import(session: Session, record: ResponseImport, places: list[Place])
     for line, respondent, answers in result.rows:
         insert_response(session, wave, respondent, answers, f"import-{record.id}-{line}", now)
     record.imported_at, record.imported_count = now, len(result.rows)
+    audit.record(
+        session, actor, AuditAction.RESPONSES_IMPORTED, wave=wave,
+        detail=f"{audit.count_of_responses(len(result.rows), wave.survey.k_internal)} imported into {wave.label}"
+        f" from {record.filename}",
+        data={"count": len(result.rows), "filename": record.filename, "import_id": record.id},
+    )
     session.commit()
     return len(result.rows)
 

@@ -299,7 +299,7 @@ def _wave_action(wave_id: int, action, done: str):
     if not ConfirmForm().validate_on_submit():
         abort(400)
     try:
-        action(db.session(), wave)
+        action(db.session(), wave, actor=current_user)
     except ServiceError as error:
         flash(error.message, "info")
     else:
@@ -469,7 +469,7 @@ def import_preview(import_id: int):
         if not ConfirmForm().validate_on_submit():
             abort(400)
         try:
-            imported = importing.commit_import(db.session(), record, _import_places(record))
+            imported = importing.commit_import(db.session(), record, _import_places(record), actor=current_user)
         except ServiceError as error:
             flash(error.message, "info")
             return redirect(url_for("surveys.import_preview", import_id=record.id))

@@ -25,6 +25,8 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from core import audit
+from core.audit import AuditAction
 from core.db import start_writing, utcnow
 from core.models import Organisation, Place, Role, Sector, User, normalise_email
 from core.service import ServiceError, hash_token
@@ -53,6 +55,11 @@ MIN_K_INTERNAL = 5
 MIN_K_BRIEFING = 10
 ITEM_CODE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 INVITEE_MAX_ROWS = 5000
+THRESHOLD_NAMES = {
+    "k_internal": "Smallest group shown on pages and in exports",
+    "k_briefing": "Smallest group shown in briefings",
+    "min_organisations": "Fewest organisations behind any figure",
+}
 
 
 # --- surveys ---------------------------------------------------------------------------
@@ -164,7 +171,8 @@ def update_settings(
     margins: Mapping[int, float],
 ) -> None:
     """Thresholds can only go up; anonymity is fixed once a wave has opened; margin
-    changes after a wave has opened are kept in the log for the briefing."""
+    changes after a wave has opened are kept in the log for the briefing. Each change
+    is audited."""
     invited = session.scalar(
         select(func.count()).select_from(Invitation).join(Wave).where(Wave.survey_id == survey.id)
     )
@@ -179,13 +187,34 @@ def update_settings(
     ):
         if new < max(old, floor):
             raise ServiceError(field_name, f"This threshold can only be raised: enter {max(old, floor)} or more")
+    if anonymity.value != survey.anonymity:
+        audit.record(
+            session, user, AuditAction.SURVEY_SETTINGS_CHANGED, survey=survey,
+            detail=f"Anonymity changed from {survey.anonymity} to {anonymity.value}",
+            data={"setting": "anonymity", "old": survey.anonymity, "new": anonymity.value},
+        )
     survey.anonymity = anonymity.value
-    survey.k_internal, survey.k_briefing = k_internal, k_briefing
-    survey.min_organisations = min_organisations
+    for field_name, new in (("k_internal", k_internal), ("k_briefing", k_briefing), ("min_organisations", min_organisations)):
+        old = getattr(survey, field_name)
+        if new != old:
+            audit.record(
+                session, user, AuditAction.THRESHOLD_CHANGED, survey=survey,
+                detail=f"{THRESHOLD_NAMES[field_name]} raised from {old} to {new}",
+                data={"setting": field_name, "old": old, "new": new},
+            )
+        setattr(survey, field_name, new)
     for margin in survey.margins:
         new_margin = margins.get(margin.construct_id)
         if new_margin is None or new_margin == margin.margin:
             continue
+        audit.record(
+            session, user, AuditAction.MARGIN_CHANGED, survey=survey,
+            detail=f"Margin for {margin.construct.name} changed from {margin.margin:.2f} to {new_margin:.2f}",
+            data={
+                "construct": margin.construct.code, "old": margin.margin, "new": new_margin,
+                "after_opening": survey.has_opened,
+            },
+        )
         if survey.has_opened:
             session.add(
                 MarginChange(
@@ -326,7 +355,7 @@ def delete_item(session: Session, wave: Wave, item: Item) -> None:
 # --- waves -------------------------------------------------------------------------
 
 
-def open_wave(session: Session, wave: Wave) -> None:
+def open_wave(session: Session, wave: Wave, *, actor: User | None) -> None:
     """Open a draft wave. Its instrument version is frozen from now on."""
     if wave.status != WaveStatus.DRAFT:
         raise ServiceError("wave", "Only a draft wave can be opened")
@@ -337,13 +366,15 @@ def open_wave(session: Session, wave: Wave) -> None:
     now = utcnow()
     wave.instrument.published_at = wave.instrument.published_at or now
     wave.status, wave.opens_at = WaveStatus.OPEN.value, now
+    audit.record(session, actor, AuditAction.WAVE_OPENED, wave=wave, detail=f"{wave.label} opened")
     session.commit()
 
 
-def close_wave(session: Session, wave: Wave) -> None:
+def close_wave(session: Session, wave: Wave, *, actor: User | None) -> None:
     if wave.status != WaveStatus.OPEN:
         raise ServiceError("wave", "Only an open wave can be closed")
     wave.status, wave.closes_at = WaveStatus.CLOSED.value, utcnow()
+    audit.record(session, actor, AuditAction.WAVE_CLOSED, wave=wave, detail=f"{wave.label} closed")
     session.commit()
 
 
@@ -370,7 +401,7 @@ def clone_wave(session: Session, survey: Survey, label: str, role: WaveRole) -> 
     return wave
 
 
-def erase_identities(session: Session, wave: Wave) -> int:
+def erase_identities(session: Session, wave: Wave, *, actor: User | None) -> int:
     """Delete who was invited to a closed wave. Invitations and responses stay."""
     if wave.status != WaveStatus.CLOSED:
         raise ServiceError("wave", "Close the wave before erasing who was invited")
@@ -379,6 +410,11 @@ def erase_identities(session: Session, wave: Wave) -> int:
     for identity in identities:
         session.delete(identity)
     wave.identities_erased_at = utcnow()
+    audit.record(
+        session, actor, AuditAction.INVITEES_ERASED, wave=wave,
+        detail=f"Who was invited to {wave.label} erased ({audit.count_of(len(identities), 'email address', 'email addresses')})",
+        data={"erased": len(identities)},
+    )
     session.commit()
     return len(identities)
 

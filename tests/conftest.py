@@ -213,7 +213,7 @@ def make_survey(db_session: Session, make_place) -> Callable[..., Survey]:
             db_session, f"Survey {next(_sequence)}", "The Partnership", "", template, [p.id for p in places], anonymity
         )
         if open_first_wave:
-            survey_service.open_wave(db_session, survey.waves[0])
+            survey_service.open_wave(db_session, survey.waves[0], actor=None)
         return survey
 
     return make
@@ -241,7 +241,7 @@ def make_answered_survey(db_session: Session, make_place, make_sector, make_orga
         for number in range(1, wave_count + 1):
             wave = survey.waves[0] if number == 1 else survey_service.clone_wave(
                 db_session, survey, f"Wave {number}", WaveRole.FOLLOW_UP)
-            survey_service.open_wave(db_session, wave)
+            survey_service.open_wave(db_session, wave, actor=None)
             for sector in sectors:
                 for i in range(sizes[sector.id]):
                     answers = {}
@@ -256,7 +256,7 @@ def make_answered_survey(db_session: Session, make_place, make_sector, make_orga
                     organisation = organisations[sector.id][i % organisations_per_sector]
                     respondent = survey_service.Respondent(sector.id, places[0].id, organisation.id)
                     survey_service.insert_response(db_session, wave, respondent, answers, f"test-{wave.id}-{sector.id}-{i}")
-            survey_service.close_wave(db_session, wave)
+            survey_service.close_wave(db_session, wave, actor=None)
         db_session.flush()
         return survey
 

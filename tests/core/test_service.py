@@ -25,7 +25,7 @@ def test_authenticate_refuses_deactivated_and_invited_users(db_session, make_use
 
 
 def test_passwords_are_hashed_with_scrypt(db_session):
-    user = service.create_user(db_session, "a@example.org", "A", Role.EVALUATOR, password="a long passphrase")
+    user = service.create_user(db_session, "a@example.org", "A", Role.EVALUATOR, password="a long passphrase", actor=None)
     assert user.password_hash.startswith("scrypt:")
     assert "a long passphrase" not in user.password_hash
     assert check_password_hash(user.password_hash, "a long passphrase")
@@ -33,7 +33,7 @@ def test_passwords_are_hashed_with_scrypt(db_session):
 
 def test_invite_stores_only_a_hash_of_the_link_token(db_session, make_place):
     place = make_place()
-    user, token = service.invite_user(db_session, "new@example.org", "New Person", Role.COORDINATOR, [place.id])
+    user, token = service.invite_user(db_session, "new@example.org", "New Person", Role.COORDINATOR, [place.id], actor=None)
     stored = db_session.scalars(select(SetPasswordToken).where(SetPasswordToken.user_id == user.id)).one()
     assert stored.token_hash == service.hash_token(token)
     assert token not in stored.token_hash
@@ -71,7 +71,7 @@ def test_link_of_deactivated_user_is_refused(db_session, make_user):
 def test_duplicate_email_is_refused(db_session, make_user):
     make_user(email="taken@example.org")
     with pytest.raises(service.ServiceError) as error:
-        service.create_user(db_session, "TAKEN@example.org", "X", Role.EVALUATOR)
+        service.create_user(db_session, "TAKEN@example.org", "X", Role.EVALUATOR, actor=None)
     assert error.value.field == "email"
 
 

@@ -18,7 +18,7 @@ def test_double_clicks_and_parallel_submissions_store_one_response_each(committi
         session.commit()
         survey = service.create_survey(session, "Concurrency", "Board", "", "coordination-and-trust", [1], AnonymityMode.ANONYMOUS)
         wave = survey.waves[0]
-        service.open_wave(session, wave)
+        service.open_wave(session, wave, actor=None)
         emails = "\n".join(f"p{n}@example.org,,Funder" for n in range(12))
         links = service.create_invitations(session, wave, service.parse_invitees(session, survey.places, emails).invitees, "s")
         answers = complete_answers(wave)

@@ -33,7 +33,7 @@ def wave(db_session, make_survey, make_organisation):
         ("extra_note", "=1+1 anything else?", "text", {"max_length": 200}),
     ]:
         service.save_item(db_session, wave, None, code, "Extra", text, "", kind, options, None, False, False)
-    service.open_wave(db_session, wave)
+    service.open_wave(db_session, wave, actor=None)
     place = survey.places[0]
     organisation = make_organisation("-Minus Trust", place=place)
     first = complete_answers(wave) | {

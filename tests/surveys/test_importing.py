@@ -41,13 +41,13 @@ def test_full_import_with_text_labels(db_session, wave, make_user):
     assert "‘Sort of’ is not one of the choices" in preview.errors[0][1]
     before = count(db_session, Response)
     with pytest.raises(ServiceError, match="nothing was imported"):
-        importing.commit_import(db_session, record, wave.survey.places)
+        importing.commit_import(db_session, record, wave.survey.places, actor=None)
     assert count(db_session, Response) == before
 
     sector_map = dict(questions["Respondent sector"].suggested) | {"Mystery": 11}
     importing.save_values(db_session, record, {"Respondent sector": sector_map, cs_2: {"Agree": 4, "Sort of": 3, "strongly agree": 5}})
-    assert importing.commit_import(db_session, record, wave.survey.places) == 3
-    assert importing.commit_import(db_session, record, wave.survey.places) == 3  # a replayed import writes nothing more
+    assert importing.commit_import(db_session, record, wave.survey.places, actor=None) == 3
+    assert importing.commit_import(db_session, record, wave.survey.places, actor=None) == 3  # a replayed import writes nothing more
     assert count(db_session, Response) == before + 3
     imported = db_session.query(Response).filter(Response.channel == "import").all()
     assert len(imported) == 3
@@ -124,10 +124,10 @@ def test_any_file_imports_fully_or_writes_nothing(db_session, wave, importer, ro
         return
     preview = importing.preview(db_session, record, wave.survey.places)
     if preview.ok:
-        assert importing.commit_import(db_session, record, wave.survey.places) == len(preview.rows)
+        assert importing.commit_import(db_session, record, wave.survey.places, actor=None) == len(preview.rows)
         assert count(db_session, Response) == responses + len(preview.rows)
     else:
         assert all(message for _, message in preview.errors)
         with pytest.raises(ServiceError):
-            importing.commit_import(db_session, record, wave.survey.places)
+            importing.commit_import(db_session, record, wave.survey.places, actor=None)
         assert (count(db_session, Response), count(db_session, Answer)) == (responses, answers)

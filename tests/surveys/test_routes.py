@@ -95,7 +95,7 @@ def test_settings_page(client, db_session, make_survey, coordinator):
 
 def test_next_wave_and_the_trend_warning(client, db_session, make_survey, coordinator):
     survey = make_survey(places=coordinator.places, open_first_wave=True)
-    service.close_wave(db_session, survey.waves[0])
+    service.close_wave(db_session, survey.waves[0], actor=None)
     assert client.post(f"/surveys/{survey.id}/waves/new", data={"label": "Wave 2", "role": "follow-up"}).status_code == 302
     db_session.expire_all()
     second = survey.waves[1]
@@ -226,7 +226,7 @@ def test_unknown_link_and_closed_wave_pages(client, db_session, make_survey):
     assert response.status_code == 404 and "Page not found" in response.get_data(as_text=True)
     survey = make_survey(open_first_wave=True)
     token = invite(db_session, survey)
-    service.close_wave(db_session, survey.waves[0])
+    service.close_wave(db_session, survey.waves[0], actor=None)
     assert "is now closed" in client.get(f"/s/{token}").get_data(as_text=True)
     assert "is now closed" in client.get(f"/s/{token}/0").get_data(as_text=True)
     assert "is now closed" in client.get(f"/o/{survey.waves[0].open_link_slug}").get_data(as_text=True)

@@ -45,13 +45,13 @@ def test_new_survey_copies_the_template_into_a_draft_first_wave(db_session, make
 def test_opening_freezes_the_questions(db_session, make_survey):
     survey = make_survey()
     wave = survey.waves[0]
-    service.open_wave(db_session, wave)
+    service.open_wave(db_session, wave, actor=None)
     assert wave.status == "open" and wave.instrument.is_published
     with pytest.raises(ServiceError, match="cannot change"):
         service.save_item(db_session, wave, None, "new_q", "S", "Text", "", "likert",
                           {"choices": [{"value": 1, "label": "a"}, {"value": 2, "label": "b"}]}, None, False, True)
     with pytest.raises(ServiceError):
-        service.open_wave(db_session, wave)
+        service.open_wave(db_session, wave, actor=None)
 
 
 def test_clone_makes_a_new_version_and_wording_changes_break_the_trend(db_session, make_survey):
@@ -59,8 +59,8 @@ def test_clone_makes_a_new_version_and_wording_changes_break_the_trend(db_sessio
     first = survey.waves[0]
     with pytest.raises(ServiceError):
         service.clone_wave(db_session, survey, "Wave 2", WaveRole.FOLLOW_UP)  # a draft wave exists
-    service.open_wave(db_session, first)
-    service.close_wave(db_session, first)
+    service.open_wave(db_session, first, actor=None)
+    service.close_wave(db_session, first, actor=None)
     with pytest.raises(ServiceError, match="no other wave of this survey has"):
         service.clone_wave(db_session, survey, f" {first.label.upper()} ", WaveRole.GAIN)  # results key on labels
     second = service.clone_wave(db_session, survey, "Wave 2", WaveRole.GAIN)
@@ -121,7 +121,7 @@ def test_settings_only_raise_thresholds_and_log_late_margin_changes(db_session, 
     assert service.margin_changes(db_session, survey) == []  # before any wave opened: not a change to report
     with pytest.raises(ServiceError, match="only be raised"):
         service.update_settings(db_session, survey, user, AnonymityMode.PSEUDONYMOUS, 5, 12, 3, {})
-    service.open_wave(db_session, survey.waves[0])
+    service.open_wave(db_session, survey.waves[0], actor=None)
     with pytest.raises(ServiceError, match="anonymity"):
         service.update_settings(db_session, survey, user, AnonymityMode.ANONYMOUS, 6, 12, 3, {})
     service.update_settings(db_session, survey, user, AnonymityMode.PSEUDONYMOUS, 6, 12, 3, {trust.construct_id: 0.2})
@@ -227,7 +227,7 @@ def test_submission_refuses_answers_outside_the_scale(db_session, make_survey):
 
 def test_closed_wave_takes_no_responses(db_session, make_survey):
     wave = make_survey(open_first_wave=True).waves[0]
-    service.close_wave(db_session, wave)
+    service.close_wave(db_session, wave, actor=None)
     with pytest.raises(ServiceError, match="not open"):
         service.submit_response(db_session, wave, respondent(wave), complete_answers(wave), "k-closed")
 
@@ -238,9 +238,9 @@ def test_erasing_identities_keeps_responses(db_session, make_survey):
     [link] = service.create_invitations(db_session, wave, service.parse_invitees(db_session, survey.places, "a@example.org,,Funder").invitees, "s")
     service.submit_response(db_session, wave, respondent(wave), complete_answers(wave), "k-erase", link.invitation)
     with pytest.raises(ServiceError, match="Close the wave"):
-        service.erase_identities(db_session, wave)
-    service.close_wave(db_session, wave)
-    assert service.erase_identities(db_session, wave) == 1
+        service.erase_identities(db_session, wave, actor=None)
+    service.close_wave(db_session, wave, actor=None)
+    assert service.erase_identities(db_session, wave, actor=None) == 1
     assert db_session.scalar(select(InviteeIdentity).where(InviteeIdentity.wave_id == wave.id)) is None
     assert db_session.get(Invitation, link.invitation.id).identity_id is None
     assert service.response_count(db_session, wave) == 1
@@ -323,13 +323,13 @@ def test_multiple_choice_columns_distinguish_not_chosen_from_unanswered(db_sessi
 
 def test_the_codebook_marks_a_break_anywhere_across_the_waves(db_session, make_survey):
     survey = make_survey(open_first_wave=True)
-    service.close_wave(db_session, survey.waves[0])
+    service.close_wave(db_session, survey.waves[0], actor=None)
     second = service.clone_wave(db_session, survey, "Wave 2", WaveRole.GAIN)
     tr_1 = next(i for i in second.instrument.items if i.code == "tr_1")
     service.save_item(db_session, second, tr_1, "tr_1", tr_1.section, "Reworded.", "", "likert",
                       tr_1.options, tr_1.construct_id, False, True)
-    service.open_wave(db_session, second)
-    service.close_wave(db_session, second)
+    service.open_wave(db_session, second, actor=None)
+    service.close_wave(db_session, second, actor=None)
     third = service.clone_wave(db_session, survey, "Wave 3", WaveRole.FOLLOW_UP)
     assert not next(i for i in third.instrument.items if i.code == "tr_1").breaks_trend  # 2 → 3 unchanged
     codebook = service.responses_frame(db_session, [survey.waves[0], third]).codebook.set_index("item")

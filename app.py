@@ -18,6 +18,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from analysis.cli import compare_command
 from analysis.routes import bp as analysis_bp, cache as results_cache
 from core import cli, db, security
+from core.audit_routes import bp as audit_bp
 from core.models import User
 from core.routes import bp as core_bp
 from surveys.routes import bp as surveys_bp
@@ -88,6 +89,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(core_bp)
     app.register_blueprint(surveys_bp)
     app.register_blueprint(analysis_bp)
+    app.register_blueprint(audit_bp)
     security.init_app(app)
     cli.init_app(app)
     app.cli.add_command(compare_command)

@@ -40,11 +40,12 @@ admin_only = allow(Role.ADMIN)
 NAVIGATION = (
     ("core.dashboard", "Dashboard", ()),
     ("core.places", "Places", ("core.place", "core.edit_place")),
-    ("surveys.surveys", "Surveys", ("surveys.",)),
+    ("surveys.surveys", "Surveys", ("surveys.", "audit.survey_log")),
     ("analysis.index", "Results", ("analysis.",)),
     ("core.users", "Users", ("core.invite_user", "core.edit_user", "core.renew_set_password_link")),
     ("core.sectors", "Sectors", ("core.edit_sector",)),
     ("core.organisations", "Organisations", ("core.edit_organisation", "core.import_organisations")),
+    ("audit.everything", "Audit log", ()),
 )
 
 

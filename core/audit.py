@@ -63,6 +63,7 @@ class AuditEntry(Base):
     # The same facts for machines: old and new values, counts, ids.
     data: Mapped[Any] = mapped_column(JSON, default=dict)
 
+    # Named, not imported: surveys depends on core. The admins' log shows each survey's name.
     survey: Mapped[Survey | None] = relationship(lazy="selectin")
 
 
@@ -106,7 +107,7 @@ def count_of_responses(number: int, k: int) -> str:
 class AuditPage:
     entries: list[AuditEntry]
     number: int
-    total: int  # entries on every page
+    total: int  # entries in the whole log, not just this page
 
     @property
     def pages(self) -> int:

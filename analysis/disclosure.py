@@ -219,9 +219,13 @@ def decide_waves(
         for construct in [ANY_ANSWER, *scores.columns]:
             rows = in_wave if construct == ANY_ANSWER else in_wave & scores[construct].notna().to_numpy()
             forced = {key[1:]: reason for key, reason in earlier.items() if key[0] == construct}
-            if construct != ANY_ANSWER:  # a group withheld from the counts is withheld from every construct
+            if construct != ANY_ANSWER:
+                # A group too small (or from too few organisations) to count is too small
+                # for every construct. Complements are not carried over: each construct's
+                # table protects its own small groups, and withholding the whole wave's
+                # figure there is better than another place's.
                 forced.update({key[1:]: reason for key, reason in withheld.items()
-                               if key[0] == ANY_ANSWER and key[1:] not in forced})
+                               if key[0] == ANY_ANSWER and key[1:] not in forced and reason != WITHHELD})
             table = _linked_table(place[rows], sector[rows], None if organisation is None else organisation[rows],
                                   places, sectors, known)
             for cell, reason in _protect(table, k, min_organisations, forced, construct == ANY_ANSWER).items():
@@ -301,7 +305,11 @@ def _protect(table: dict, k: int, min_organisations: int, forced: dict, total_pu
             if len(unknown) + total_hidden != 1:
                 continue
             candidates = [(n, str(key), key) for key, n in entries if key not in reasons and n > 0]
-            if candidates:
+            if total_key == (ALL, ALL) and not total_public and not total_hidden:
+                # Between the places' totals and the wave's, withhold the wave's rather
+                # than another place's: each place keeps its own results.
+                reasons[total_key] = WITHHELD
+            elif candidates:
                 reasons[min(candidates)[2]] = WITHHELD
             elif not total_hidden and not (total_key == (ALL, ALL) and total_public):
                 reasons[total_key] = WITHHELD

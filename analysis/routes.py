@@ -34,7 +34,7 @@ from sqlalchemy import BigInteger, cast, func, select
 
 from analysis import ENGINE_VERSION, charts, tables
 from analysis.compare import DEFAULT_MIN_N, compare, compare_by
-from analysis.disclosure import ANY_ANSWER, NOT_GIVEN, WaveDecision, decide_waves
+from analysis.disclosure import ANY_ANSWER, NOT_GIVEN, WITHHELD, WaveDecision, decide_waves
 from analysis.items import item_comparisons
 from analysis.network import TrustNetwork, trust_network, withhold_blocks
 from analysis.scores import construct_scores, reverse_scored
@@ -245,11 +245,19 @@ class Results:
         hidden = {
             (wave.wave, block.rater, block.target)
             for other in self.other_places for wave in other.network.waves for block in wave.blocks if block.withheld
-        } | {  # a rating sector withheld from the wave's counts rates nobody in public
+        } | {  # a sector too small to count rates nobody in public
             (wave.wave, block.rater, block.target) for wave in network.waves for block in wave.blocks
-            if self._withheld(ANY_ANSWER, wave.wave, block.rater)
+            if self._withheld(ANY_ANSWER, wave.wave, block.rater) not in (None, WITHHELD)
         }
-        return withhold_blocks(network, hidden) if hidden else network
+        network = withhold_blocks(network, hidden) if hidden else network
+        # A sector withheld from the counts only so a smaller one cannot be worked out
+        # keeps its trust means, but not how many rated: that would give its count away.
+        return replace(network, waves=tuple(
+            replace(wave, blocks=tuple(
+                replace(block, count_withheld=True)
+                if self._withheld(ANY_ANSWER, wave.wave, block.rater) == WITHHELD else block
+                for block in wave.blocks))
+            for wave in network.waves))
 
     def text(self, item: str) -> str:
         return self.codebook.set_index("item").at[item, "text"]

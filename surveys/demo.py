@@ -144,15 +144,32 @@ PANEL_SECTOR_COUNTS = _sector_counts(
 UNANSWERED_INVITATIONS = 25
 
 
+PARTNERS_PER_SECTOR = 3  # invited organisations per sector and place, so the organisation rule can pass
+
+
+def _partners(session, place, sector) -> list[Organisation]:
+    """The sector's organisations in the place, topped up with fictional partners: the
+    survey records organisations, so every group needs three of them (answers from the
+    open link, with none named, count together as one more)."""
+    own = list(session.scalars(select(Organisation).where(
+        Organisation.place_id == place.id, Organisation.sector_id == sector.id).order_by(Organisation.id)))
+    for number in range(len(own) + 1, PARTNERS_PER_SECTOR + 1):
+        partner = Organisation(name=f"{place.name} {sector.name} partner {number}", sector=sector, place=place)
+        session.add(partner)
+        own.append(partner)
+    session.flush()
+    return own
+
+
 def _panel(rng, session, place, sectors, panel_secret) -> list[DemoPerson]:
-    organisations = list(session.scalars(select(Organisation).where(Organisation.place_id == place.id)))
     panel_sectors = [sectors[name] for name, n in PANEL_SECTOR_COUNTS.items() for _ in range(n)]
+    partners = {sector.id: _partners(session, place, sector) for sector in dict.fromkeys(panel_sectors)}
     people = []
     for index, sector in enumerate(panel_sectors):
-        own = [o for o in organisations if o.sector_id == sector.id]
+        own = partners[sector.id]
         email = f"panel{index}.{place.id}@example.org"
         people.append(
-            DemoPerson(service.panel_key(panel_secret, email), sector, own[0] if own else None, rng.normal(0, 0.4))
+            DemoPerson(service.panel_key(panel_secret, email), sector, own[index % len(own)], rng.normal(0, 0.4))
         )
     return people
 

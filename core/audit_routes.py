@@ -7,12 +7,14 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, render_template, request, url_for
+from flask_login import current_user
 from markupsafe import Markup
 
 from core import audit, db
 from core.models import Role
 from core.security import allow
 from surveys.routes import survey_or_404
+from surveys.service import may_see_all_places
 
 bp = Blueprint("audit", __name__)
 
@@ -74,7 +76,13 @@ def _log_page(survey=None):
 @bp.get("/surveys/<int:survey_id>/audit")
 @allow(Role.ADMIN, Role.COORDINATOR, Role.EVALUATOR)
 def survey_log(survey_id: int):
-    return _log_page(survey_or_404(survey_id))
+    survey = survey_or_404(survey_id)
+    # Imports name their counts and files, place by place: a coordinator of some of the
+    # survey's places would read other places' figures, so the log is for those who may
+    # see them all.
+    if not may_see_all_places(current_user, survey):
+        abort(403)
+    return _log_page(survey)
 
 
 @bp.get("/admin/audit")

@@ -141,7 +141,7 @@ def test_admin_pages_are_for_admins_only(app):
 NOT_FOR_A_PARTIAL_COORDINATOR = {
     "surveys.settings", "surveys.new_wave", "surveys.edit_item", "surveys.move_item", "surveys.delete_item",
     "surveys.open_wave", "surveys.close_wave", "surveys.erase_identities",
-    "surveys.import_columns", "surveys.import_values", "surveys.import_preview",
+    "surveys.import_columns", "surveys.import_values", "surveys.import_preview", "audit.survey_log",
 }
 
 

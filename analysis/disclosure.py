@@ -196,6 +196,7 @@ def decide_waves(
     k: int = K_INTERNAL,
     min_organisations: int = MIN_ORGANISATIONS,
     stricter_than: dict[str, WaveDecision] | None = None,
+    organisations_known: bool | None = None,
 ) -> dict[str, WaveDecision]:
     """The decision for each wave: over the place × sector table (with place totals,
     sector totals across places and the wave's total) of responding at all and of each
@@ -203,13 +204,15 @@ def decide_waves(
     depends on the place or waves a page happens to show. `stricter_than` passes the
     decisions at a lower threshold, whose withheld cells stay withheld here (the public
     k = 10 decision refines the internal k = 5 one). The wave's total number of responses
-    is never withheld: counting who answered is not an answer."""
+    is never withheld: counting who answered is not an answer. `organisations_known`
+    says whether the survey records organisations at all (from `responses` if not given:
+    pass the survey's own answer, so every page applies the same rule)."""
     place = responses["place"].astype(object) if "place" in responses.columns else pd.Series("", index=responses.index)
     place = place.where(place.notna(), "")
     sector = responses["sector"].astype(object)
     sector = sector.where(sector.notna(), NOT_GIVEN)
     organisation = responses["organisation"] if "organisation" in responses.columns else None
-    known = organisations_recorded(organisation)
+    known = organisations_recorded(organisation) if organisations_known is None else organisations_known
     places, sectors = sorted(place.unique()), sorted(sector.unique())
     decisions = {}
     for wave in waves:
@@ -317,3 +320,22 @@ def _protect(table: dict, k: int, min_organisations: int, forced: dict, total_pu
                 continue
             changed = True
     return reasons
+
+
+def decided_table(counts: pd.DataFrame, decision: WaveDecision) -> DisclosedTable:
+    """A wave's sector × place counts (the dashboard's table) with exactly the cells,
+    sector totals and place totals its decision withholds; the total is always shown."""
+    reasons = pd.DataFrame(
+        [[decision.reason(ANY_ANSWER, place, sector) or "" for place in counts.columns] for sector in counts.index],
+        index=counts.index, columns=counts.columns, dtype=object)
+    return DisclosedTable(
+        counts=counts.fillna(0).astype(int),
+        suppressed=reasons != "",
+        reasons=reasons,
+        row_total_suppressed=pd.Series([bool(decision.reason(ANY_ANSWER, ALL, s)) for s in counts.index],
+                                       index=counts.index, dtype=bool),
+        column_total_suppressed=pd.Series([bool(decision.reason(ANY_ANSWER, p, ALL)) for p in counts.columns],
+                                          index=counts.columns, dtype=bool),
+        grand_total_suppressed=False,
+        k=decision.k,
+    )

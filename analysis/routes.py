@@ -155,8 +155,10 @@ class Results:
         """Each wave's withheld cells, decided over every place's responses."""
         if self._decisions is None:
             everyone = self.data.responses
-            self._decisions = decide_waves(everyone, construct_scores(everyone, self.codebook),
-                                           [w.label for w in self.selection.waves], self.k, self.min_organisations)
+            self._decisions = decide_waves(
+                everyone, construct_scores(everyone, self.codebook), [w.label for w in self.selection.waves],
+                self.k, self.min_organisations,
+                organisations_known=surveys.records_organisations(db.session(), self.selection.survey))
         return self._decisions
 
     def _withheld(self, construct: str, wave: str, sector: str | None = None) -> str | None:

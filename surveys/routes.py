@@ -20,11 +20,9 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
-import pandas as pd
 from wtforms import DecimalField
 from wtforms.validators import InputRequired, NumberRange
 
-from analysis.disclosure import disclose
 from core import db
 from core.models import Role
 from core.security import allow, public
@@ -174,10 +172,8 @@ def current_user_places():
 @readers
 def survey(survey_id: int):
     survey = survey_or_404(survey_id)
-    counts = {
-        wave.id: disclose(pd.DataFrame([[service.response_count(db.session(), wave)]]), survey.k_internal).grand_total()
-        for wave in survey.waves
-    }
+    # Counting who answered is not an answer: each wave's total is shown exactly, as on its own page.
+    counts = {wave.id: service.response_count(db.session(), wave) for wave in survey.waves}
     return render_template(
         "surveys/survey.html",
         survey=survey,
@@ -250,8 +246,7 @@ def settings(survey_id: int):
 def _wave_dashboard(wave: Wave):
     """The wave's counts and its responses by sector and place, through the disclosure rules."""
     counts = service.wave_counts(db.session(), wave)
-    survey = wave.survey
-    return counts, disclose(counts.responses, survey.k_internal, counts.organisations, survey.min_organisations)
+    return counts, service.wave_disclosure(db.session(), wave, counts)
 
 
 @bp.get("/waves/<int:wave_id>")

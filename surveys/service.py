@@ -20,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-from analysis.disclosure import DisclosedTable, disclose
+from analysis.disclosure import DisclosedTable, decide_waves, decided_table, disclose
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -878,6 +878,33 @@ def wave_counts(session: Session, wave: Wave) -> WaveCounts:
         organisations=organisations.reindex(sectors),
         daily=daily,
     )
+
+
+def records_organisations(session: Session, survey: Survey) -> bool:
+    """Whether any response of the survey names an organisation: then the organisation
+    rule applies to every cell of every wave (responses without one counting as one more)."""
+    return session.scalar(select(
+        select(Response.id).join(Wave).where(Wave.survey_id == survey.id, Response.organisation_id.is_not(None))
+        .exists())) or False
+
+
+def wave_disclosure(session: Session, wave: Wave, counts: WaveCounts) -> DisclosedTable:
+    """The dashboard's sector × place counts, withheld exactly as the wave's own decision
+    withholds them (analysis.disclosure.decide_waves), the one every results page of this
+    wave uses too."""
+    survey = wave.survey
+    sector_names = dict(session.execute(select(Sector.id, Sector.name)).all())
+    place_names = {p.id: p.name for p in survey.places}
+    rows = session.execute(
+        select(Response.sector_id, Response.place_id, Response.organisation_id).where(Response.wave_id == wave.id)
+    ).all()
+    frame = pd.DataFrame(
+        [(wave.label, place_names.get(p), sector_names.get(s), o) for s, p, o in rows],
+        columns=["wave", "place", "sector", "organisation"],
+    )
+    decision = decide_waves(frame, pd.DataFrame(index=frame.index), [wave.label], survey.k_internal,
+                            survey.min_organisations, organisations_known=records_organisations(session, survey))
+    return decided_table(counts.responses, decision[wave.label])
 
 
 def places_view(table: DisclosedTable, places: list[Place]) -> DisclosedTable:

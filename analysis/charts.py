@@ -56,25 +56,28 @@ def trend_svg(rows: list[dict], scale: tuple[float, float] | None = None) -> byt
 
 
 def change_svg(rows: list[dict], names: dict[str, str]) -> bytes:
-    """Dot and whisker: each construct's change with its 90% CI, the margin shaded."""
-    tested = [row for row in rows if row.get("difference") is not None]
+    """Dot and whisker: each construct's change with the interval its verdict is read
+    from (simultaneous across the constructs), the margin shaded."""
+    tested = [row for row in rows if row.get("ci_simultaneous")]
     figure, axes = plt.subplots(figsize=(7, 0.45 * max(len(rows), 2) + 0.9), dpi=100)
     try:
         labels = [names.get(row["construct"], row["construct"]) for row in rows]
         for y, row in enumerate(rows):
             axes.fill_betweenx([y - 0.4, y + 0.4], -row["margin"], 0, color=BAND, linewidth=0)
-            if row.get("difference") is None:
-                axes.annotate("too few responses", (0, y), ha="center", va="center", color=GREY, fontsize=8)
+            if not row.get("ci_simultaneous"):
+                words = "too few responses" if row.get("difference") is None else "no spread: no interval"
+                axes.annotate(words, (0, y), ha="center", va="center", color=GREY, fontsize=8)
                 continue
-            low, high = row["ci90"]
+            low, high = row["ci_simultaneous"]
             axes.errorbar(row["difference"], y, xerr=[[row["difference"] - low], [high - row["difference"]]],
                           fmt="o", color=BLUE, ecolor=BLUE, capsize=3)
         axes.axvline(0, color=INK, linewidth=0.8)
         axes.set_yticks(range(len(rows)), labels)
         axes.invert_yaxis()
-        reach = max([abs(v) for row in tested for v in row["ci90"]] + [row["margin"] for row in rows] + [0.1])
+        reach = max([abs(v) for row in tested for v in row["ci_simultaneous"]] + [row["margin"] for row in rows] + [0.1])
         axes.set_xlim(-reach * 1.15, reach * 1.15)
-        axes.set_xlabel("Change since the reference wave (90% CI); shaded: the margin", color=INK)
+        axes.set_xlabel("Change since the reference wave (the interval each verdict is read from); shaded: the margin",
+                        color=INK)
         axes.spines[["top", "right"]].set_visible(False)
         return svg_bytes(figure)
     finally:

@@ -197,6 +197,7 @@ def decide_waves(
     min_organisations: int = MIN_ORGANISATIONS,
     stricter_than: dict[str, WaveDecision] | None = None,
     organisations_known: bool | None = None,
+    changed_late: dict[str, dict[tuple, str]] | None = None,
 ) -> dict[str, WaveDecision]:
     """The decision for each wave: over the place × sector table (with place totals,
     sector totals across places and the wave's total) of responding at all and of each
@@ -206,7 +207,9 @@ def decide_waves(
     k = 10 decision refines the internal k = 5 one). The wave's total number of responses
     is never withheld: counting who answered is not an answer. `organisations_known`
     says whether the survey records organisations at all (from `responses` if not given:
-    pass the survey's own answer, so every page applies the same rule)."""
+    pass the survey's own answer, so every page applies the same rule). `changed_late`
+    names, per wave, the (place, sector) groups whose count changed by fewer than k
+    after the wave closed (see `changed_after_closing`): they stay withheld."""
     place = responses["place"].astype(object) if "place" in responses.columns else pd.Series("", index=responses.index)
     place = place.where(place.notna(), "")
     sector = responses["sector"].astype(object)
@@ -222,6 +225,9 @@ def decide_waves(
         for construct in [ANY_ANSWER, *scores.columns]:
             rows = in_wave if construct == ANY_ANSWER else in_wave & scores[construct].notna().to_numpy()
             forced = {key[1:]: reason for key, reason in earlier.items() if key[0] == construct}
+            if construct == ANY_ANSWER:
+                forced.update({cell: reason for cell, reason in (changed_late or {}).get(wave, {}).items()
+                               if cell not in forced})
             if construct != ANY_ANSWER:
                 # A group too small (or from too few organisations) to count is too small
                 # for every construct. Complements are not carried over: each construct's
@@ -339,3 +345,36 @@ def decided_table(counts: pd.DataFrame, decision: WaveDecision) -> DisclosedTabl
         grand_total_suppressed=False,
         k=decision.k,
     )
+
+
+def changed_after_closing(frame: pd.DataFrame, closed_at, k: int) -> dict[tuple, str]:
+    """The groups of a closed wave whose count changed by fewer than k between two of its
+    published versions: as it closed, then after each later change (an import, which
+    stamps its responses with one time). Showing both versions of such a group would give
+    away the few responses that made the difference. `frame` has one row per response:
+    `place`, `sector` and `submitted_at`. Covers each place × sector cell, each place's
+    and each sector's total; the wave's total is public anyway."""
+    if closed_at is None or frame.empty:
+        return {}
+    times = pd.to_datetime(frame["submitted_at"], utc=True)
+    closed = pd.Timestamp(closed_at).tz_localize("UTC") if pd.Timestamp(closed_at).tzinfo is None \
+        else pd.Timestamp(closed_at)
+    boundaries = [closed, *sorted(set(times[times > closed]))]
+    if len(boundaries) < 2:
+        return {}
+    place = frame["place"].astype(object).where(frame["place"].notna(), "")
+    sector = frame["sector"].astype(object).where(frame["sector"].notna(), NOT_GIVEN)
+    places, sectors = sorted(place.unique()), sorted(sector.unique())
+
+    def counts(until) -> dict[tuple, int]:
+        rows = times <= until
+        table = pd.crosstab(place[rows], sector[rows]).reindex(index=places, columns=sectors, fill_value=0)
+        cells = {(p, s): int(table.at[p, s]) for p in places for s in sectors}
+        cells.update({(p, ALL): int(table.loc[p].sum()) for p in places})
+        cells.update({(ALL, s): int(table[s].sum()) for s in sectors})
+        return cells
+
+    versions = [counts(until) for until in boundaries]
+    reason = f"changed by fewer than {k} responses after the wave closed"
+    return {cell: reason for before, after in zip(versions, versions[1:])
+            for cell in after if 0 < abs(after[cell] - before[cell]) < k}

@@ -158,8 +158,14 @@ class Results:
             self._decisions = decide_waves(
                 everyone, construct_scores(everyone, self.codebook), [w.label for w in self.selection.waves],
                 self.k, self.min_organisations,
-                organisations_known=surveys.records_organisations(db.session(), self.selection.survey))
+                organisations_known=surveys.records_organisations(db.session(), self.selection.survey),
+                changed_late=self.late.withheld)
         return self._decisions
+
+    @cached_property
+    def late(self) -> surveys.LateChanges:
+        """Changes made to the waves after they closed (admins' imports)."""
+        return surveys.late_changes(db.session(), list(self.selection.waves), self.k)
 
     def _withheld(self, construct: str, wave: str, sector: str | None = None) -> str | None:
         return self.decisions[wave].reason(construct, self.place, sector) if wave in self.decisions else None
@@ -598,9 +604,11 @@ def comparison(survey_id: int):
     changes = db.session().scalars(
         select(MarginChange).where(MarginChange.survey_id == survey.id).order_by(MarginChange.changed_at)
     ).all()
+    compared = [w for w in (selection.reference, selection.current, selection.baseline) if w] if results else []
+    late = surveys.late_changes(db.session(), compared, survey.k_internal).dates
     return render_template(
         "analysis/comparison.html", survey=survey, selection=selection, errors=errors, results=results,
-        margin_changes=changes, can_export=current_user.role in (Role.ADMIN, Role.EVALUATOR),
+        margin_changes=changes, late_changes=late, can_export=current_user.role in (Role.ADMIN, Role.EVALUATOR),
     )
 
 

@@ -389,7 +389,15 @@ def _import_or_404(import_id: int):
     wave = _wave_or_404(record.wave_id)
     if record.user_id != current_user.id and not service.may_run_survey(current_user, wave.survey):
         abort(403)
+    _require_open_or_admin(wave)
     return record
+
+
+def _require_open_or_admin(wave) -> None:
+    """Once a wave is closed its results may be published, so only an admin may change
+    its responses, and each change is logged and shown beside its results."""
+    if wave.status == WaveStatus.CLOSED and current_user.role != Role.ADMIN:
+        abort(403)
 
 
 def _import_places(record) -> list:
@@ -400,6 +408,7 @@ def _import_places(record) -> list:
 @managers
 def import_upload(wave_id: int):
     wave = _wave_or_404(wave_id)
+    _require_open_or_admin(wave)
     form = ImportUploadForm()
     if form.validate_on_submit():
         upload = form.file.data

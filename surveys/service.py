@@ -16,11 +16,12 @@ import re
 import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
 import pandas as pd
 
-from analysis.disclosure import DisclosedTable, decide_waves, decided_table, disclose
+from analysis.disclosure import DisclosedTable, changed_after_closing, decide_waves, decided_table, disclose
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -888,6 +889,36 @@ def records_organisations(session: Session, survey: Survey) -> bool:
         .exists())) or False
 
 
+@dataclass(frozen=True)
+class LateChanges:
+    """What changed in closed waves after they closed: per wave label, the dates of each
+    change (shown on results) and the groups that stay withheld because of it."""
+
+    dates: dict[str, list[datetime]]
+    withheld: dict[str, dict[tuple, str]]
+
+
+def late_changes(session: Session, waves: list[Wave], k: int) -> LateChanges:
+    dates: dict[str, list[datetime]] = {}
+    withheld: dict[str, dict[tuple, str]] = {}
+    sector_names = dict(session.execute(select(Sector.id, Sector.name)).all())
+    for wave in waves:
+        if wave.status != WaveStatus.CLOSED or wave.closes_at is None:
+            continue
+        later = session.scalars(select(Response.submitted_at).where(
+            Response.wave_id == wave.id, Response.submitted_at > wave.closes_at).distinct()).all()
+        if not later:
+            continue
+        place_names = {p.id: p.name for p in wave.survey.places}
+        frame = pd.DataFrame(session.execute(select(Response.place_id, Response.sector_id, Response.submitted_at)
+                                             .where(Response.wave_id == wave.id)).all(),
+                             columns=["place", "sector", "submitted_at"])
+        frame["place"], frame["sector"] = frame["place"].map(place_names), frame["sector"].map(sector_names)
+        dates[wave.label] = sorted(later)
+        withheld[wave.label] = changed_after_closing(frame, wave.closes_at, k)
+    return LateChanges(dates, withheld)
+
+
 def wave_disclosure(session: Session, wave: Wave, counts: WaveCounts) -> DisclosedTable:
     """The dashboard's sector × place counts, withheld exactly as the wave's own decision
     withholds them (analysis.disclosure.decide_waves), the one every results page of this
@@ -903,7 +934,8 @@ def wave_disclosure(session: Session, wave: Wave, counts: WaveCounts) -> Disclos
         columns=["wave", "place", "sector", "organisation"],
     )
     decision = decide_waves(frame, pd.DataFrame(index=frame.index), [wave.label], survey.k_internal,
-                            survey.min_organisations, organisations_known=records_organisations(session, survey))
+                            survey.min_organisations, organisations_known=records_organisations(session, survey),
+                            changed_late=late_changes(session, [wave], survey.k_internal).withheld)
     return decided_table(counts.responses, decision[wave.label])
 
 

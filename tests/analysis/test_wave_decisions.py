@@ -8,6 +8,7 @@ from analysis.compare import Suppressed, compare, compare_by
 from analysis.disclosure import ALL, ANY_ANSWER, WITHHELD, decide_waves
 from analysis.scores import construct_scores
 
+K = 5
 CODEBOOK = pd.DataFrame({"item": ["x1", "x2"], "construct": ["trust", "trust"], "reverse": [0, 0],
                          "min": [1, 1], "max": [5, 5]})
 
@@ -109,3 +110,27 @@ def test_complements_hide_a_second_sector_where_one_would_be_given_away():
     decision = decisions_for(frame)["W1"]
     assert decision.reason("trust", ALL, "Faith") == "fewer than 5 responses"
     assert decision.reason("trust", ALL, "Education") == WITHHELD
+
+
+def test_a_group_changed_by_fewer_than_k_after_closing_stays_withheld():
+    """Padding after publication: comparing the figures before and after a late import of
+    two Funder responses would give those two away."""
+    from datetime import datetime, timedelta, timezone
+
+    from analysis.disclosure import changed_after_closing
+
+    closed = datetime(2026, 5, 1, tzinfo=timezone.utc)
+    frame = responses({"W1": {"Funder": 12, "Council": 30}})
+    late = pd.Timestamp(closed + timedelta(days=3))
+    frame = frame.assign(submitted_at=pd.Timestamp(closed - timedelta(days=1)))
+    extra = frame[frame["sector"] == "Funder"].iloc[:2].assign(response_id=["late-1", "late-2"], submitted_at=late)
+    padded = pd.concat([frame, extra], ignore_index=True)
+    changed = changed_after_closing(padded, closed, K)
+    assert set(changed) == {("Brackenford", "Funder"), ("Brackenford", ALL), (ALL, "Funder")}
+    decision = decide_waves(padded, construct_scores(padded, CODEBOOK), ["W1"], K, changed_late={"W1": changed})["W1"]
+    assert decision.reason("trust", ALL, "Funder") == f"changed by fewer than {K} responses after the wave closed"
+    # Ten at once are a group of their own: nothing extra is withheld.
+    many = frame[frame["sector"] == "Funder"].iloc[:10].assign(
+        response_id=[f"late-{i}" for i in range(10)], submitted_at=late)
+    assert changed_after_closing(pd.concat([frame, many], ignore_index=True), closed, K) == {}
+

@@ -357,3 +357,28 @@ def test_every_interval_beside_a_verdict_agrees_with_it_on_pages_and_downloads(c
     assert checked > 20
     html = page(client.get(base, query_string=query(survey)))
     assert "interval the verdict is read from" in html.select_one("#constructs thead").get_text()
+
+
+def test_a_late_import_is_shown_and_a_group_it_changed_by_a_few_stays_withheld(
+        client, make_answered_survey, make_user, login, db_session):
+    from datetime import timedelta
+
+    survey = make_answered_survey(per_sector=[14, 12, 20], sector_names=["Health", "Funder", "Housing"])
+    first = survey.waves[0]
+    funder = db_session.scalar(select(Sector).where(Sector.name == "Funder"))
+    answers = {item.code: 3 for item in first.instrument.items if item.type == "likert"}
+    for i in range(2):  # an admin's import two days after the wave closed
+        survey_service.insert_response(db_session, first, survey_service.Respondent(funder.id, survey.places[0].id),
+                                       answers, f"late-{i}", first.closes_at + timedelta(days=2))
+    db_session.flush()
+    coordinator = make_user(Role.COORDINATOR, places=survey.places)
+    login(coordinator)
+    assert client.get(f"/waves/{first.id}/import").status_code == 403  # closed: admins only
+    html = page(client.get(f"/analysis/surveys/{survey.id}", query_string=query(survey)))
+    assert "Responses to Wave 1 changed after closing on" in html.select_one("#late-changes").text
+    sectors = {row["group"]: row for row in read_csv(client.get(
+        f"/analysis/surveys/{survey.id}/constructs/trust/sectors.csv", query_string=query(survey)))}
+    assert sectors["Funder"]["withheld"] == "changed by fewer than 5 responses after the wave closed"
+    client.post("/sign-out")
+    login(make_user(Role.ADMIN))
+    assert client.get(f"/waves/{first.id}/import").status_code == 200

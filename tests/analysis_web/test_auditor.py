@@ -7,9 +7,9 @@ An evaluator sees every view a coordinator can (coordinators see a subset), so a
 the evaluator audits both. Each published figure is recorded as a linear form over
 atomic cells (wave × place × sector × construct: count and sum): counts exactly, means
 as sums within their rounding. The sector-mix check, the one nonlinear figure, is
-checked to leave out every withheld sector. What is not recorded, and why, is in
-docs/disclosure.md (standard errors, which also involve sums of squares; single
-questions, whose counts are another set of cells; trust blocks)."""
+checked to leave out every withheld sector. Single questions add their counts (their
+own cells; they publish no means). What is not recorded, and why, is in
+docs/disclosure.md (standard errors, which also involve sums of squares; trust blocks)."""
 
 from __future__ import annotations
 
@@ -76,10 +76,15 @@ def awkward(db_session, make_place, make_sector, make_organisation, make_survey)
                                              frame.responses["sector"]]).agg(["count", "sum"])
         for (wave, place, sector), row in grouped.iterrows():
             truth[(wave, place, sector, construct)] = (int(row["count"]), float(row["sum"]))
+    responses = frame.responses
+    for item in codebook["item"]:  # each question's own count: it publishes no means
+        counts = responses[item].notna().groupby([responses["wave"], responses["place"], responses["sector"]]).sum()
+        truth.update({(w, p, s, item): (int(n), 0.0) for (w, p, s), n in counts.items()})
     return survey, truth
 
 
 _names = itertools.count(1)
+
 
 
 def read_csv(response) -> list[dict]:
@@ -137,6 +142,7 @@ def test_no_withheld_group_can_be_worked_out_from_every_view(client, awkward, ma
     sectors = sorted({key[2] for key in truth})
     constructs = AUDITED
     record = Record()
+    audited_items: set[str] = set()
     base = f"/analysis/surveys/{survey.id}"
     for reference, current in itertools.combinations(waves, 2):
         for place in [None, *places.values()]:
@@ -166,6 +172,14 @@ def test_no_withheld_group_can_be_worked_out_from_every_view(client, awkward, ma
                         record.figure(cells, n, mean)
                         if r["withheld"]:
                             record.hidden(cells, r["withheld"], per_wave=False)
+                # Single questions: a count per question and wave (their own cells), no means.
+                for r in read_csv(client.get(f"{base}/constructs/{construct}/items.csv", query_string=query)):
+                    for wave, n in ((reference, r["reference_n"]), (current, r["current_n"])):
+                        cells = [(wave.label, p, s, r["item"]) for p in here for s in sectors]
+                        record.figure(cells, n, "")
+                        if not _number(n):
+                            record.hidden(cells, n)
+                        audited_items.add(r["item"])
                 for r in read_csv(client.get(f"{base}/constructs/{construct}/trend.csv", query_string=query)):
                     cells = [(r["wave"], p, s, construct) for p in here for s in sectors]
                     record.figure(cells, r["n"], r["mean"])
@@ -180,7 +194,7 @@ def test_no_withheld_group_can_be_worked_out_from_every_view(client, awkward, ma
 
     problems = []
     for wave in {cell[0] for group in record.withheld for cell in group}:
-        for construct in constructs:
+        for construct in [*constructs, *sorted(audited_items)]:
             # A group withheld in one comparison only because the other wave withholds it
             # is shown in other views: the groups to protect are those no view shows.
             targets = [group for group in record.withheld if group not in record.published

@@ -382,3 +382,21 @@ def test_a_late_import_is_shown_and_a_group_it_changed_by_a_few_stays_withheld(
     client.post("/sign-out")
     login(make_user(Role.ADMIN))
     assert client.get(f"/waves/{first.id}/import").status_code == 200
+
+
+def test_an_open_wave_shows_no_results_so_padding_it_reveals_nothing(
+        client, make_answered_survey, evaluator, db_session):
+    """The pen-test padded an open wave's small group with open-link answers and read the
+    originals off the new mean. Open waves now show counts only: no page computes them."""
+    from surveys.models import WaveRole
+
+    survey = make_answered_survey(per_sector=[14, 12, 20], sector_names=["Health", "Funder", "Housing"])
+    third = survey_service.clone_wave(db_session, survey, "Wave 3", WaveRole.FOLLOW_UP)
+    survey_service.open_wave(db_session, third, actor=None)
+    add_responses(db_session, survey, survey.places[0], "Funder", 12, waves=[third])
+    html = page(client.get(f"/analysis/surveys/{survey.id}"))
+    assert "Wave 3" not in html.select_one("#current").text  # not offered
+    chosen = query(survey, current=third.id)
+    assert client.get(f"/analysis/surveys/{survey.id}/constructs.csv", query_string=chosen).status_code == 404
+    assert client.get(f"/analysis/surveys/{survey.id}/constructs/trust/trend.csv",
+                      query_string=query(survey)).get_data(as_text=True).count("Wave 3") == 0

@@ -1,0 +1,427 @@
+"""The briefing "Are the gains holding?": one selection's results at the public threshold,
+built once into frozen dataclasses that one template renders to HTML (the preview) and
+to PDF.
+
+A briefing is read by people without accounts, so every figure in it comes from results
+computed at the survey's public threshold (k_briefing, 10 by default), whose per-wave
+decisions refine the internal ones (everything withheld on the Results pages stays
+withheld here), and every count is rounded to the nearest 5. Figures are read through
+analysis.routes' Results and its cache; nothing here decides disclosure itself.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import shlex
+import unicodedata
+from dataclasses import dataclass, replace
+from functools import cached_property
+from typing import ClassVar
+
+from analysis import tables
+from analysis.disclosure import ANY_ANSWER, decide_waves, round_public
+from analysis.routes import CachedResults, Results, Selection
+from analysis.scores import construct_scores
+from core import db
+from surveys import exports, service as surveys
+from surveys.models import Survey
+
+# The order of the headline's counts after the slipping constructs it names.
+COUNTED = ("holding", "improving", "cant_tell", "too_few")
+COUNT_WORDS = {"holding": "holding", "improving": "improving", "cant_tell": "can't tell yet",
+               "too_few": "too few responses"}
+NAMED_AT_MOST = 3
+
+
+# --- results at the public threshold -----------------------------------------------------
+
+
+class PublicSurvey:
+    """The survey as a briefing reads it: the same survey, with its public threshold in
+    the place Results reads its threshold from (k_internal), so every figure, guard and
+    cache key of the briefing is at k_briefing."""
+
+    def __init__(self, survey: Survey):
+        self._survey = survey
+
+    def __getattr__(self, name: str):
+        return getattr(self._survey, name)
+
+    @property
+    def k_internal(self) -> int:
+        return self._survey.k_briefing
+
+
+class PublicResults(CachedResults):
+    """Results at the public threshold, cached apart from the internal figures.
+
+    An adapter until analysis.routes.Results takes the threshold itself: Results decides
+    each wave at `survey.k_internal` and never refines a stricter decision, so this
+    builds the public decision from the internal one (decide_waves' `stricter_than`, as
+    docs/disclosure.md requires) and hands it to a Results over PublicSurvey."""
+
+    def __init__(self, selection: Selection):
+        self.internal = selection
+        super().__init__(replace(selection, survey=PublicSurvey(selection.survey)))
+
+    @cached_property
+    def computed(self) -> Results:
+        internal = Results(self.internal)
+        everyone = internal.data.responses
+        waves = list(self.selection.waves)
+        decisions = decide_waves(
+            everyone, construct_scores(everyone, internal.codebook), [w.label for w in waves],
+            self.k, self.min_organisations, stricter_than=internal.decisions,
+            organisations_known=surveys.records_organisations(db.session(), self.internal.survey),
+            changed_late=surveys.late_changes(db.session(), waves, self.k).withheld)
+        return Results(self.selection, internal.data, decisions=decisions)
+
+    def place_withheld(self, wave: str) -> str | None:
+        """Why the place's number of responses to a wave is withheld, if it is (a whole
+        wave's number never is)."""
+        place = self.selection.place
+        if place is None:
+            return None
+        # "" rather than None: the cache keeps no None, and the figure would be computed again
+        reason = self._cached("place_withheld",
+                              lambda: self.computed.decisions[wave].reason(ANY_ANSWER, place.name) or "", wave)
+        return reason or None
+
+    def _cached(self, name, compute, *args):
+        # Apart from the Results pages' figures even where both thresholds are equal: the
+        # public decision is refined from the internal one, so it may withhold more.
+        return super()._cached(f"briefing-{name}", compute, *args)
+
+
+# --- the briefing ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Tile:
+    """A verdict as shape, colour and word: the shape and the word carry the meaning, so
+    it reads in greyscale."""
+
+    name: str
+    verdict: str  # a key of analysis.tables.VERDICTS
+    shape: str
+    word: str
+    colour: str
+    withheld: str | None = None  # the words shown instead of a verdict
+
+    @classmethod
+    def of(cls, name: str, verdict: str, withheld: str | None = None) -> Tile:
+        v = tables.VERDICTS[verdict]
+        return cls(name, verdict, v.shape, v.word, v.colour, withheld)
+
+
+@dataclass(frozen=True)
+class WaveCount:
+    label: str
+    responses: int | str  # rounded to 5, or the words that say why it is withheld
+    response_rate: str  # "62%", or "not known" where the wave used open links
+
+
+@dataclass(frozen=True)
+class Headline:
+    partial: ClassVar[str] = "briefings/sections/headline.html"
+    title: ClassVar[str] = "Are the gains holding?"
+    sentence: str
+    tiles: tuple[Tile, ...]
+    waves: tuple[WaveCount, ...]
+    change_chart: str  # a data: URL
+    reference: str
+    current: str
+
+
+@dataclass(frozen=True)
+class TrendChart:
+    name: str
+    chart: str  # a data: URL
+    points: tuple[tuple[str, str], ...]  # (wave, "mean (n)" or the withheld words), for the chart's text
+
+
+@dataclass(frozen=True)
+class Trends:
+    partial: ClassVar[str] = "briefings/sections/trends.html"
+    title: ClassVar[str] = "Trend across all waves"
+    charts: tuple[TrendChart, ...]
+
+
+@dataclass(frozen=True)
+class SectorPanel:
+    name: str  # the construct
+    tiles: tuple[Tile, ...]  # one per sector, its name in Tile.name
+
+
+@dataclass(frozen=True)
+class Sectors:
+    partial: ClassVar[str] = "briefings/sections/sectors.html"
+    title: ClassVar[str] = "By sector"
+    panels: tuple[SectorPanel, ...]
+
+
+@dataclass(frozen=True)
+class TrustRow:
+    rater: str
+    cells: tuple[tuple[str, str], ...]  # (text, shade class) per target sector
+
+
+@dataclass(frozen=True)
+class Trust:
+    partial: ClassVar[str] = "briefings/sections/trust.html"
+    title: ClassVar[str] = "Trust between sectors"
+    wave: str
+    sectors: tuple[str, ...]
+    rows: tuple[TrustRow, ...]
+
+
+@dataclass(frozen=True)
+class Actions:
+    partial: ClassVar[str] = "briefings/sections/actions.html"
+    title: ClassVar[str] = "You said, we did"
+
+
+@dataclass(frozen=True)
+class Caveats:
+    partial: ClassVar[str] = "briefings/sections/caveats.html"
+    title: ClassVar[str] = "How to read this briefing"
+    k: int
+    reference: str
+    current: str
+    margins: tuple[tuple[str, str], ...]  # (construct, margin)
+    margin_changes: tuple[str, ...]
+    instrument: str
+    changed_questions: tuple[str, ...]
+    mix_differs: tuple[str, ...]  # constructs whose sector-mix check reaches another verdict
+    panel_share: str | None  # "about 40%", or None where no panel could be shown
+
+
+@dataclass(frozen=True)
+class AppendixRow:
+    name: str
+    verdict: str
+    reference_n: int | str
+    current_n: int | str
+    reference_mean: float | None
+    current_mean: float | None
+    difference: float | None
+    interval: tuple[float, float] | None
+    withheld: str | None
+
+
+@dataclass(frozen=True)
+class Appendix:
+    partial: ClassVar[str] = "briefings/sections/appendix.html"
+    title: ClassVar[str] = "Appendix: every figure"
+    reference: str
+    current: str
+    rows: tuple[AppendixRow, ...]
+    command: str
+    responses_file: str
+    responses_sha256: str
+
+
+Section = Headline | Trends | Sectors | Trust | Actions | Caveats | Appendix
+
+
+@dataclass(frozen=True)
+class Briefing:
+    survey: str
+    run_by: str
+    where: str
+    reference: str
+    current: str
+    k: int  # the public threshold every figure was withheld at
+    sections: tuple[Section, ...]
+
+    @property
+    def title(self) -> str:
+        return f"Are the gains holding? {self.survey}: {self.where}, {self.current} against {self.reference}"
+
+    @property
+    def headline(self) -> Headline:
+        return next(s for s in self.sections if isinstance(s, Headline))
+
+
+def data_url(svg: bytes) -> str:
+    """A chart inlined, so the PDF fetches nothing and the preview needs no second request."""
+    return "data:image/svg+xml;base64," + base64.b64encode(svg).decode("ascii")
+
+
+def public_count(n: int | str) -> int | str:
+    return n if isinstance(n, str) else round_public(n)
+
+
+def headline_sentence(verdicts: list[tuple[str, str]]) -> str:
+    """From (construct name, verdict) pairs: the slipping constructs first (at most three
+    by name), then how many of the rest hold, improve, can't tell yet or have too few."""
+    total = len(verdicts)
+    slipping = [name for name, verdict in verdicts if verdict == "slipping"]
+    if not slipping:
+        opening = "Nothing is slipping"
+    elif len(slipping) <= NAMED_AT_MOST:
+        names = slipping[0] if len(slipping) == 1 else ", ".join(slipping[:-1]) + " and " + slipping[-1]
+        opening = f"{names} {'is' if len(slipping) == 1 else 'are'} slipping"
+    else:
+        others = len(slipping) - NAMED_AT_MOST
+        opening = f"{', '.join(slipping[:NAMED_AT_MOST])} and {others} more are slipping"
+    counts = [(sum(v == verdict for _, v in verdicts), verdict) for verdict in COUNTED]
+    parts = []
+    for n, verdict in [(n, verdict) for n, verdict in counts if n]:
+        if not parts:
+            parts.append(f"{n} of {total} {'is' if n == 1 else 'are'} {COUNT_WORDS[verdict]}")
+        else:
+            parts.append(f"{n} {COUNT_WORDS[verdict]}")
+    return f"{opening}; {', '.join(parts)}." if parts else f"{opening}."
+
+
+def slug(text: str) -> str:
+    """ASCII, lower case, words joined by hyphens: a file name anyone's system accepts."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+
+
+def filename(selection: Selection) -> str:
+    s = selection
+    place = slug(s.place.name) if s.place else "all-places"
+    reference = slug(s.reference.label) or f"wave-{s.reference.number}"
+    current = slug(s.current.label) or f"wave-{s.current.number}"
+    return f"{place or 'place'}-{reference}-to-{current}.pdf"
+
+
+def compare_command(selection: Selection, results: CachedResults) -> str:
+    """The `holdfast compare` command exactly as the Results page prints it."""
+    s = selection
+    words = [f"holdfast compare survey-{s.survey.id}-responses.csv --codebook survey-{s.survey.id}-codebook.csv",
+             f"--reference {shlex.quote(s.reference.label)} --current {shlex.quote(s.current.label)}"]
+    if s.baseline:
+        words.append(f"--baseline {shlex.quote(s.baseline.label)}")
+    words.append("--margins " + ",".join(f"{code}={margin}" for code, margin in results.margins.items()))
+    if results.min_n != 10:
+        words.append(f"--min-n {results.min_n}")
+    words.append("--format json")
+    return " ".join(words)
+
+
+def responses_digest(survey: Survey) -> str:
+    """The SHA-256 of the responses file the Results page's "Run the comparison yourself"
+    link downloads (surveys.routes.export_for_compare, without panel keys)."""
+    responses, _ = exports.compare_files(surveys.responses_frame(db.session(), list(survey.waves)), False)
+    return hashlib.sha256(responses).hexdigest()
+
+
+def build(selection: Selection) -> Briefing:
+    results = PublicResults(selection)
+    rows = results.construct_rows
+    return Briefing(
+        survey=selection.survey.name, run_by=selection.survey.run_by, where=selection.where,
+        reference=selection.reference.label, current=selection.current.label, k=results.k,
+        sections=(
+            _headline(selection, results, rows), _trends(results), _sectors(results), _trust(selection, results),
+            Actions(), _caveats(selection, results, rows), _appendix(selection, results, rows),
+        ),
+    )
+
+
+def _headline(selection: Selection, results: PublicResults, rows: list[dict]) -> Headline:
+    names = results.names
+    return Headline(
+        sentence=headline_sentence([(names[r["construct"]], r["verdict"]) for r in rows]),
+        tiles=tuple(Tile.of(names[r["construct"]], r["verdict"], r["withheld"]) for r in rows),
+        waves=tuple(_wave_count(selection, results, wave) for wave in selection.waves),
+        change_chart=data_url(results.change_svg()),
+        reference=selection.reference.label, current=selection.current.label,
+    )
+
+
+def _wave_count(selection: Selection, results: PublicResults, wave) -> WaveCount:
+    counts = surveys.wave_counts(db.session(), wave)
+    place = selection.place.name if selection.place else None
+    responses = counts.responses if place is None else counts.responses[[place]]
+    withheld = results.place_withheld(wave.label)
+    sent = int((counts.invitations if place is None else counts.invitations[[place]]).to_numpy().sum())
+    used = int((counts.invitations_used if place is None else counts.invitations_used[[place]]).to_numpy().sum())
+    rate = f"{round(100 * used / sent)}%" if sent and not withheld else "not known"
+    return WaveCount(wave.label, withheld or round_public(int(responses.to_numpy().sum())), rate)
+
+
+def _trends(results: PublicResults) -> Trends:
+    charts = []
+    for construct in results.constructs:
+        points = tuple(
+            (row["wave"], row["withheld"] or ("no responses" if row["mean"] is None
+                                              else f"{row['mean']:.2f} ({round_public(row['n'])} responses)"))
+            for row in results.trend_rows(construct.code))
+        charts.append(TrendChart(construct.name, data_url(results.trend_svg(construct)), points))
+    return Trends(tuple(charts))
+
+
+def _sectors(results: PublicResults) -> Sectors:
+    panels = []
+    for construct in results.constructs:
+        tiles = tuple(Tile.of(row["group"], row["verdict"], row["withheld"])
+                      for row in results.sector_rows(construct.code))
+        panels.append(SectorPanel(construct.name, tiles))
+    return Sectors(tuple(panels))
+
+
+def _trust(selection: Selection, results: PublicResults) -> Trust:
+    network = results.network
+    wave = network.wave(selection.current.label) if any(
+        w.wave == selection.current.label for w in network.waves) else None
+    if wave is None:
+        return Trust(selection.current.label, (), ())
+    sectors = network.sectors
+    rows = []
+    for rater in sectors:
+        cells = []
+        for target in sectors:
+            block = next((b for b in wave.blocks if b.rater == rater and b.target == target), None)
+            if block is None or (block.mean is None and not block.withheld):
+                cells.append(("–", "none"))
+            elif block.withheld:
+                cells.append((block.withheld, "withheld"))
+            else:  # four shades over the 1–4 scale; the figure itself is printed too
+                cells.append((f"{block.mean:.1f}", f"shade-{min(4, max(1, int(block.mean)))}"))
+        rows.append(TrustRow(rater, tuple(cells)))
+    return Trust(selection.current.label, sectors, tuple(rows))
+
+
+def _caveats(selection: Selection, results: PublicResults, rows: list[dict]) -> Caveats:
+    names = results.names
+    changes = tuple(
+        f"{c.construct.name}: {c.old_margin:.2f} to {c.new_margin:.2f} on {c.changed_at.strftime('%-d %B %Y')}"
+        for c in surveys.margin_changes(db.session(), selection.survey))
+    broken = surveys.items_breaking_trend([selection.reference, selection.current])
+    changed = tuple(item.text for item in selection.current.instrument.items if item.code in broken)
+    instrument = selection.current.instrument
+    shares = [r["panel"].n_pairs / r["current_n"] for r in rows
+              if r.get("panel") and isinstance(r.get("current_n"), int) and r["current_n"]]
+    return Caveats(
+        k=results.k, reference=selection.reference.label, current=selection.current.label,
+        margins=tuple((names[code], f"{margin:.2f}") for code, margin in results.margins.items()),
+        margin_changes=changes,
+        instrument=f"{instrument.name}, version {instrument.version}",
+        changed_questions=changed,
+        mix_differs=tuple(names[r["construct"]] for r in rows if r.get("adjusted_disagrees")),
+        # Rounded to 5 points, like every public count, so no count can be worked back.
+        panel_share=f"about {round_public(round(100 * max(shares)))}%" if shares else None,
+    )
+
+
+def _appendix(selection: Selection, results: PublicResults, rows: list[dict]) -> Appendix:
+    names = results.names
+    return Appendix(
+        reference=selection.reference.label, current=selection.current.label,
+        rows=tuple(AppendixRow(
+            name=names[r["construct"]], verdict=tables.VERDICTS[r["verdict"]].word,
+            reference_n=public_count(r["reference_n"]), current_n=public_count(r["current_n"]),
+            reference_mean=r.get("reference_mean"), current_mean=r.get("current_mean"),
+            difference=r.get("difference"), interval=r.get("ci_simultaneous"), withheld=r.get("withheld"),
+        ) for r in rows),
+        command=compare_command(selection, results),
+        responses_file=f"survey-{selection.survey.id}-responses.csv",
+        responses_sha256=responses_digest(selection.survey),
+    )

@@ -114,7 +114,7 @@ def build_path(rule, values) -> str:
             value = "govuk-frontend.min.js"
         elif rule.endpoint.startswith("surveys.token_") and argument == "token":
             value = values["respondent_token"]
-        elif rule.endpoint.startswith("analysis.") and argument == "survey_id":
+        elif rule.endpoint.startswith(("analysis.", "briefings.")) and argument == "survey_id":
             value = values["answered_survey_id"]
         else:
             value = values[argument]
@@ -205,7 +205,7 @@ def test_results_for_a_place_or_all_places_with_every_role(app, spanning_objects
     and no other's, nor all places' together; admins and evaluators see any."""
     values, users, _, own, unassigned = spanning_objects
     rules = [rule for rule, method in routes(app) if method == "GET" and "survey_id" in rule.arguments
-             and rule.endpoint.startswith("analysis.")]
+             and rule.endpoint.startswith(("analysis.", "briefings."))]
     assert len(rules) > 5
     for identity in IDENTITIES:
         client = app.test_client()

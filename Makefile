@@ -49,7 +49,7 @@ instance/config.py: | $(VENV)/.installed
 # Browser tests drive Debian's chromium (never a downloaded browser).
 chromium:
 	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; }
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium fonts-dejavu-core; }
 
 clean:
 	rm -rf $(VENV) node_modules static/build .pytest_cache

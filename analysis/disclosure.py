@@ -217,6 +217,12 @@ def decide_waves(
     organisation = responses["organisation"] if "organisation" in responses.columns else None
     known = organisations_recorded(organisation) if organisations_known is None else organisations_known
     places, sectors = sorted(place.unique()), sorted(sector.unique())
+    # Integer codes once, so each table below is a bincount rather than a group-by.
+    codes = _Codes(
+        pd.Categorical(place, categories=places).codes, pd.Categorical(sector, categories=sectors).codes,
+        pd.factorize(organisation)[0] + 1 if known else None,  # 0: no organisation named, one more
+        places, sectors,
+    )
     decisions = {}
     for wave in waves:
         in_wave = (responses["wave"] == wave).to_numpy()
@@ -235,35 +241,44 @@ def decide_waves(
                 # figure there is better than another place's.
                 forced.update({key[1:]: reason for key, reason in withheld.items()
                                if key[0] == ANY_ANSWER and key[1:] not in forced and reason != WITHHELD})
-            table = _linked_table(place[rows], sector[rows], None if organisation is None else organisation[rows],
-                                  places, sectors, known)
+            table = codes.table(rows)
             for cell, reason in _protect(table, k, min_organisations, forced, construct == ANY_ANSWER).items():
                 withheld[(construct, *cell)] = reason
         decisions[wave] = WaveDecision(wave, k, withheld, known)
     return decisions
 
 
-def _distinct(organisation: pd.Series | None, by: list, known: bool) -> pd.Series | None:
-    """Distinct organisations per group, those without one counting as one more."""
-    if not known:
-        return None
-    named = organisation.groupby(by, observed=True).nunique()
-    unnamed = organisation.isna().groupby(by, observed=True).any().astype(int)
-    return named.add(unnamed, fill_value=0)
+@dataclass(frozen=True)
+class _Codes:
+    """Each response's place, sector and organisation as integer codes."""
+
+    place: np.ndarray
+    sector: np.ndarray
+    organisation: np.ndarray | None  # 0 for none named; None when the rule is skipped
+    places: list
+    sectors: list
+
+    def table(self, rows: np.ndarray) -> dict:
+        """Counts per place × sector of these rows, with distinct organisations per cell,
+        per place, per sector and overall where the rule applies."""
+        shape = (len(self.places), len(self.sectors))
+        cell = self.place[rows] * shape[1] + self.sector[rows]
+        counts = np.bincount(cell, minlength=shape[0] * shape[1]).reshape(shape)
+        table = {"counts": pd.DataFrame(counts, index=self.places, columns=self.sectors)}
+        if self.organisation is not None:
+            organisation = self.organisation[rows]
+            table["cells"] = pd.DataFrame(_distinct(cell, organisation, shape[0] * shape[1]).reshape(shape),
+                                          index=self.places, columns=self.sectors)
+            table["places"] = pd.Series(_distinct(self.place[rows], organisation, shape[0]), index=self.places)
+            table["sectors"] = pd.Series(_distinct(self.sector[rows], organisation, shape[1]), index=self.sectors)
+            table["all"] = len(np.unique(organisation))
+        return table
 
 
-def _linked_table(place, sector, organisation, places, sectors, known) -> dict:
-    counts = pd.crosstab(place, sector).reindex(index=places, columns=sectors, fill_value=0)
-    table = {"counts": counts}
-    if known:
-        frame = pd.DataFrame({"place": place, "sector": sector, "organisation": organisation})
-        org = frame["organisation"]
-        table["cells"] = _distinct(org, [frame["place"], frame["sector"]], True).unstack().reindex(
-            index=places, columns=sectors).fillna(0)
-        table["places"] = _distinct(org, [frame["place"]], True).reindex(places).fillna(0)
-        table["sectors"] = _distinct(org, [frame["sector"]], True).reindex(sectors).fillna(0)
-        table["all"] = (org.nunique() + int(org.isna().any())) if len(org) else 0
-    return table
+def _distinct(group: np.ndarray, organisation: np.ndarray, size: int) -> np.ndarray:
+    """Distinct organisation codes per group (code 0, none named, counts as one)."""
+    pairs = np.unique(group.astype(np.int64) * (int(organisation.max(initial=0)) + 1) + organisation)
+    return np.bincount(pairs // (int(organisation.max(initial=0)) + 1), minlength=size)
 
 
 def _protect(table: dict, k: int, min_organisations: int, forced: dict, total_public: bool) -> dict:

@@ -118,11 +118,11 @@ class Results:
     would give that place's figure away."""
 
     def __init__(self, selection: Selection, data: surveys.TidyData | None = None, guarded: bool = True,
-                 decisions: dict[str, WaveDecision] | None = None):
+                 decisions: dict[str, WaveDecision] | None = None, k: int | None = None):
         self.selection = selection
         self.guarded = guarded  # False for the other places' own figures, used only to guard this one
         survey = selection.survey
-        self.k = survey.k_internal
+        self.k = k or survey.k_internal  # a briefing passes the public threshold
         self.min_organisations = survey.min_organisations
         self.min_n = max(DEFAULT_MIN_N, self.k)
         self.data = data or surveys.responses_frame(db.session(), list(selection.waves))
@@ -152,20 +152,24 @@ class Results:
 
     @cached_property
     def decisions(self) -> dict[str, WaveDecision]:
-        """Each wave's withheld cells, decided over every place's responses."""
+        """Each wave's withheld cells, decided over every place's responses; above the
+        internal threshold, refined from the internal decision, so nothing withheld on
+        the results pages is shown anywhere else."""
         if self._decisions is None:
             everyone = self.data.responses
-            self._decisions = decide_waves(
-                everyone, construct_scores(everyone, self.codebook), [w.label for w in self.selection.waves],
-                self.k, self.min_organisations,
-                organisations_known=surveys.records_organisations(db.session(), self.selection.survey),
-                changed_late=self.late.withheld)
-        return self._decisions
+            scores = construct_scores(everyone, self.codebook)
+            waves = [w.label for w in self.selection.waves]
+            known = surveys.records_organisations(db.session(), self.selection.survey)
+            internal = self.selection.survey.k_internal
 
-    @cached_property
-    def late(self) -> surveys.LateChanges:
-        """Changes made to the waves after they closed (admins' imports)."""
-        return surveys.late_changes(db.session(), list(self.selection.waves), self.k)
+            def decide(k: int, stricter_than=None) -> dict[str, WaveDecision]:
+                return decide_waves(everyone, scores, waves, k, self.min_organisations, stricter_than=stricter_than,
+                                    organisations_known=known,
+                                    changed_late=surveys.late_changes(db.session(), list(self.selection.waves),
+                                                                      k).withheld)
+
+            self._decisions = decide(internal) if self.k == internal else decide(self.k, decide(internal))
+        return self._decisions
 
     def _withheld(self, construct: str, wave: str, sector: str | None = None) -> str | None:
         return self.decisions[wave].reason(construct, self.place, sector) if wave in self.decisions else None
@@ -175,7 +179,8 @@ class Results:
         if self.selection.place is None or not self.guarded:
             return []
         return [
-            Results(replace(self.selection, place=place), self.data, guarded=False, decisions=self.decisions)
+            Results(replace(self.selection, place=place), self.data, guarded=False, decisions=self.decisions,
+                    k=self.k)
             for place in self.selection.survey.places if place != self.selection.place
         ]
 
@@ -356,7 +361,7 @@ def data_version(survey: Survey) -> str:
     return hashlib.sha256(repr(parts).encode()).hexdigest()
 
 
-def _cache_key(selection: Selection, name: tuple) -> str:
+def _cache_key(selection: Selection, name: tuple, k: int) -> str:
     """The key of figures `name` of this selection: the survey, the waves compared, the
     place (or all), thresholds and margins, the data's and the engine's versions."""
     s, survey = selection, selection.survey
@@ -365,21 +370,21 @@ def _cache_key(selection: Selection, name: tuple) -> str:
         versions[survey.id] = data_version(survey)
     parts = (
         ENGINE_VERSION, CODE_VERSION, survey.id, s.reference.id, s.current.id, s.baseline.id if s.baseline else None,
-        s.place.id if s.place else "all", tuple(w.id for w in s.waves), survey.k_internal,
+        s.place.id if s.place else "all", tuple(w.id for w in s.waves), k,
         survey.min_organisations, sorted((m.construct_id, m.margin) for m in survey.margins),
         versions[survey.id], name,
     )
     return f"results/{survey.id}/{hashlib.sha256(repr(parts).encode()).hexdigest()}"
 
 
-def cached_rows(selection: Selection, name: str | tuple, compute: Callable[[], Any]) -> Any:
+def cached_rows(selection: Selection, name: str | tuple, compute: Callable[[], Any], k: int | None = None) -> Any:
     """The figures `name` (plain picklable data) of this selection: from the cache if they
     were computed from the same data before, else computed now and kept.
 
     Callers check who may see the survey first (survey_or_404, the role) and only then ask
     here. A cache that cannot be reached costs speed, never a page: the figures are
     computed instead."""
-    key = _cache_key(selection, name if isinstance(name, tuple) else (name,))
+    key = _cache_key(selection, name if isinstance(name, tuple) else (name,), k or selection.survey.k_internal)
     try:
         found = cache.get(key)
     except Exception:  # noqa: BLE001 - any failure of the store (Redis down, a bad file)
@@ -403,19 +408,19 @@ class CachedResults:
     So a page whose figures are cached reads no responses, and a chart reuses the figures
     its page computed."""
 
-    def __init__(self, selection: Selection):
+    def __init__(self, selection: Selection, k: int | None = None):
         self.selection = selection
         survey = selection.survey
-        self.k = survey.k_internal
+        self.k = k or survey.k_internal  # a briefing passes the public threshold
         self.min_organisations = survey.min_organisations
         self.min_n = max(DEFAULT_MIN_N, self.k)
 
     @cached_property
     def computed(self) -> Results:
-        return Results(self.selection)
+        return Results(self.selection, k=self.k)
 
     def _cached(self, name: str, compute: Callable[[], Any], *args) -> Any:
-        return cached_rows(self.selection, (name, *args), compute)
+        return cached_rows(self.selection, (name, *args), compute, self.k)
 
     @cached_property
     def _outline(self) -> dict:

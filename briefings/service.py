@@ -16,14 +16,12 @@ import hashlib
 import re
 import shlex
 import unicodedata
-from dataclasses import dataclass, replace
-from functools import cached_property
+from dataclasses import dataclass
 from typing import ClassVar
 
 from analysis import tables
-from analysis.disclosure import ANY_ANSWER, decide_waves, round_public
-from analysis.routes import CachedResults, Results, Selection
-from analysis.scores import construct_scores
+from analysis.disclosure import ANY_ANSWER, round_public
+from analysis.routes import CachedResults, Selection
 from core import db
 from surveys import exports, service as surveys
 from surveys.models import Survey
@@ -38,45 +36,12 @@ NAMED_AT_MOST = 3
 # --- results at the public threshold -----------------------------------------------------
 
 
-class PublicSurvey:
-    """The survey as a briefing reads it: the same survey, with its public threshold in
-    the place Results reads its threshold from (k_internal), so every figure, guard and
-    cache key of the briefing is at k_briefing."""
-
-    def __init__(self, survey: Survey):
-        self._survey = survey
-
-    def __getattr__(self, name: str):
-        return getattr(self._survey, name)
-
-    @property
-    def k_internal(self) -> int:
-        return self._survey.k_briefing
-
-
 class PublicResults(CachedResults):
-    """Results at the public threshold, cached apart from the internal figures.
-
-    An adapter until analysis.routes.Results takes the threshold itself: Results decides
-    each wave at `survey.k_internal` and never refines a stricter decision, so this
-    builds the public decision from the internal one (decide_waves' `stricter_than`, as
-    docs/disclosure.md requires) and hands it to a Results over PublicSurvey."""
+    """Results at the survey's public threshold (k_briefing), whose decision refines the
+    internal one (analysis.routes.Results), with the one figure only a briefing needs."""
 
     def __init__(self, selection: Selection):
-        self.internal = selection
-        super().__init__(replace(selection, survey=PublicSurvey(selection.survey)))
-
-    @cached_property
-    def computed(self) -> Results:
-        internal = Results(self.internal)
-        everyone = internal.data.responses
-        waves = list(self.selection.waves)
-        decisions = decide_waves(
-            everyone, construct_scores(everyone, internal.codebook), [w.label for w in waves],
-            self.k, self.min_organisations, stricter_than=internal.decisions,
-            organisations_known=surveys.records_organisations(db.session(), self.internal.survey),
-            changed_late=surveys.late_changes(db.session(), waves, self.k).withheld)
-        return Results(self.selection, internal.data, decisions=decisions)
+        super().__init__(selection, k=selection.survey.k_briefing)
 
     def place_withheld(self, wave: str) -> str | None:
         """Why the place's number of responses to a wave is withheld, if it is (a whole
@@ -88,11 +53,6 @@ class PublicResults(CachedResults):
         reason = self._cached("place_withheld",
                               lambda: self.computed.decisions[wave].reason(ANY_ANSWER, place.name) or "", wave)
         return reason or None
-
-    def _cached(self, name, compute, *args):
-        # Apart from the Results pages' figures even where both thresholds are equal: the
-        # public decision is refined from the internal one, so it may withhold more.
-        return super()._cached(f"briefing-{name}", compute, *args)
 
 
 # --- the briefing ------------------------------------------------------------------------

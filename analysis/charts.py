@@ -76,8 +76,8 @@ def change_svg(rows: list[dict], names: dict[str, str]) -> bytes:
         axes.invert_yaxis()
         reach = max([abs(v) for row in tested for v in row["ci_simultaneous"]] + [row["margin"] for row in rows] + [0.1])
         axes.set_xlim(-reach * 1.15, reach * 1.15)
-        axes.set_xlabel("Change since the reference wave, with the interval each verdict is read from\n"
-                        "(shaded: the margin)", color=INK)
+        axes.set_xlabel("Change since the reference wave\n(the interval each verdict is read from;\nshaded: the margin)",
+                        color=INK)
         axes.spines[["top", "right"]].set_visible(False)
         return svg_bytes(figure)
     finally:

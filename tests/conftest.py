@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import create_engine, event, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.security import generate_password_hash
@@ -294,3 +294,19 @@ def pytest_terminal_summary(terminalreporter) -> None:
     }
     for where, number in lines.items():
         terminalreporter.write_line(f"holdfast: {number} tests passed {where}")
+
+
+def statements_during(app, request) -> tuple:
+    """The response to `request()` and the SQL the app's engine runs meanwhile."""
+    seen = []
+
+    def record(_conn, _cursor, statement, *_args):
+        seen.append(statement)
+
+    engine = app.extensions["db_engine"]
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        response = request()
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    return response, seen

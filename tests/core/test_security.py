@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from bs4 import BeautifulSoup
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from app import create_app
 from core import service
@@ -16,7 +16,7 @@ from surveys import importing
 from surveys import service as survey_service
 from core.models import Organisation, Place, Role
 from core.security import ANYONE
-from tests.conftest import TEST_PASSWORD, base_test_config, sign_in
+from tests.conftest import TEST_PASSWORD, base_test_config, sign_in, statements_during
 
 IDENTITIES = ["anonymous", *Role]
 ALWAYS_PUBLIC = {"static"}  # Flask's own static files
@@ -342,22 +342,6 @@ def form_fields(html: str, path: str) -> dict[str, str]:
         else:
             fields[field["name"]] = field.get("value", "")
     return fields
-
-
-def statements_during(app, request) -> list[str]:
-    """The SQL the app's engine runs while `request()` is made."""
-    seen = []
-
-    def record(_conn, _cursor, statement, *_args):
-        seen.append(statement)
-
-    engine = app.extensions["db_engine"]
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        response = request()
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
-    return response, seen
 
 
 @pytest.mark.parametrize("rule_text", POST_RULES)

@@ -5,11 +5,10 @@ import re
 
 import pytest
 from bs4 import BeautifulSoup
-from sqlalchemy import event
 
 from surveys import service
 from surveys.models import Draft
-from tests.conftest import count
+from tests.conftest import count, statements_during
 
 WRITES = re.compile(r"^\s*(INSERT|UPDATE|DELETE)\b", re.IGNORECASE)
 
@@ -24,19 +23,8 @@ def token(db_session, make_survey) -> str:
 
 def writes_during(app, request):
     """The response to `request()` and the writing SQL statements run meanwhile."""
-    writes = []
-
-    def record(_conn, _cursor, statement, *_args):
-        if WRITES.match(statement):
-            writes.append(statement)
-
-    engine = app.extensions["db_engine"]
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        response = request()
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
-    return response, writes
+    response, statements = statements_during(app, request)
+    return response, [statement for statement in statements if WRITES.match(statement)]
 
 
 def checked(response) -> list[str]:

@@ -316,3 +316,30 @@ def _mean_range(a_ub, b_ub, size, n_row, sum_row) -> tuple[float, float]:
         assert solved.status == 0, solved.message
         result.append(sign * solved.fun)
     return result[0], result[1]
+
+
+def test_the_pen_tests_subtraction_across_two_views_no_longer_isolates_faith(client, awkward, make_user, login):
+    """Finding 2: comparing Wave 1 → 3 hid Faith and Education, Wave 2 → 3 hid Faith and
+    Business, and the headline minus what each view showed gave Faith's Wave 3 exactly.
+    Now what Wave 3 withholds is the same in both views, and whatever the two views show
+    of Wave 3 leaves at least two groups with answers unaccounted for."""
+    survey = awkward.survey
+    login(make_user(Role.EVALUATOR))
+    north = awkward.places["North"]
+    first, second, third = survey.waves
+    shown_in_third: dict[str, float] = {}
+    hidden_by_view = []
+    for reference in (first, second):
+        query = {"reference": reference.id, "current": third.id, "baseline": "", "place": north.id}
+        rows = read_csv(client.get(f"/analysis/surveys/{survey.id}/constructs/trust/sectors.csv", query_string=query))
+        hidden_by_view.append({r["group"] for r in rows if r["withheld"]})
+        shown_in_third.update({r["group"]: float(r["current_n"]) for r in rows if not r["withheld"]})
+        headline = next(r for r in read_csv(client.get(f"/analysis/surveys/{survey.id}/constructs.csv",
+                                                       query_string=query)) if r["construct"] == "trust")
+    faith = awkward.sectors["Faith"]
+    assert all(faith in hidden for hidden in hidden_by_view)
+    unaccounted = [s for s in awkward.sectors.values() if s not in shown_in_third
+                   and SIZES["North"][3][next(k for k, v in awkward.sectors.items() if v == s)] > 0]
+    assert faith in unaccounted and len(unaccounted) >= 2
+    if _number(headline["current_n"]):
+        assert float(headline["current_n"]) - sum(shown_in_third.values()) > SIZES["North"][3]["Faith"]

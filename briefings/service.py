@@ -17,14 +17,19 @@ import re
 import shlex
 import unicodedata
 from dataclasses import dataclass
+from pathlib import Path
 from typing import ClassVar
 
-from analysis import tables
+from flask import abort, current_app
+from sqlalchemy import func, select
+
+from analysis import ENGINE_VERSION, tables
 from analysis.disclosure import ANY_ANSWER, round_public
-from analysis.routes import CachedResults, Selection
+from analysis.routes import CODE_VERSION, CachedResults, Selection, _choose, cache, data_version
 from core import db
 from surveys import exports, service as surveys
-from surveys.models import Survey
+from surveys.models import Invitation, Response, Survey
+from surveys.routes import survey_or_404
 
 # The order of the headline's counts after the slipping constructs it names.
 COUNTED = ("holding", "improving", "cant_tell", "too_few")
@@ -53,6 +58,20 @@ class PublicResults(CachedResults):
         reason = self._cached("place_withheld",
                               lambda: self.computed.decisions[wave].reason(ANY_ANSWER, place.name) or "", wave)
         return reason or None
+
+
+def selected(survey_id: int) -> tuple[Selection, PublicResults]:
+    """The selection of the query string, as analysis.routes._selected checks it (404 for
+    an invalid one, 403 for a survey the user may not see, before any figure), with its
+    results at the public threshold: asking the internal results whether a wave went
+    unanswered would analyse the selection a second time, at k_internal, for nothing else."""
+    selection, errors = _choose(survey_or_404(survey_id))
+    if selection is None or errors:
+        abort(404)
+    results = PublicResults(selection)
+    if results.unanswered:
+        abort(404)
+    return selection, results
 
 
 # --- the briefing ------------------------------------------------------------------------
@@ -265,15 +284,42 @@ def compare_command(selection: Selection, results: CachedResults) -> str:
     return " ".join(words)
 
 
-def responses_digest(survey: Survey) -> str:
+# The code that writes the responses file, in its digest's cache key beside the engine's:
+# a file written differently must not be given the digest of the old one.
+EXPORT_CODE = hashlib.sha256(Path(exports.__file__).read_bytes()).hexdigest()[:16]
+
+
+def responses_digest(survey: Survey, results: PublicResults) -> str:
     """The SHA-256 of the responses file the Results page's "Run the comparison yourself"
-    link downloads (surveys.routes.export_for_compare, without panel keys)."""
-    responses, _ = exports.compare_files(surveys.responses_frame(db.session(), list(survey.waves)), False)
-    return hashlib.sha256(responses).hexdigest()
+    link downloads (surveys.routes.export_for_compare, without panel keys).
+
+    Writing the file means reading every response of the survey, so its digest is kept in
+    the results cache under the survey's data version (analysis.routes.data_version, which
+    moves whenever a response, a name or a question the file carries does): another
+    briefing of the same data reads nothing. When the digest must be computed and the
+    briefing compares every wave of the survey, the file is written from the responses its
+    results were computed from rather than read again."""
+    parts = (ENGINE_VERSION, CODE_VERSION, EXPORT_CODE, survey.id, data_version(survey))
+    key = f"results/{survey.id}/responses-sha256/{hashlib.sha256(repr(parts).encode()).hexdigest()}"
+    try:
+        found = cache.get(key)
+    except Exception:  # noqa: BLE001 - any failure of the store costs speed, never the briefing
+        current_app.logger.warning("results cache: lookup failed", exc_info=True)
+        found = None
+    if found is not None:
+        return found
+    waves = list(survey.waves)
+    every_wave = {w.id for w in results.selection.waves} == {w.id for w in waves}
+    data = results.computed.data if every_wave else surveys.responses_frame(db.session(), waves)
+    digest = hashlib.sha256(exports.compare_files(data, False)[0]).hexdigest()
+    try:
+        cache.set(key, digest)
+    except Exception:  # noqa: BLE001
+        current_app.logger.warning("results cache: store failed", exc_info=True)
+    return digest
 
 
-def build(selection: Selection) -> Briefing:
-    results = PublicResults(selection)
+def build(selection: Selection, results: PublicResults) -> Briefing:
     rows = results.construct_rows
     return Briefing(
         survey=selection.survey.name, run_by=selection.survey.run_by, where=selection.where,
@@ -290,21 +336,33 @@ def _headline(selection: Selection, results: PublicResults, rows: list[dict]) ->
     return Headline(
         sentence=headline_sentence([(names[r["construct"]], r["verdict"]) for r in rows]),
         tiles=tuple(Tile.of(names[r["construct"]], r["verdict"], r["withheld"]) for r in rows),
-        waves=tuple(_wave_count(selection, results, wave) for wave in selection.waves),
+        waves=_wave_counts(selection, results),
         change_chart=data_url(results.change_svg()),
         reference=selection.reference.label, current=selection.current.label,
     )
 
 
-def _wave_count(selection: Selection, results: PublicResults, wave) -> WaveCount:
-    counts = surveys.wave_counts(db.session(), wave)
-    place = selection.place.name if selection.place else None
-    responses = counts.responses if place is None else counts.responses[[place]]
-    withheld = results.place_withheld(wave.label)
-    sent = int((counts.invitations if place is None else counts.invitations[[place]]).to_numpy().sum())
-    used = int((counts.invitations_used if place is None else counts.invitations_used[[place]]).to_numpy().sum())
-    rate = f"{round(100 * used / sent)}%" if sent and not withheld else "not known"
-    return WaveCount(wave.label, withheld or round_public(int(responses.to_numpy().sum())), rate)
+def _wave_counts(selection: Selection, results: PublicResults) -> tuple[WaveCount, ...]:
+    """Each wave's responses (every one, in the place or all places) and response rate, in
+    two small queries: the wave dashboard's tables (surveys.wave_counts) are per sector,
+    which a briefing never shows."""
+    waves = [w.id for w in selection.waves]
+    responses = select(Response.wave_id, func.count()).where(Response.wave_id.in_(waves))
+    invitations = (select(Invitation.wave_id, func.count(), func.count(Invitation.used_at))
+                   .where(Invitation.wave_id.in_(waves)))
+    if selection.place is not None:
+        responses = responses.where(Response.place_id == selection.place.id)
+        invitations = invitations.where(Invitation.place_id == selection.place.id)
+    session = db.session()
+    answered = dict(session.execute(responses.group_by(Response.wave_id)).all())
+    invited = {wave: (sent, used) for wave, sent, used in session.execute(invitations.group_by(Invitation.wave_id))}
+    counts = []
+    for wave in selection.waves:
+        withheld = results.place_withheld(wave.label)
+        sent, used = invited.get(wave.id, (0, 0))
+        rate = f"{round(100 * used / sent)}%" if sent and not withheld else "not known"
+        counts.append(WaveCount(wave.label, withheld or round_public(answered.get(wave.id, 0)), rate))
+    return tuple(counts)
 
 
 def _trends(results: PublicResults) -> Trends:
@@ -383,5 +441,5 @@ def _appendix(selection: Selection, results: PublicResults, rows: list[dict]) ->
         ) for r in rows),
         command=compare_command(selection, results),
         responses_file=f"survey-{selection.survey.id}-responses.csv",
-        responses_sha256=responses_digest(selection.survey),
+        responses_sha256=responses_digest(selection.survey, results),
     )

@@ -1,11 +1,14 @@
 """The briefing built from the demo data, its headline, file name and fetcher."""
 
+import hashlib
+
 import pytest
 from sqlalchemy import select
 
 from briefings import service
 from briefings.pdf import StaticOnlyFetcher, render
 from core.models import User
+from tests.conftest import sign_in
 
 # tests/surveys/test_demo.py: trust holds in two places and can't be told yet in the
 # third; momentum slips and shared focus improves everywhere. The rest is sampling.
@@ -18,14 +21,13 @@ EXPECTED = {
 
 
 def briefing_for(app, survey, query: str = ""):
-    from analysis.routes import _selected
     from flask_login import login_user
     from core import db
 
     with app.test_request_context(f"/briefings/surveys/{survey.id}{query}"):
         login_user(db.session().scalar(select(User).where(User.email == "admin@example.org")))
-        selection, _ = _selected(survey.id)
-        return service.build(selection), service.filename(selection)
+        selection, results = service.selected(survey.id)
+        return service.build(selection, results), service.filename(selection)
 
 
 def test_demo_briefings_have_the_documented_verdicts(app, demo):
@@ -112,3 +114,30 @@ def test_a_document_asking_for_remote_and_local_files_gets_neither(tmp_path, mon
             '<p style="background: url(https://example.org/b.png)">text</p></body></html>')
     assert render(html, static).startswith(b"%PDF")
     assert opened == []
+
+
+def test_the_digest_is_the_export_files_and_kept_while_the_data_is_unchanged(app, db_session, demo, monkeypatch):
+    from flask_login import login_user
+
+    from core import db
+    from surveys import service as surveys
+
+    survey = demo[0]
+    admin = db_session.scalar(select(User).where(User.email == "admin@example.org"))
+    client = app.test_client()
+    sign_in(client, admin, "holdfast-demo-2026")
+    exported = client.get(f"/surveys/{survey.id}/export/responses.csv")
+    assert exported.status_code == 200
+    briefing, _ = briefing_for(app, survey)
+    appendix = next(s for s in briefing.sections if isinstance(s, service.Appendix))
+    assert appendix.responses_sha256 == hashlib.sha256(exported.data).hexdigest()
+
+    # A second briefing of the same data (its place rather than all places) reads no response for it.
+    def no_reading(*args, **kwargs):
+        raise AssertionError("the responses were read again")
+
+    with app.test_request_context(f"/briefings/surveys/{survey.id}?place={survey.places[0].id}"):
+        login_user(db.session().get(User, admin.id))
+        _, results = service.selected(survey.id)
+        monkeypatch.setattr(surveys, "responses_frame", no_reading)
+        assert service.responses_digest(survey, results) == appendix.responses_sha256

@@ -393,3 +393,57 @@ def changed_after_closing(frame: pd.DataFrame, closed_at, k: int) -> dict[tuple,
     reason = f"changed by fewer than {k} responses after the wave closed"
     return {cell: reason for before, after in zip(versions, versions[1:])
             for cell in after if 0 < abs(after[cell] - before[cell]) < k}
+
+
+def decide_trust(
+    raters: pd.DataFrame,
+    decisions: dict[str, WaveDecision],
+    k: int = K_INTERNAL,
+    min_organisations: int = MIN_ORGANISATIONS,
+) -> dict[str, dict[tuple, str]]:
+    """Which trust blocks of each wave are withheld, for every place and all places
+    together, decided once from the wave's own raters (like `decide_waves`).
+
+    `raters` has one row per rater and target sector: `wave`, `place`, `sector` (the
+    rater's), `target` and `organisation`. A block (place, rater sector, target) is
+    withheld with fewer than k raters, fewer than `min_organisations` organisations where
+    the survey records them (none named counting as one more), or where the rater sector
+    is too small to count in that place (`decisions`). Then, along each line of places
+    with their all-places block, complements as for counts: a single withheld place
+    would be the all-places block minus the others. Returns per wave
+    {(place or ALL, rater, target): reason}."""
+    result: dict[str, dict[tuple, str]] = {}
+    if raters.empty:
+        return result
+    place = raters["place"].astype(object).where(raters["place"].notna(), "")
+    frame = raters.assign(place=place)
+    for wave, decision in decisions.items():
+        in_wave = frame[frame["wave"] == wave]
+        withheld: dict[tuple, str] = {}
+        for (rater, target), block in in_wave.groupby(["sector", "target"], observed=True, sort=True):
+            counts = block.groupby("place").size()
+            organisations = None
+            if decision.organisations_known:
+                named = block.groupby("place")["organisation"].nunique()
+                organisations = named.add(block["organisation"].isna().groupby(block["place"]).any().astype(int),
+                                          fill_value=0)
+            reasons = {}
+            for where in [*counts.index, ALL]:
+                n = int(counts.sum() if where is ALL else counts[where])
+                orgs = None if organisations is None else (
+                    block["organisation"].nunique() + int(block["organisation"].isna().any()) if where is ALL
+                    else int(organisations[where]))
+                small = decision.reason(ANY_ANSWER, where, rater)
+                if 0 < n < k:
+                    reasons[where] = f"fewer than {k} responses"
+                elif orgs is not None and orgs < min_organisations:
+                    reasons[where] = f"fewer than {min_organisations} organisations"
+                elif small and small != WITHHELD:
+                    reasons[where] = small
+            hidden_places = [p for p in counts.index if p in reasons]
+            if len(hidden_places) == 1 and ALL not in reasons:
+                others = sorted((int(counts[p]), str(p)) for p in counts.index if p not in reasons)
+                reasons[others[0][1] if others else ALL] = WITHHELD
+            withheld.update({(where, rater, target): reason for where, reason in reasons.items()})
+        result[wave] = withheld
+    return result

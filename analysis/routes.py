@@ -34,9 +34,9 @@ from sqlalchemy import BigInteger, cast, func, select
 
 from analysis import ENGINE_VERSION, charts, tables
 from analysis.compare import DEFAULT_MIN_N, compare, compare_by
-from analysis.disclosure import ANY_ANSWER, NOT_GIVEN, WITHHELD, WaveDecision, decide_waves
+from analysis.disclosure import ANY_ANSWER, NOT_GIVEN, WITHHELD, WaveDecision, decide_trust, decide_waves
 from analysis.items import item_comparisons
-from analysis.network import TrustNetwork, trust_network, withhold_blocks
+from analysis.network import TRUST_SCALE_DIMENSIONS, TrustNetwork, trust_network, withhold_blocks
 from analysis.scores import construct_scores, reverse_scored
 from analysis.trend import construct_counts, construct_trends
 from core import db
@@ -171,6 +171,17 @@ class Results:
             self._decisions = decide(internal) if self.k == internal else decide(self.k, decide(internal))
         return self._decisions
 
+    @cached_property
+    def trust_decisions(self) -> dict[str, dict[tuple, str]]:
+        """Each wave's withheld trust blocks, decided over every place's raters."""
+        trust = self.data.trust
+        usable = trust[trust["dimension"].isin(TRUST_SCALE_DIMENSIONS) & trust["value"].notna()]
+        pairs = usable.drop_duplicates(["response_id", "target_sector"])
+        who = self.data.responses.set_index("response_id")[["place", "organisation"]]
+        raters = pairs[["response_id", "wave", "sector", "target_sector"]].rename(
+            columns={"target_sector": "target"}).join(who, on="response_id")
+        return decide_trust(raters, self.decisions, self.k, self.min_organisations)
+
     def _withheld(self, construct: str, wave: str, sector: str | None = None) -> str | None:
         return self.decisions[wave].reason(construct, self.place, sector) if wave in self.decisions else None
 
@@ -256,11 +267,8 @@ class Results:
         waves = [w.label for w in self.selection.waves]
         network = trust_network(self.trust, waves, reference, current, self.k, self.min_organisations)
         hidden = {
-            (wave.wave, block.rater, block.target)
-            for other in self.other_places for wave in other.network.waves for block in wave.blocks if block.withheld
-        } | {  # a sector too small to count rates nobody in public
             (wave.wave, block.rater, block.target) for wave in network.waves for block in wave.blocks
-            if self._withheld(ANY_ANSWER, wave.wave, block.rater) not in (None, WITHHELD)
+            if self.trust_decisions.get(wave.wave, {}).get((self.place, block.rater, block.target))
         }
         network = withhold_blocks(network, hidden) if hidden else network
         # A sector withheld from the counts only so a smaller one cannot be worked out

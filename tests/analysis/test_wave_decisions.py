@@ -134,3 +134,17 @@ def test_a_group_changed_by_fewer_than_k_after_closing_stays_withheld():
         response_id=[f"late-{i}" for i in range(10)], submitted_at=late)
     assert changed_after_closing(pd.concat([frame, many], ignore_index=True), closed, K) == {}
 
+
+
+def test_trust_blocks_are_decided_once_per_wave_with_complements_across_places():
+    from analysis.disclosure import decide_trust
+
+    frame = pd.concat([responses({"W1": {"Health": 12, "Council": 20}}, place="Big"),
+                       responses({"W1": {"Health": 3, "Council": 20}}, place="Small", seed=2)], ignore_index=True)
+    decisions = decisions_for(frame)
+    raters = frame[["response_id", "wave", "sector", "place", "organisation"]].assign(target="Council")
+    blocks = decide_trust(raters, decisions)["W1"]
+    assert blocks[("Small", "Health", "Council")] == "fewer than 5 responses"
+    # All places less Big would give Small away: Big's block goes too (the smaller other).
+    assert blocks[("Big", "Health", "Council")] == WITHHELD
+    assert ("Big", "Council", "Council") not in blocks and (ALL, "Council", "Council") not in blocks

@@ -4,6 +4,7 @@ withholds, and that pages, downloads and the command line give the same numbers.
 Kept apart from tests/analysis, which tests the pure library without an app."""
 
 import csv
+from datetime import timedelta
 import io
 import json
 import shlex
@@ -222,7 +223,9 @@ def test_a_sector_with_a_slash_in_its_name_opens(client, make_answered_survey, e
 
 
 def add_responses(db_session, survey, place, sector_name, n, waves=None):
-    """n more responses in each wave (or these waves) from one place, answering every likert question."""
+    """n more responses in each wave (or these waves) from one place, answering every likert
+    question, as if they arrived before the wave closed (a later one is a change after
+    closing, withheld by its own rule)."""
     sector = db_session.scalar(select(Sector).where(Sector.name == sector_name))
     for wave in waves or survey.waves:
         for i in range(n):
@@ -230,7 +233,9 @@ def add_responses(db_session, survey, place, sector_name, n, waves=None):
             answers.update({item.code: {str(sector.id): {"reliable": 2, "shared_mission": 2, "open": 2}}
                             for item in wave.instrument.items if item.type == "trust_matrix"})
             respondent = survey_service.Respondent(sector.id, place.id, None)
-            survey_service.insert_response(db_session, wave, respondent, answers, f"extra-{wave.id}-{place.id}-{i}")
+            arrived = wave.closes_at - timedelta(hours=1) if wave.closes_at else None
+            survey_service.insert_response(db_session, wave, respondent, answers, f"extra-{wave.id}-{place.id}-{i}",
+                                           arrived)
     db_session.flush()
 
 
@@ -361,7 +366,6 @@ def test_every_interval_beside_a_verdict_agrees_with_it_on_pages_and_downloads(c
 
 def test_a_late_import_is_shown_and_a_group_it_changed_by_a_few_stays_withheld(
         client, make_answered_survey, make_user, login, db_session):
-    from datetime import timedelta
 
     survey = make_answered_survey(per_sector=[14, 12, 20], sector_names=["Health", "Funder", "Housing"])
     first = survey.waves[0]

@@ -16,8 +16,11 @@ from __future__ import annotations
 import csv
 import io
 import itertools
+import json
+import re
 from dataclasses import dataclass
 from datetime import timedelta
+from html.parser import HTMLParser
 
 import numpy as np
 import pytest
@@ -27,7 +30,7 @@ from sqlalchemy import select
 from analysis.scores import construct_scores
 from core.models import Role, Sector
 from surveys import service as survey_service
-from surveys.models import WaveRole
+from surveys.models import Construct, WaveRole
 
 K = 5
 # Every respondent here answers every construct, so all constructs share one set of
@@ -343,3 +346,142 @@ def test_the_pen_tests_subtraction_across_two_views_no_longer_isolates_faith(cli
     assert faith in unaccounted and len(unaccounted) >= 2
     if _number(headline["current_n"]):
         assert float(headline["current_n"]) - sum(shown_in_third.values()) > SIZES["North"][3]["Faith"]
+
+
+# --- briefings ---------------------------------------------------------------------------
+
+PUBLIC_K = 10  # the survey's public threshold (k_briefing), which briefings withhold at
+ROUNDED = 2.5  # a count rounded to the nearest 5 lies within 2.5 of the true count
+SHOWN = re.compile(r"^(\d+\.\d\d) \((\d+) responses\)$")  # a trend point: mean to 2 places (n rounded)
+
+
+class BriefingFigures(HTMLParser):
+    """The figures a briefing preview publishes, read from the data- attributes its
+    partials give them (each repeats exactly what the element shows): responses per wave,
+    the trends' points, the appendix's rows and the sector tiles by construct."""
+
+    def __init__(self):
+        super().__init__()
+        self.waves: list[dict] = []
+        self.points: dict[str, list] = {}  # construct name → [(wave, text), ...]
+        self.appendix: list[dict] = []
+        self.sector_tiles: list[tuple[str, str, str]] = []  # (construct name, sector, withheld words)
+        self._panel: str | None = None
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "tr" and "data-wave" in a:
+            self.waves.append(a)
+        elif tag == "tr" and "data-construct" in a:
+            self.appendix.append(a)
+        elif tag == "figure" and "data-points" in a:
+            self.points[a["data-construct"]] = json.loads(a["data-points"])
+        elif tag == "div" and "data-construct" in a:  # a sector panel; the headline's tiles come before any
+            self._panel = a["data-construct"]
+        elif tag == "div" and "data-withheld" in a and self._panel is not None:
+            self.sector_tiles.append((self._panel, a["data-name"], a["data-withheld"]))
+
+
+def rounded_figure(record: Record, cells, n: str, mean: str | None = None) -> None:
+    """A count rounded to 5 and, if shown, a mean to 2 places. The mean bounds the sum
+    only through the count's interval (Σ within (mean ± 0.005) × (n ± 2.5)): a looser
+    equation than the exact one, but every group a briefing shows is shown at k = 5 on the
+    Results pages too, with its exact count and a mean to 4 places, so nothing is lost.
+    Rounded figures are not publications of their group: it stays a target if no view
+    shows it exactly."""
+    cells = frozenset(cells)
+    shown = float(n)
+    record.equations.append((cells, "n", max(shown - ROUNDED, 0.0), shown + ROUNDED))
+    if mean is not None:
+        m = float(mean)
+        record.equations.append((cells, "sum", (m - 0.005) * max(shown - ROUNDED, 0.0), (m + 0.005) * (shown + ROUNDED)))
+
+
+def withheld_in_briefing(record: Record, cells, reason: str, per_wave: bool = True) -> None:
+    """Record.hidden at the public threshold: "fewer than 10 responses" of this wave is
+    1 ≤ n ≤ 9, and such a group is small, so its mean is checked too even where the
+    Results pages withhold it only as a complement."""
+    cells = frozenset(cells)
+    small = per_wave and reason == f"fewer than {PUBLIC_K} responses"
+    if small or (per_wave and record.withheld.get(cells, COMPARED) == COMPARED):
+        record.withheld[cells] = reason
+    else:
+        record.withheld.setdefault(cells, COMPARED)
+    if small:
+        record.equations.append((cells, "n", 1.0, PUBLIC_K - 1.0))
+
+
+def collect_briefings(client, survey, sectors: list[str], record: Record, names: dict[str, str]) -> set[frozenset]:
+    """Every briefing preview an evaluator can open (the Results views' query strings: every
+    pair of waves, every place and all places), its figures for the audited constructs
+    added to `record`. Returns the sectors' groups (wave × construct, in a place or all)
+    whose tile a briefing withholds as fewer than 10 responses, in either wave compared."""
+    places = {place.name: place for place in survey.places}
+    waves = {wave.label: wave for wave in survey.waves}
+    small: set[frozenset] = set()
+    for reference, current in itertools.combinations(survey.waves, 2):
+        for place in [None, *places.values()]:
+            query = {"reference": reference.id, "current": current.id, "baseline": "",
+                     "place": place.id if place else ""}
+            response = client.get(f"/briefings/surveys/{survey.id}", query_string=query)
+            assert response.status_code == 200, response.status_code
+            figures = BriefingFigures()
+            figures.feed(response.get_data(as_text=True))
+            assert len(figures.waves) == len(waves) and figures.appendix and figures.points
+            here = [place.name] if place else list(places)
+
+            def group(wave: str, construct: str, sector: str | None = None):
+                return [(wave, p, s, construct) for p in here for s in ([sector] if sector else sectors)]
+
+            for construct in AUDITED:
+                name = names[construct]
+                # Responses to the wave, whatever was answered: every respondent here
+                # answers every construct (check() verifies it against the data), so it
+                # is each construct's count.
+                for row in figures.waves:
+                    if _number(row["data-responses"]):
+                        rounded_figure(record, group(row["data-wave"], construct), row["data-responses"])
+                    else:
+                        withheld_in_briefing(record, group(row["data-wave"], construct), row["data-responses"])
+                for wave, text in figures.points[name]:
+                    if shown := SHOWN.match(text):
+                        rounded_figure(record, group(wave, construct), shown.group(2), shown.group(1))
+                    elif text != "no responses":
+                        withheld_in_briefing(record, group(wave, construct), text)
+                row = next(r for r in figures.appendix if r["data-construct"] == name)
+                for wave, side in ((reference.label, "reference"), (current.label, "current")):
+                    if row["data-withheld"]:  # one set of words for both waves
+                        withheld_in_briefing(record, group(wave, construct), row["data-withheld"], per_wave=False)
+                    else:
+                        rounded_figure(record, group(wave, construct), row[f"data-{side}-n"], row[f"data-{side}-mean"])
+                for panel, sector, words in figures.sector_tiles:
+                    if panel == name and words:  # a sector's tile covers both waves; shown, it is a verdict only
+                        for wave in (reference.label, current.label):
+                            withheld_in_briefing(record, group(wave, construct, sector), words, per_wave=False)
+                            if words == f"fewer than {PUBLIC_K} responses":
+                                small.add(frozenset(group(wave, construct, sector)))
+    return small
+
+
+def test_no_group_a_briefing_withholds_can_be_worked_out_with_the_results_pages(client, awkward, make_user, login,
+                                                                              db_session):
+    """Issue 9: the auditor includes briefings. Everything the Results pages publish at
+    k = 5 and every briefing's figures at k = 10 together: every group no view shows, at
+    either threshold, keeps at least two feasible counts (and a wide mean if it is small).
+    Groups of 5 to 9 that a briefing withholds but Results show are published internally,
+    so they are not targets."""
+    survey = awkward.survey
+    assert survey.k_briefing == PUBLIC_K
+    login(make_user(Role.EVALUATOR))
+    places, sectors = [place.name for place in survey.places], sorted(awkward.sectors.values())
+    names = dict(db_session.execute(select(Construct.code, Construct.name).where(Construct.code.in_(AUDITED))).all())
+    record, items = collect(client, survey, sectors)
+    internal_equations = len(record.equations)
+    small = collect_briefings(client, survey, sectors, record, names)
+    assert len(record.equations) > internal_equations
+    # The public threshold is at work: a briefing withholds some sector of 5 to 9
+    # responses that the Results pages show, and some sector no view shows.
+    count = {cells: sum(awkward.truth.get(cell, (0, 0.0))[0] for cell in cells) for cells in small}
+    assert {cells for cells in small & record.published if K <= count[cells] < PUBLIC_K}
+    assert small - record.published
+    assert not (problems := check(record, awkward.truth, items, places, sectors)), "\n".join(problems)

@@ -467,7 +467,8 @@ def test_no_group_a_briefing_withholds_can_be_worked_out_with_the_results_pages(
                                                                               db_session):
     """Issue 9: the auditor includes briefings. Everything the Results pages publish at
     k = 5 and every briefing's figures at k = 10 together: every group no view shows, at
-    either threshold, keeps at least two feasible counts (and a wide mean if it is small).
+    either threshold, keeps at least two feasible counts, and a wide mean if it has fewer
+    than 10 responses.
     Groups of 5 to 9 that a briefing withholds but Results show are published internally,
     so they are not targets."""
     survey = awkward.survey
@@ -484,4 +485,10 @@ def test_no_group_a_briefing_withholds_can_be_worked_out_with_the_results_pages(
     count = {cells: sum(awkward.truth.get(cell, (0, 0.0))[0] for cell in cells) for cells in small}
     assert {cells for cells in small & record.published if K <= count[cells] < PUBLIC_K}
     assert small - record.published
+    # Every group of fewer than 10 that no view shows is small for the public, so its
+    # mean is checked too, even where the Results pages withhold it as a complement.
+    for cells, reason in list(record.withheld.items()):
+        size = sum(awkward.truth.get(cell, (0, 0.0))[0] for cell in cells)
+        if cells not in record.published and 0 < size < PUBLIC_K and not reason.startswith("fewer than"):
+            record.withheld[cells] = f"fewer than {PUBLIC_K} responses"
     assert not (problems := check(record, awkward.truth, items, places, sectors)), "\n".join(problems)

@@ -255,11 +255,14 @@ class Results:
     def one_sector_rows(self, sector: str) -> list[dict]:
         return tables.one_sector_rows(self.breakdown, sector)
 
-    def trend_rows(self, construct: str) -> list[dict]:
+    @cached_property
+    def trends(self) -> dict:
         waves = [w.label for w in self.selection.waves]
-        trends = construct_trends(self.responses, self.codebook, waves, self.k, self.min_organisations, self.scores,
-                                  decisions=self.decisions, place=self.place)
-        return tables.trend_rows(trends[construct])
+        return construct_trends(self.responses, self.codebook, waves, self.k, self.min_organisations, self.scores,
+                                decisions=self.decisions, place=self.place)
+
+    def trend_rows(self, construct: str) -> list[dict]:
+        return tables.trend_rows(self.trends[construct])
 
     @cached_property
     def network(self) -> TrustNetwork:

@@ -17,6 +17,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from analysis.cli import compare_command
 from analysis.routes import bp as analysis_bp, cache as results_cache
+from briefings.cli import briefing_command
 from briefings.routes import bp as briefings_bp
 from core import cli, db, security
 from core.audit_routes import bp as audit_bp
@@ -95,6 +96,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     security.init_app(app)
     cli.init_app(app)
     app.cli.add_command(compare_command)
+    app.cli.add_command(briefing_command)
     return app
 
 

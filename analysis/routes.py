@@ -566,13 +566,15 @@ def _choose(survey: Survey) -> tuple[Selection | None, dict[str, str]]:
     return Selection(survey, waves, reference, current, baseline, place), {}
 
 
-def _selected(survey_id: int) -> tuple[Selection, CachedResults]:
-    """For the drill-down pages and downloads: a valid selection or 404 (403 for a survey
-    the user may not see, checked before any figure is looked up)."""
+def _selected(survey_id: int, results_for: Callable[[Selection], CachedResults] = CachedResults
+              ) -> tuple[Selection, CachedResults]:
+    """For the drill-down pages and downloads (and the briefing, which passes its public
+    results): a valid selection or 404 (403 for a survey the user may not see, checked
+    before any figure is looked up)."""
     selection, errors = _choose(survey_or_404(survey_id))
     if selection is None or errors:
         abort(404)
-    results = CachedResults(selection)
+    results = results_for(selection)
     if results.unanswered:
         abort(404)
     return selection, results

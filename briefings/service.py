@@ -20,16 +20,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-from flask import abort, current_app
+from flask import current_app
 from sqlalchemy import func, select
 
 from analysis import ENGINE_VERSION, tables
 from analysis.disclosure import ANY_ANSWER, round_public
-from analysis.routes import CODE_VERSION, CachedResults, Selection, _choose, cache, data_version
+from analysis.routes import CODE_VERSION, CachedResults, Selection, _selected, cache, data_version
 from core import db
 from surveys import exports, service as surveys
 from surveys.models import Invitation, Response, Survey
-from surveys.routes import survey_or_404
 
 # The order of the headline's counts after the slipping constructs it names.
 COUNTED = ("holding", "improving", "cant_tell", "too_few")
@@ -61,17 +60,10 @@ class PublicResults(CachedResults):
 
 
 def selected(survey_id: int) -> tuple[Selection, PublicResults]:
-    """The selection of the query string, as analysis.routes._selected checks it (404 for
-    an invalid one, 403 for a survey the user may not see, before any figure), with its
-    results at the public threshold: asking the internal results whether a wave went
-    unanswered would analyse the selection a second time, at k_internal, for nothing else."""
-    selection, errors = _choose(survey_or_404(survey_id))
-    if selection is None or errors:
-        abort(404)
-    results = PublicResults(selection)
-    if results.unanswered:
-        abort(404)
-    return selection, results
+    """The selection of the query string, checked as the Results pages check it, with its
+    results at the public threshold (only those: the internal ones would analyse the
+    selection a second time for nothing)."""
+    return _selected(survey_id, PublicResults)
 
 
 # --- the briefing ------------------------------------------------------------------------

@@ -7,7 +7,7 @@ SASS := node_modules/.bin/sass
 CSS := static/build/holdfast.css
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test deps test-deps css chromium clean
+.PHONY: run test deps test-deps css system-tools clean
 
 run: deps instance/config.py
 	$(FLASK) db upgrade
@@ -17,7 +17,7 @@ run: deps instance/config.py
 	@echo
 	FLASK_DEBUG=1 $(FLASK) run --host 127.0.0.1 --port 5000
 
-test: deps test-deps chromium
+test: deps test-deps system-tools
 	$(PY) -m pytest
 
 deps: $(VENV)/.installed $(CSS)
@@ -46,10 +46,15 @@ $(CSS): static/scss/holdfast.scss node_modules/.installed
 instance/config.py: | $(VENV)/.installed
 	$(PY) -m core.instance instance
 
-# Browser tests drive Debian's chromium (never a downloaded browser).
-chromium:
-	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium fonts-dejavu-core; }
+# Browser tests drive Debian's chromium (never a downloaded browser); the briefing tests
+# read PDFs with poppler's pdftotext and the PDFs embed DejaVu Sans.
+SYSTEM_TOOLS := $(strip \
+	$(if $(shell command -v chromium),,chromium) \
+	$(if $(shell command -v pdftoppm),,poppler-utils) \
+	$(if $(shell fc-list 2>/dev/null | grep "DejaVu Sans"),,fonts-dejavu-core))
+system-tools:
+	@if [ -n "$(SYSTEM_TOOLS)" ]; then $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(SYSTEM_TOOLS); fi
 
 clean:
 	rm -rf $(VENV) node_modules static/build .pytest_cache

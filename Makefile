@@ -18,6 +18,7 @@ run: deps instance/config.py
 	FLASK_DEBUG=1 $(FLASK) run --host 127.0.0.1 --port 5000
 
 test: deps test-deps system-tools
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest
 
 deps: $(VENV)/.installed $(CSS)

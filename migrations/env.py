@@ -7,6 +7,7 @@ from alembic import context
 from core.db import Base
 
 # Every package's models must be imported so their tables are in the metadata.
+import briefings.models  # noqa: F401
 import core.audit  # noqa: F401
 import core.models  # noqa: F401
 import surveys.models  # noqa: F401

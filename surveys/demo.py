@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 from core.models import Organisation, Place, Sector
 from core.service import hash_token
 from surveys import service
+from surveys.instruments import QUOTE_CONSENT_CODE, QUOTE_CONSENT_YES
 from surveys.models import (
     AnonymityMode,
     Answer,
@@ -82,8 +83,8 @@ SPARSE_CONSTRUCT, SPARSE_SECTOR, SPARSE_ANSWERS = "data_sharing", "Housing", 3
 FALLING_PAIR_MEANS = (3.0, 3.2, 2.3)
 TRUST_MATRIX_MEAN = 3.0
 ONE_THING_ANSWERS = [
-    "Keep the weekly partners' call going: it is where things get unstuck.",
-    "A shared list of who does what, kept up to date.",
+    "Keep the weekly partners' call going: Sarah Okafor runs it and it is where things get unstuck.",
+    "A shared list of who does what, kept up to date: email me at j.patel@example.org or ring 07700 900123.",
     "Funding that lasts longer than a year so staff can stay.",
     "Less paperwork for small groups taking part in joint bids.",
     "Bring the council's front-line teams to community meetings again.",
@@ -215,6 +216,9 @@ def _respond(rng, session, wave, number, place, sectors, panel) -> None:
         if rng.random() < 0.15:
             answers.append({"response_id": response_id, "item_code": "one_thing", "numeric_value": None,
                             "text_value": ONE_THING_ANSWERS[int(rng.integers(len(ONE_THING_ANSWERS)))]})
+            # Two in three agree to be quoted (by response id, so the answers drawn stay as they were).
+            answers.append({"response_id": response_id, "item_code": QUOTE_CONSENT_CODE,
+                            "numeric_value": float(QUOTE_CONSENT_YES if response_id % 3 else 2), "text_value": None})
         targets = rng.choice([s for s in sector_list if s.id != person.sector.id], size=4, replace=False)
         for target in targets:
             falling = (person.sector.name, target.name) == FALLING_PAIR

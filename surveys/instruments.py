@@ -16,6 +16,10 @@ from surveys.question_types import AGREEMENT_5, TEXT_MAX_LENGTH, labelled_choice
 INSTRUMENT_DIR = Path(__file__).resolve().parent / "instruments"
 SCALES = {"agreement-5": AGREEMENT_5}
 DEFAULT_MARGIN = 0.25
+# The question asking whether a respondent's free-text answers may be quoted in a
+# briefing: answer 1 ("Yes") opts in; anything else, or no answer, keeps them out.
+QUOTE_CONSENT_CODE = "quote_ok"
+QUOTE_CONSENT_YES = 1
 
 
 @dataclass(frozen=True)
@@ -128,3 +132,21 @@ def copy_items(source: list[Item]) -> list[Item]:
         )
         for position, item in enumerate(source, start=1)
     ]
+
+
+def with_quote_consent(items: list[Item]) -> list[Item]:
+    """A new wave's questions, with the quote opt-in after the last free-text question
+    where they ask for free text and do not yet ask it (waves of surveys made before the
+    question existed), worded as in the built-in instrument."""
+    texts = [index for index, item in enumerate(items) if item.type == "text"]
+    if not texts or any(item.code == QUOTE_CONSENT_CODE for item in items):
+        return items
+    spec = next(spec for spec in instrument_files()["coordination-in-place"]["items"]
+                if spec["code"] == QUOTE_CONSENT_CODE)
+    after = items[texts[-1]]
+    consent = Item(code=spec["code"], section=after.section, text=spec["text"], hint=spec["hint"], type=spec["type"],
+                   options=_item_options(spec, None), required=spec["required"])
+    found = items[: texts[-1] + 1] + [consent] + items[texts[-1] + 1:]
+    for position, item in enumerate(found, start=1):
+        item.position = position
+    return found

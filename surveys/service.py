@@ -31,7 +31,7 @@ from core.audit import AuditAction
 from core.db import start_writing, utcnow
 from core.models import Organisation, Place, Role, Sector, User, normalise_email
 from core.service import ServiceError, hash_token
-from surveys.instruments import copy_items, ensure_builtin_instruments, template
+from surveys.instruments import copy_items, ensure_builtin_instruments, template, with_quote_consent
 from surveys.models import (
     AnonymityMode,
     Answer,
@@ -393,7 +393,7 @@ def clone_wave(session: Session, survey: Survey, label: str, role: WaveRole) -> 
         version=source.version + 1,
         description=source.description,
         previous=source,
-        items=copy_items(source.items),
+        items=with_quote_consent(copy_items(source.items)),
     )
     session.add(instrument)
     wave = _new_wave(survey, latest.number + 1, label, role, instrument)

@@ -49,7 +49,7 @@ def wave(db_session, make_survey, make_organisation):
 def expected_columns(wave) -> list[str]:
     likert = [item.code for item in wave.instrument.items if item.type == "likert"]
     trust = [f"trust_{sector}_{dimension}" for sector in (1, 2, 3, 10) for dimension in TRUST_DIMENSIONS]
-    return IDENTIFIERS + likert + ["one_thing"] + trust + EXTRA
+    return IDENTIFIERS + likert + ["one_thing", "quote_ok"] + trust + EXTRA
 
 
 def download(client, wave, kind: str, tmp_path, panel_keys: bool = False):
@@ -150,7 +150,7 @@ def test_sav_measures_and_value_labels(client, admin, wave, tmp_path):
 
 def test_a_wave_without_responses_exports_its_questions(client, admin, make_survey, tmp_path):
     wave = make_survey(template="participation", open_first_wave=True).waves[0]
-    codes = ["pp_role"] + [f"pp_forums_{i}" for i in range(1, 6)] + ["pp_meetings", "pp_1", "pp_2", "pp_3", "pp_example"]
+    codes = ["pp_role"] + [f"pp_forums_{i}" for i in range(1, 6)] + ["pp_meetings", "pp_1", "pp_2", "pp_3", "pp_example", "quote_ok"]
     frame, meta = pyreadstat.read_sav(download(client, wave, "sav", tmp_path))
     assert meta.column_names == IDENTIFIERS + codes and frame.empty
     assert meta.variable_measure["pp_meetings"] == "scale" and meta.variable_measure["pp_3"] == "ordinal"

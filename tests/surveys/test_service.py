@@ -54,6 +54,27 @@ def test_opening_freezes_the_questions(db_session, make_survey):
         service.open_wave(db_session, wave, actor=None)
 
 
+def test_new_waves_ask_whether_free_text_may_be_quoted_right_after_it(db_session, make_survey):
+    survey = make_survey()
+    codes = [item.code for item in survey.waves[0].instrument.items]
+    assert codes[codes.index("one_thing") + 1] == "quote_ok"
+    # A survey made before the question existed gets it in its next wave, once.
+    first = survey.waves[0]
+    consent = next(i for i in first.instrument.items if i.code == "quote_ok")
+    first.instrument.items.remove(consent)
+    db_session.flush()
+    service.open_wave(db_session, first, actor=None)
+    service.close_wave(db_session, first, actor=None)
+    second = service.clone_wave(db_session, survey, "Wave 2", WaveRole.FOLLOW_UP)
+    items = second.instrument.items
+    codes = [item.code for item in items]
+    assert codes.count("quote_ok") == 1 and codes[codes.index("one_thing") + 1] == "quote_ok"
+    assert [item.position for item in items] == list(range(1, len(items) + 1))
+    added = items[codes.index("quote_ok")]
+    assert added.section == items[codes.index("one_thing")].section and not added.required
+    assert [c["label"] for c in added.options["choices"]] == ["Yes, you may quote what I wrote", "No, do not quote me"]
+
+
 def test_clone_makes_a_new_version_and_wording_changes_break_the_trend(db_session, make_survey):
     survey = make_survey()
     first = survey.waves[0]
@@ -200,8 +221,8 @@ def test_submission_is_idempotent_and_spends_the_invitation(db_session, make_sur
     assert again == first and count(db_session, Response) == before + 1
     assert link.invitation.used_at is not None
     assert db_session.scalar(select(Draft).where(Draft.invitation_id == link.invitation.id)) is None
-    likert = sum(1 for i in wave.instrument.items if i.type == "likert")
-    assert db_session.scalar(select(count_of(Answer)).where(Answer.response_id == first)) == likert + 1
+    answered = sum(1 for i in wave.instrument.items if i.type in ("likert", "single", "text"))
+    assert db_session.scalar(select(count_of(Answer)).where(Answer.response_id == first)) == answered
     assert db_session.scalar(select(count_of(TrustRating)).where(TrustRating.response_id == first)) == 2
     # Another key on the spent invitation stores nothing.
     with pytest.raises(service.AlreadySubmitted):

@@ -41,6 +41,8 @@ class AuditAction(enum.StrEnum):
     USER_PLACES_CHANGED = "user.places_changed"
     USER_DEACTIVATED = "user.deactivated"
     USER_REACTIVATED = "user.reactivated"
+    QUOTE_REVIEWED = "quote.reviewed"
+    BRIEFING_ISSUED = "briefing.issued"
 
 
 class AuditEntry(Base):

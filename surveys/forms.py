@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from govuk_frontend_wtf.wtforms_widgets import (
@@ -100,6 +102,36 @@ class SettingsForm(FlaskForm):
 
 def margin_field_name(construct_id: int) -> str:
     return f"margin_{construct_id}"
+
+
+def settings_form(survey) -> SettingsForm:
+    """The settings form with a margin field per construct of the survey."""
+    class Form(SettingsForm):
+        pass
+
+    data = {
+        "anonymity": survey.anonymity,
+        "k_internal": survey.k_internal,
+        "k_briefing": survey.k_briefing,
+        "min_organisations": survey.min_organisations,
+    }
+    for margin in sorted(survey.margins, key=lambda m: m.construct.position):
+        name = margin_field_name(margin.construct_id)
+        setattr(
+            Form,
+            name,
+            DecimalField(
+                f"Margin for {margin.construct.name}",
+                widget=SettingsForm.k_internal.kwargs["widget"],
+                places=2,
+                validators=[
+                    InputRequired(f"Enter a margin for {margin.construct.name}"),
+                    NumberRange(min=Decimal("0.01"), max=Decimal("4"), message="Enter a margin from 0.01 to 4 scale points"),
+                ],
+            ),
+        )
+        data[name] = Decimal(str(margin.margin))
+    return Form(data=data)
 
 
 class ItemForm(FlaskForm):

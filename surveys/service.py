@@ -1,7 +1,12 @@
-"""Writes and queries for surveys, waves, invitations and responses.
+"""Writes and queries for surveys and their waves: who may see and run a survey, its
+settings and margins, opening, closing and cloning waves, inviting people to a wave,
+storing a response, and `responses_frame`, the only bridge to `analysis/`.
+
+The other journeys have modules of their own: the question editor (`surveys.questions`),
+the respondent journey (`surveys.respondent`), the wave dashboard's counts
+(`surveys.dashboard`), importing (`surveys.importing`) and exports (`surveys.exports`).
 
 Functions take a Session and plain values; write functions commit once.
-`responses_frame` is the only bridge to `analysis/`.
 """
 
 from __future__ import annotations
@@ -11,24 +16,22 @@ import hashlib
 import hmac
 import io
 import json
-import math
 import re
 import secrets
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import pandas as pd
 
-from analysis.disclosure import DisclosedTable, changed_after_closing, decide_waves, decided_table, disclose
+from analysis.disclosure import changed_after_closing
 from sqlalchemy import func, insert, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core import audit
 from core.audit import AuditAction
-from core.db import start_writing, utcnow
+from core.db import utcnow
 from core.models import Organisation, Place, Role, Sector, User, normalise_email
 from core.service import ServiceError, hash_token
 from surveys.instruments import copy_items, ensure_builtin_instruments, template, with_quote_consent
@@ -36,7 +39,6 @@ from surveys.models import (
     AnonymityMode,
     Answer,
     Construct,
-    Draft,
     Instrument,
     Invitation,
     InviteeIdentity,
@@ -50,11 +52,10 @@ from surveys.models import (
     WaveRole,
     WaveStatus,
 )
-from surveys.question_types import QUESTION_TYPES, TrustMatrixQuestion, question_type
+from surveys.question_types import question_type
 
 MIN_K_INTERNAL = 5
 MIN_K_BRIEFING = 10
-ITEM_CODE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 INVITEE_MAX_ROWS = 5000
 THRESHOLD_NAMES = {
     "k_internal": "Smallest group shown on pages and in exports",
@@ -236,121 +237,6 @@ def margin_changes(session: Session, survey: Survey) -> list[MarginChange]:
             select(MarginChange).where(MarginChange.survey_id == survey.id).order_by(MarginChange.changed_at)
         )
     )
-
-
-# --- items of a draft instrument ------------------------------------------------------------
-
-
-def _editable(wave: Wave) -> Instrument:
-    if wave.status != WaveStatus.DRAFT or wave.instrument.is_published:
-        raise ServiceError("wave", "The questions of an opened wave cannot change")
-    return wave.instrument
-
-
-def get_item(wave: Wave, item_id: int) -> Item | None:
-    return next((item for item in wave.instrument.items if item.id == item_id), None)
-
-
-def save_item(
-    session: Session,
-    wave: Wave,
-    item: Item | None,
-    code: str,
-    section: str,
-    text: str,
-    hint: str,
-    kind: str,
-    options: dict,
-    construct_id: int | None,
-    reverse: bool,
-    required: bool,
-) -> Item:
-    instrument = _editable(wave)
-    code = code.strip()
-    if not ITEM_CODE.match(code):
-        raise ServiceError(
-            "code", "Code must start with a lower-case letter and use only a–z, 0–9 and _ (up to 40)"
-        )
-    if any(other.code == code and other is not item for other in instrument.items):
-        raise ServiceError("code", "Another question in this wave already uses this code")
-    if kind not in QUESTION_TYPES:
-        raise ServiceError("type", "Select a question type")
-    problems = question_type(kind).option_errors(options)
-    if problems:
-        raise ServiceError("options", problems[0])
-    if item is None:
-        item = Item(position=len(instrument.items) + 1)
-        instrument.items.append(item)
-    item.code, item.section, item.text, item.hint = code, section.strip(), text.strip(), (hint or "").strip()
-    item.type, item.options = kind, options
-    item.construct_id = construct_id if kind == "likert" else None
-    item.reverse = reverse and kind == "likert"
-    item.required = required
-    item.breaks_trend = _breaks_trend(session, instrument, item)
-    if construct_id and kind == "likert":
-        survey = wave.survey
-        if all(m.construct_id != construct_id for m in survey.margins):
-            construct = session.get(Construct, construct_id)
-            survey.margins.append(SurveyMargin(construct_id=construct_id, margin=construct.default_margin))
-    session.commit()
-    return item
-
-
-def _breaks_trend(session: Session, instrument: Instrument, item: Item) -> bool:
-    if instrument.previous_id is None:
-        return False
-    before = session.scalar(
-        select(Item).where(Item.instrument_id == instrument.previous_id, Item.code == item.code)
-    )
-    if before is None:
-        return False  # a new question has no trend to break
-    return (before.text, before.type, before.options, before.reverse) != (
-        item.text,
-        item.type,
-        item.options,
-        item.reverse,
-    )
-
-
-@dataclass(frozen=True)
-class TrendReport:
-    changed: list[Item]
-    added: list[Item]
-    removed: list[str]
-
-
-def trend_report(session: Session, instrument: Instrument) -> TrendReport | None:
-    """How this version differs from the one before; None for a first version."""
-    if instrument.previous_id is None:
-        return None
-    before = {
-        item.code: item
-        for item in session.scalars(select(Item).where(Item.instrument_id == instrument.previous_id))
-    }
-    codes = {item.code for item in instrument.items}
-    return TrendReport(
-        changed=[item for item in instrument.items if item.breaks_trend],
-        added=[item for item in instrument.items if item.code not in before],
-        removed=sorted(set(before) - codes),
-    )
-
-
-def move_item(session: Session, wave: Wave, item: Item, offset: int) -> None:
-    items = _editable(wave).items
-    index = items.index(item)
-    target = index + offset
-    if 0 <= target < len(items):
-        items[index].position, items[target].position = items[target].position, items[index].position
-    session.commit()
-    session.refresh(wave.instrument)
-
-
-def delete_item(session: Session, wave: Wave, item: Item) -> None:
-    instrument = _editable(wave)
-    instrument.items.remove(item)
-    for position, remaining in enumerate(instrument.items, start=1):
-        remaining.position = position
-    session.commit()
 
 
 # --- waves -------------------------------------------------------------------------
@@ -550,130 +436,7 @@ def links_for_tokens(session: Session, wave: Wave, tokens: Iterable[str], places
     ]
 
 
-def invitation_for_token(session: Session, token: str) -> Invitation | None:
-    return session.scalar(select(Invitation).where(Invitation.token_hash == hash_token(token)))
-
-
-def wave_for_open_link(session: Session, slug: str) -> Wave | None:
-    return session.scalar(select(Wave).where(Wave.open_link_slug == slug))
-
-
-# --- the respondent journey ----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Step:
-    """One page of the journey: a section's questions, or one sector of the trust matrix."""
-
-    title: str
-    items: tuple[Item, ...]
-    sector_id: int | None = None
-    sector_name: str | None = None
-
-
-def journey_steps(instrument: Instrument, own_sector_id: int, sectors: list[Sector]) -> list[Step]:
-    steps: list[Step] = []
-    for item in instrument.items:
-        if item.type == TrustMatrixQuestion.name:
-            for sector in sectors:
-                if sector.id != own_sector_id:
-                    steps.append(Step(f"{item.section}: {sector.name}", (item,), sector.id, sector.name))
-        elif steps and steps[-1].sector_id is None and steps[-1].title == item.section:
-            steps[-1] = Step(item.section, steps[-1].items + (item,))
-        else:
-            steps.append(Step(item.section, (item,)))
-    return steps
-
-
-# Rough seconds to answer, by question type (a trust-matrix page per sector rated).
-SECONDS_TO_ANSWER = {"likert": 12, "single": 15, "multi": 20, "number": 15, "text": 60, "trust_matrix": 25}
-
-
-def minutes_to_complete(steps: list[Step]) -> int:
-    seconds = sum(SECONDS_TO_ANSWER[item.type] for step in steps for item in step.items)
-    return max(2, math.ceil(seconds / 60))
-
-
-def apply_step(step: Step, answers: dict[str, Any], form) -> tuple[dict[str, Any], dict[str, str]]:
-    """Merge one page's posted answers into the draft; errors by field id."""
-    updated, errors = dict(answers), {}
-    for item in step.items:
-        kind = question_type(item.type)
-        if item.type == TrustMatrixQuestion.name:
-            value, error = kind.parse(item, form, scope=[step.sector_id])
-            merged = dict(updated.get(item.code) or {})
-            merged.pop(str(step.sector_id), None)
-            merged.update(value or {})
-            updated[item.code] = merged
-        else:
-            value, error = kind.parse(item, form)
-            updated[item.code] = value
-        if error:
-            errors[item.code if step.sector_id is None else f"{item.code}-{step.sector_id}-reliable"] = error
-    return updated, errors
-
-
-def first_incomplete_step(steps: list[Step], answers: Mapping[str, Any]) -> int | None:
-    """The first page with a missing or invalid answer, or None if everything is fine."""
-    for index, step in enumerate(steps):
-        for item in step.items:
-            if question_type(item.type).error(item, answers.get(item.code)):
-                return index
-    return None
-
-
-def existing_draft(session: Session, invitation: Invitation) -> Draft | None:
-    return session.scalar(select(Draft).where(Draft.invitation_id == invitation.id))
-
-
-def draft_for_invitation(session: Session, invitation: Invitation) -> Draft:
-    draft = existing_draft(session, invitation)
-    if draft is None:
-        start_writing(session)
-        draft = Draft(
-            wave_id=invitation.wave_id,
-            invitation_id=invitation.id,
-            sector_id=invitation.sector_id,
-            place_id=invitation.place_id,
-            submission_key=secrets.token_urlsafe(24),
-            answers={},
-        )
-        session.add(draft)
-        try:
-            session.commit()
-        except IntegrityError:
-            # The same link opened twice at once: use the draft the other request made.
-            session.rollback()
-            draft = existing_draft(session, invitation)
-    return draft
-
-
-def open_draft(session: Session, wave: Wave, open_key: str | None) -> Draft | None:
-    if not open_key:
-        return None
-    return session.scalar(select(Draft).where(Draft.open_key == open_key, Draft.wave_id == wave.id))
-
-
-def start_open_draft(session: Session, wave: Wave, sector_id: int, place_id: int) -> Draft:
-    if session.get(Sector, sector_id) is None or place_id not in {p.id for p in wave.survey.places}:
-        raise ServiceError("sector", "Select your sector and place from the lists")
-    draft = Draft(
-        wave_id=wave.id,
-        open_key=secrets.token_urlsafe(32),
-        sector_id=sector_id,
-        place_id=place_id,
-        submission_key=secrets.token_urlsafe(24),
-        answers={},
-    )
-    session.add(draft)
-    session.commit()
-    return draft
-
-
-def save_draft(session: Session, draft: Draft, answers: dict[str, Any], section: int) -> None:
-    draft.answers = answers
-    draft.section = section
-    session.commit()
+# --- storing a response ------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -683,69 +446,6 @@ class Respondent:
     organisation_id: int | None = None
     panel_key: str | None = None
     channel: str = "link"
-
-
-class AlreadySubmitted(Exception):
-    pass
-
-
-def submit_response(
-    session: Session,
-    wave: Wave,
-    respondent: Respondent,
-    answers: Mapping[str, Any],
-    idempotency_key: str,
-    invitation: Invitation | None = None,
-    submitted_at=None,
-) -> int:
-    """Store a response and its answers in one transaction; return the response's id.
-
-    The same idempotency key stored twice (a double click, a replayed POST) gives back the
-    response already stored. An invitation is spent in the same transaction, so a link
-    cannot be used for two responses.
-    """
-    existing = session.scalar(select(Response.id).where(Response.idempotency_key == idempotency_key))
-    if existing is not None:
-        return existing
-    if wave.status != WaveStatus.OPEN and respondent.channel in ("link", "open"):
-        raise ServiceError("wave", "This survey is not open")
-    items = wave.instrument.items
-    for item in items:
-        error = question_type(item.type).error(item, answers.get(item.code))
-        if error:
-            raise ServiceError(item.code, error)
-    start_writing(session)
-    try:
-        if invitation is not None:
-            now = utcnow()
-            spent = session.execute(
-                update(Invitation)
-                .where(Invitation.id == invitation.id, Invitation.used_at.is_(None))
-                .values(used_at=now)
-                .execution_options(synchronize_session=False)
-            )
-            if spent.rowcount != 1:
-                raise AlreadySubmitted()
-            invitation.used_at = now
-        response_id = insert_response(session, wave, respondent, answers, idempotency_key, submitted_at)
-        session.execute(Draft.__table__.delete().where(Draft.submission_key == idempotency_key))
-        session.commit()
-    except IntegrityError:
-        session.rollback()
-        existing = session.scalar(select(Response.id).where(Response.idempotency_key == idempotency_key))
-        if existing is None:
-            raise
-        return existing
-    except AlreadySubmitted:
-        session.rollback()
-        raise
-    return response_id
-
-
-def response_for_key(session: Session, idempotency_key: str) -> Response | None:
-    if not idempotency_key:
-        return None
-    return session.scalar(select(Response).where(Response.idempotency_key == idempotency_key))
 
 
 def insert_response(
@@ -784,101 +484,7 @@ def insert_response(
     return response_id
 
 
-def check_answers_rows(
-    steps: list[Step], answers: Mapping[str, Any]
-) -> list[tuple[int, Step, list[tuple[str, str]]]]:
-    """For the check-your-answers page: each step with (question, answer) pairs."""
-    rows = []
-    for index, step in enumerate(steps):
-        pairs = []
-        for item in step.items:
-            kind = question_type(item.type)
-            if item.type == TrustMatrixQuestion.name:
-                ratings = kind.describe_sector((answers.get(item.code) or {}).get(str(step.sector_id)))
-                pairs.append((step.sector_name, "; ".join(f"{q}: {a}" for q, a in ratings)))
-            else:
-                pairs.append((item.text, kind.describe(item, answers.get(item.code))))
-        rows.append((index, step, pairs))
-    return rows
-
-
-# --- the wave dashboard -------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class WaveCounts:
-    responses: pd.DataFrame  # sector × place
-    invitations: pd.DataFrame  # sent, sector × place
-    invitations_used: pd.DataFrame  # answered, sector × place
-    organisations: pd.DataFrame  # distinct organisations, sector × place; NaN where any is unknown
-    daily: pd.Series  # responses per day
-
-    @property
-    def total(self) -> int:
-        return int(self.responses.to_numpy().sum())
-
-    def response_rates(self, k: int) -> dict[tuple[str, str], int]:
-        """Percentage of invitations answered by (sector, place), only where the number
-        answered passes the disclosure rules (a rate on a handful would give it away)."""
-        answered = disclose(self.invitations_used, k)
-        return {
-            (sector, place): round(100 * used / self.invitations.at[sector, place])
-            for (sector, place), used in self.invitations_used.stack().items()
-            if used and not answered.suppressed.at[sector, place]
-        }
-
-    def daily_table(self, k: int, total_withheld: bool) -> DisclosedTable | None:
-        """Responses per day, through the disclosure rules like every other count; None
-        when the wave's total is withheld (the days add up to it)."""
-        if total_withheld:
-            return None
-        frame = self.daily.rename("responses").to_frame()
-        frame.index = [day.strftime("%-d %B %Y") for day in frame.index]
-        return disclose(frame, k)
-
-
-def wave_counts(session: Session, wave: Wave) -> WaveCounts:
-    sector_names = dict(session.execute(select(Sector.id, Sector.name)).all())
-    place_names = {p.id: p.name for p in wave.survey.places}
-
-    def table(rows, value_name):
-        frame = pd.DataFrame(rows, columns=["sector", "place", value_name])
-        frame["sector"] = frame["sector"].map(sector_names)
-        frame["place"] = frame["place"].map(place_names)
-        # One row per cell from the GROUP BY; "first" keeps a missing value missing.
-        pivot = frame.pivot_table(index="sector", columns="place", values=value_name, aggfunc="first", dropna=False)
-        return pivot.reindex(columns=list(place_names.values()))
-
-    response_rows = session.execute(
-        select(
-            Response.sector_id, Response.place_id, func.count(),
-            func.count(func.distinct(Response.organisation_id)), func.count(Response.organisation_id),
-        )
-        .where(Response.wave_id == wave.id)
-        .group_by(Response.sector_id, Response.place_id)
-    ).all()
-    invitation_rows = session.execute(
-        select(Invitation.sector_id, Invitation.place_id, func.count(), func.count(Invitation.used_at))
-        .where(Invitation.wave_id == wave.id)
-        .group_by(Invitation.sector_id, Invitation.place_id)
-    ).all()
-    responses = table([(s, p, n) for s, p, n, _, _ in response_rows], "n")
-    # The organisation rule applies only where every response names its organisation.
-    organisations = table(
-        [(s, p, o if known == n else float("nan")) for s, p, n, o, known in response_rows], "n"
-    )
-    invitations = table([(s, p, n) for s, p, n, _ in invitation_rows], "n")
-    invitations_used = table([(s, p, used) for s, p, _, used in invitation_rows], "n")
-    sectors = sorted(set(responses.index) | set(invitations.index))
-    submitted = session.scalars(select(Response.submitted_at).where(Response.wave_id == wave.id)).all()
-    daily = pd.Series(1, index=pd.DatetimeIndex(submitted)).resample("D").sum() if submitted else pd.Series(dtype=int)
-    return WaveCounts(
-        responses=responses.reindex(sectors).fillna(0).astype(int),
-        invitations=invitations.reindex(sectors).fillna(0).astype(int),
-        invitations_used=invitations_used.reindex(sectors).fillna(0).astype(int),
-        organisations=organisations.reindex(sectors),
-        daily=daily,
-    )
+# --- counts that the disclosure rules need ---------------------------------------------------
 
 
 def records_organisations(session: Session, survey: Survey) -> bool:
@@ -917,48 +523,6 @@ def late_changes(session: Session, waves: list[Wave], k: int) -> LateChanges:
         dates[wave.label] = sorted(later)
         withheld[wave.label] = changed_after_closing(frame, wave.closes_at, k)
     return LateChanges(dates, withheld)
-
-
-def wave_disclosure(session: Session, wave: Wave, counts: WaveCounts) -> DisclosedTable:
-    """The dashboard's sector × place counts, withheld exactly as the wave's own decision
-    withholds them (analysis.disclosure.decide_waves), the one every results page of this
-    wave uses too."""
-    survey = wave.survey
-    sector_names = dict(session.execute(select(Sector.id, Sector.name)).all())
-    place_names = {p.id: p.name for p in survey.places}
-    rows = session.execute(
-        select(Response.sector_id, Response.place_id, Response.organisation_id).where(Response.wave_id == wave.id)
-    ).all()
-    frame = pd.DataFrame(
-        [(wave.label, place_names.get(p), sector_names.get(s), o) for s, p, o in rows],
-        columns=["wave", "place", "sector", "organisation"],
-    )
-    decision = decide_waves(frame, pd.DataFrame(index=frame.index), [wave.label], survey.k_internal,
-                            survey.min_organisations, organisations_known=records_organisations(session, survey),
-                            changed_late=late_changes(session, [wave], survey.k_internal).withheld)
-    return decided_table(counts.responses, decision[wave.label])
-
-
-def places_view(table: DisclosedTable, places: list[Place]) -> DisclosedTable:
-    """The columns of `places` exactly as the whole table shows them (a cell withheld there
-    to protect another place stays withheld), for someone who may not see every place.
-    Its totals are withheld: these places' totals less a cell shown could give a withheld
-    one away. Sectors with no responses in these places are left out."""
-    columns = [place.name for place in places]
-    counts = table.counts.loc[table.counts[columns].sum(axis=1) > 0, columns]
-    return replace(
-        table,
-        counts=counts,
-        suppressed=table.suppressed.loc[counts.index, columns],
-        reasons=table.reasons.loc[counts.index, columns],
-        row_total_suppressed=pd.Series(True, index=counts.index),
-        column_total_suppressed=pd.Series(True, index=counts.columns),
-        grand_total_suppressed=True,
-    )
-
-
-def response_count(session: Session, wave: Wave) -> int:
-    return session.scalar(select(func.count()).select_from(Response).where(Response.wave_id == wave.id))
 
 
 # --- the tidy frame: the bridge to analysis/ ----------------------------------------------------

@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 from sqlalchemy import func, select
 
 from core.demo import load_demo_data
-from surveys import service
+from surveys import respondent as journey, service
 from surveys.models import AnonymityMode, Invitation, Response
 from tests.surveys.test_service import complete_answers
 
@@ -23,8 +23,8 @@ def test_double_clicks_and_parallel_submissions_store_one_response_each(committi
         links = service.create_invitations(session, wave, service.parse_invitees(session, survey.places, emails).invitees, "s")
         answers = complete_answers(wave)
         for link in links:
-            draft = service.draft_for_invitation(session, link.invitation)
-            service.save_draft(session, draft, answers, 0)
+            draft = journey.draft_for_invitation(session, link.invitation)
+            journey.save_draft(session, draft, answers, 0)
         tokens, wave_id = [link.token for link in links], wave.id
 
     barrier = threading.Barrier(len(tokens) * 3)

@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from core.demo import load_demo_data
-from surveys import service
+from surveys import dashboard, service
 from analysis.scores import construct_scores
 from surveys.demo import CONSTRUCT_MEANS, load_demo_surveys
 
@@ -28,7 +28,7 @@ def test_three_surveys_of_three_closed_waves(db_session, demo):
     for survey in demo:
         assert [(w.label, w.status, w.role) for w in survey.waves] == [
             ("Wave 1", "closed", "baseline"), ("Wave 2", "closed", "gain"), ("Wave 3", "closed", "follow-up")]
-        assert [service.response_count(db_session, w) for w in survey.waves] == [250, 250, 250]
+        assert [dashboard.response_count(db_session, w) for w in survey.waves] == [250, 250, 250]
         assert survey.waves[0].identities_erased_at is not None
 
 

@@ -9,7 +9,7 @@ import pyreadstat
 import pytest
 
 from core.models import Role
-from surveys import exports, service
+from surveys import exports, questions, respondent as journey, service
 from surveys.models import AnonymityMode
 from surveys.question_types import AGREEMENT_5, TRUST_DIMENSIONS, TRUST_LEVELS, labelled_choices
 from tests.surveys.test_service import complete_answers
@@ -32,7 +32,7 @@ def wave(db_session, make_survey, make_organisation):
         ("extra_count", "How many meetings?", "number", {"min": 0, "max": 50}),
         ("extra_note", "=1+1 anything else?", "text", {"max_length": 200}),
     ]:
-        service.save_item(db_session, wave, None, code, "Extra", text, "", kind, options, None, False, False)
+        questions.save_item(db_session, wave, None, code, "Extra", text, "", kind, options, None, False, False)
     service.open_wave(db_session, wave, actor=None)
     place = survey.places[0]
     organisation = make_organisation("-Minus Trust", place=place)
@@ -40,9 +40,9 @@ def wave(db_session, make_survey, make_organisation):
         "trust_matrix": {"10": {"reliable": 4, "intensity": 2}, "1": {"open": 1}, "3": {"shared_mission": 3}},
         "extra_forums": [2], "extra_note": "@note",
     }
-    service.submit_response(db_session, wave, service.Respondent(2, place.id, organisation.id, "key-1"), first, "x-1")
+    journey.submit_response(db_session, wave, service.Respondent(2, place.id, organisation.id, "key-1"), first, "x-1")
     second = complete_answers(wave, value=2) | {"trust_matrix": {"2": {"reliable": 1}}}
-    service.submit_response(db_session, wave, service.Respondent(1, place.id), second, "x-2")
+    journey.submit_response(db_session, wave, service.Respondent(1, place.id), second, "x-2")
     return wave
 
 

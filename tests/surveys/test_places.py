@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from analysis.disclosure import disclose
 from core.models import Role
-from surveys import service
+from surveys import dashboard, respondent as journey, service
 from surveys.models import Invitation, InviteeIdentity, Response, Wave
 from tests.conftest import count, sign_in
 from tests.surveys.test_service import complete_answers
@@ -217,10 +217,10 @@ def test_results_show_a_coordinator_only_their_places(survey, clients, places, m
 def test_the_wave_breakdown_shows_a_coordinator_only_their_places(db_session, survey, clients, places):
     wave = survey.waves[0]
     for n in range(6):
-        service.submit_response(db_session, wave, service.Respondent(2, places["Brackenford"].id),
+        journey.submit_response(db_session, wave, service.Respondent(2, places["Brackenford"].id),
                                 complete_answers(wave), f"b-{n}")
     for n in range(7):
-        service.submit_response(db_session, wave, service.Respondent(4, places["Wexcombe"].id),
+        journey.submit_response(db_session, wave, service.Respondent(4, places["Wexcombe"].id),
                                 complete_answers(wave), f"w-{n}")
     partial = soup(clients["partial"].get(f"/waves/{wave.id}"))
     assert partial.select_one("#response-total").get_text() == "13"  # the wave's own total, exactly
@@ -240,11 +240,11 @@ def test_the_wave_breakdown_shows_a_coordinator_only_their_places(db_session, su
 def test_a_places_view_keeps_what_the_whole_table_withholds():
     counts = pd.DataFrame({"Brackenford": [3, 20, 0], "Wexcombe": [12, 30, 9]}, index=["Funder", "Health", "Housing"])
     whole = disclose(counts, 5)
-    view = service.places_view(whole, [type("Place", (), {"name": "Wexcombe"})()])
+    view = dashboard.places_view(whole, [type("Place", (), {"name": "Wexcombe"})()])
     assert list(view.counts.columns) == ["Wexcombe"] and list(view.counts.index) == ["Funder", "Health", "Housing"]
     # Funder's Wexcombe cell is withheld in the whole table to protect Brackenford's 3: still withheld here.
     assert whole.suppressed.at["Funder", "Wexcombe"] and view.suppressed.at["Funder", "Wexcombe"]
     assert view.suppressed["Wexcombe"].equals(whole.suppressed["Wexcombe"])
     assert view.row_total_suppressed.all() and view.column_total_suppressed.all() and view.grand_total_suppressed
-    brackenford = service.places_view(whole, [type("Place", (), {"name": "Brackenford"})()])
+    brackenford = dashboard.places_view(whole, [type("Place", (), {"name": "Brackenford"})()])
     assert list(brackenford.counts.index) == ["Funder", "Health"]  # Housing answered only in Wexcombe

@@ -5,7 +5,7 @@ from bs4 import BeautifulSoup
 from sqlalchemy import select
 
 from core.models import Role
-from surveys import service
+from surveys import respondent as journey, service
 from surveys.models import Draft, Response, Survey
 from tests.conftest import count
 from tests.surveys.test_service import complete_answers
@@ -276,7 +276,7 @@ def test_dashboard_suppresses_small_cells(client, db_session, make_survey, make_
     wave = survey.waves[0]
     login(make_user(Role.EVALUATOR))
     for n in range(3):
-        service.submit_response(db_session, wave, service.Respondent(2, survey.places[0].id), complete_answers(wave), f"dash-{n}")
+        journey.submit_response(db_session, wave, service.Respondent(2, survey.places[0].id), complete_answers(wave), f"dash-{n}")
     table = soup(client.get(f"/waves/{wave.id}")).select_one("#responses-by-sector")
     assert "fewer than 5 responses" in table.get_text()
     assert not re.search(r">\s*3\s*<", str(table))
@@ -292,7 +292,7 @@ def answered_wave(db_session, make_survey, make_organisation):
     wave = survey.waves[0]
     organisation = make_organisation("=HYPERLINK(\"x\")", place=survey.places[0])
     answers = complete_answers(wave) | {"one_thing": "=1+1 more meetings"}
-    service.submit_response(db_session, wave, service.Respondent(2, survey.places[0].id, organisation.id, "key-abc"),
+    journey.submit_response(db_session, wave, service.Respondent(2, survey.places[0].id, organisation.id, "key-abc"),
                             answers, "export-1")
     return wave
 
@@ -431,9 +431,9 @@ def test_the_total_is_shown_everywhere_and_cannot_give_away_a_withheld_cell(clie
     wave = survey.waves[0]
     brackenford, wexcombe = survey.places
     for n in range(3):
-        service.submit_response(db_session, wave, service.Respondent(4, brackenford.id), complete_answers(wave), f"small-{n}")
+        journey.submit_response(db_session, wave, service.Respondent(4, brackenford.id), complete_answers(wave), f"small-{n}")
     for n in range(40):
-        service.submit_response(db_session, wave, service.Respondent(2, wexcombe.id), complete_answers(wave), f"big-{n}")
+        journey.submit_response(db_session, wave, service.Respondent(2, wexcombe.id), complete_answers(wave), f"big-{n}")
     login(make_user(Role.EVALUATOR))
     page = soup(client.get(f"/waves/{wave.id}"))
     # Counting who answered is not an answer: the total is shown, here as on the survey's
@@ -449,7 +449,7 @@ def test_a_wave_with_a_handful_of_responses_shows_its_total_but_not_its_groups(
         client, db_session, make_survey, make_user, login):
     survey = make_survey(open_first_wave=True)
     wave = survey.waves[0]
-    service.submit_response(db_session, wave, service.Respondent(2, survey.places[0].id), complete_answers(wave), "one")
+    journey.submit_response(db_session, wave, service.Respondent(2, survey.places[0].id), complete_answers(wave), "one")
     login(make_user(Role.EVALUATOR))
     page = soup(client.get(f"/waves/{wave.id}"))
     assert page.select_one("#response-total").get_text() == "1"  # the same on every page
@@ -483,7 +483,7 @@ def test_exports_survive_long_sector_names_and_odd_text(client, db_session, make
     long_name = make_sector("Voluntary, community and social enterprise organisations of every size")
     wave = answered_wave
     answers = complete_answers(wave) | {"trust_matrix": {str(long_name.id): {"reliable": 4}}, "one_thing": "tab\tok"}
-    service.submit_response(db_session, wave, service.Respondent(2, wave.survey.places[0].id), answers, "export-2")
+    journey.submit_response(db_session, wave, service.Respondent(2, wave.survey.places[0].id), answers, "export-2")
     login(make_user(Role.ADMIN))
     (tmp_path / "r.sav").write_bytes(client.get(f"/waves/{wave.id}/export?format=sav").data)
     _, meta = pyreadstat.read_sav(tmp_path / "r.sav")
@@ -498,7 +498,7 @@ def test_the_dashboard_shows_the_share_of_invitations_answered(client, db_sessio
     emails = "\n".join(f"r{n}@example.org,,Funder" for n in range(8))
     links = service.create_invitations(db_session, wave, service.parse_invitees(db_session, survey.places, emails).invitees, "s")
     for n, link in enumerate(links[:6]):
-        service.submit_response(db_session, wave, service.Respondent(4, survey.places[0].id), complete_answers(wave), f"share-{n}", link.invitation)
+        journey.submit_response(db_session, wave, service.Respondent(4, survey.places[0].id), complete_answers(wave), f"share-{n}", link.invitation)
     login(make_user(Role.EVALUATOR))
     table = soup(client.get(f"/waves/{wave.id}")).select_one("#responses-by-sector").get_text()
     assert "(75% of those invited)" in table

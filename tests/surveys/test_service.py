@@ -6,7 +6,7 @@ from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
 from core.service import ServiceError, hash_token
-from surveys import service
+from surveys import dashboard, questions, respondent as journey, service
 from surveys.models import (
     AnonymityMode, Answer, Draft, Invitation, InviteeIdentity, Response, TrustRating, WaveRole,
 )
@@ -48,7 +48,7 @@ def test_opening_freezes_the_questions(db_session, make_survey):
     service.open_wave(db_session, wave, actor=None)
     assert wave.status == "open" and wave.instrument.is_published
     with pytest.raises(ServiceError, match="cannot change"):
-        service.save_item(db_session, wave, None, "new_q", "S", "Text", "", "likert",
+        questions.save_item(db_session, wave, None, "new_q", "S", "Text", "", "likert",
                           {"choices": [{"value": 1, "label": "a"}, {"value": 2, "label": "b"}]}, None, False, True)
     with pytest.raises(ServiceError):
         service.open_wave(db_session, wave, actor=None)
@@ -87,21 +87,21 @@ def test_clone_makes_a_new_version_and_wording_changes_break_the_trend(db_sessio
     second = service.clone_wave(db_session, survey, "Wave 2", WaveRole.GAIN)
     assert second.instrument.version == 2 and second.instrument.previous_id == first.instrument.id
     assert [i.code for i in second.instrument.items] == [i.code for i in first.instrument.items]
-    assert service.trend_report(db_session, second.instrument) == service.TrendReport([], [], [])
+    assert questions.trend_report(db_session, second.instrument) == questions.TrendReport([], [], [])
 
     tr_1 = next(i for i in second.instrument.items if i.code == "tr_1")
-    service.save_item(db_session, second, tr_1, "tr_1", tr_1.section, "A reworded question.", "", "likert",
+    questions.save_item(db_session, second, tr_1, "tr_1", tr_1.section, "A reworded question.", "", "likert",
                       tr_1.options, tr_1.construct_id, False, True)
     assert tr_1.breaks_trend
     cs_1 = next(i for i in second.instrument.items if i.code == "cs_1")
-    service.save_item(db_session, second, cs_1, "cs_1", "New section name", cs_1.text, "", "likert",
+    questions.save_item(db_session, second, cs_1, "cs_1", "New section name", cs_1.text, "", "likert",
                       cs_1.options, cs_1.construct_id, False, True)
     assert not cs_1.breaks_trend  # moving section is not a change of wording or scale
     sf_1 = next(i for i in second.instrument.items if i.code == "sf_1")
-    service.delete_item(db_session, second, sf_1)
-    service.save_item(db_session, second, None, "extra_1", "Extra", "Brand new?", "", "likert",
+    questions.delete_item(db_session, second, sf_1)
+    questions.save_item(db_session, second, None, "extra_1", "Extra", "Brand new?", "", "likert",
                       sf_1.options, None, False, True)
-    report = service.trend_report(db_session, second.instrument)
+    report = questions.trend_report(db_session, second.instrument)
     assert [i.code for i in report.changed] == ["tr_1"]
     assert [i.code for i in report.added] == ["extra_1"]
     assert report.removed == ["sf_1"]
@@ -113,13 +113,13 @@ def test_item_rules(db_session, make_survey):
     wave = make_survey().waves[0]
     likert = wave.instrument.items[0].options
     with pytest.raises(ServiceError, match="Code must start"):
-        service.save_item(db_session, wave, None, "Bad Code", "S", "T", "", "likert", likert, None, False, True)
+        questions.save_item(db_session, wave, None, "Bad Code", "S", "T", "", "likert", likert, None, False, True)
     with pytest.raises(ServiceError, match="already uses"):
-        service.save_item(db_session, wave, None, "cs_1", "S", "T", "", "likert", likert, None, False, True)
+        questions.save_item(db_session, wave, None, "cs_1", "S", "T", "", "likert", likert, None, False, True)
     with pytest.raises(ServiceError, match="at least two choices"):
-        service.save_item(db_session, wave, None, "one", "S", "T", "", "single",
+        questions.save_item(db_session, wave, None, "one", "S", "T", "", "single",
                           {"choices": [{"value": 1, "label": "a"}]}, None, False, True)
-    item = service.save_item(db_session, wave, None, "meetings", "S", "How many?", "", "number",
+    item = questions.save_item(db_session, wave, None, "meetings", "S", "How many?", "", "number",
                              {"min": 0, "max": 10}, 5, True, False)
     assert (item.construct_id, item.reverse) == (None, False)  # only agreement questions score a construct
 
@@ -127,7 +127,7 @@ def test_item_rules(db_session, make_survey):
 def test_move_item(db_session, make_survey):
     wave = make_survey().waves[0]
     first, second = wave.instrument.items[:2]
-    service.move_item(db_session, wave, second, -1)
+    questions.move_item(db_session, wave, second, -1)
     assert [i.code for i in wave.instrument.items[:2]] == [second.code, first.code]
 
 
@@ -160,8 +160,8 @@ def test_invitation_tokens_are_stored_only_as_hashes(db_session, make_survey, ma
     assert invitation.token_hash == hash_token(link.token) and link.token not in invitation.token_hash
     assert invitation.sector_id == organisation.sector_id and invitation.identity.email == "a@example.org"
     assert invitation.panel_key == service.panel_key("secret", "a@example.org")
-    assert service.invitation_for_token(db_session, link.token) == invitation
-    assert service.invitation_for_token(db_session, "wrong") is None
+    assert journey.invitation_for_token(db_session, link.token) == invitation
+    assert journey.invitation_for_token(db_session, "wrong") is None
 
 
 def test_anonymous_surveys_have_no_panel_key(db_session, make_survey):
@@ -192,7 +192,7 @@ def test_journey_steps_group_sections_and_expand_the_trust_matrix(db_session, ma
 
     wave = make_survey().waves[0]
     sectors = list_sectors(db_session)
-    steps = service.journey_steps(wave.instrument, sectors[0].id, sectors)
+    steps = journey.journey_steps(wave.instrument, sectors[0].id, sectors)
     construct_steps = [s for s in steps if s.sector_id is None]
     assert [len(s.items) for s in construct_steps][:3] == [3, 3, 3]
     trust_steps = [s for s in steps if s.sector_id is not None]
@@ -203,8 +203,8 @@ def test_apply_step_reports_errors_by_field(db_session, make_survey):
     from core.service import list_sectors
 
     wave = make_survey().waves[0]
-    steps = service.journey_steps(wave.instrument, 1, list_sectors(db_session))
-    answers, errors = service.apply_step(steps[0], {}, MultiDict({"cs_1": "5", "cs_2": "9"}))
+    steps = journey.journey_steps(wave.instrument, 1, list_sectors(db_session))
+    answers, errors = journey.apply_step(steps[0], {}, MultiDict({"cs_1": "5", "cs_2": "9"}))
     assert answers["cs_1"] == 5
     assert errors == {"cs_2": "Select one of the options shown", "cs_3": "Select how much you agree"}
 
@@ -213,11 +213,11 @@ def test_submission_is_idempotent_and_spends_the_invitation(db_session, make_sur
     survey = make_survey(open_first_wave=True)
     wave = survey.waves[0]
     [link] = service.create_invitations(db_session, wave, service.parse_invitees(db_session, survey.places, "a@example.org,,Funder").invitees, "s")
-    draft = service.draft_for_invitation(db_session, link.invitation)
+    draft = journey.draft_for_invitation(db_session, link.invitation)
     answers = complete_answers(wave)
     before = count(db_session, Response)
-    first = service.submit_response(db_session, wave, respondent(wave), answers, draft.submission_key, link.invitation)
-    again = service.submit_response(db_session, wave, respondent(wave), answers, draft.submission_key, link.invitation)
+    first = journey.submit_response(db_session, wave, respondent(wave), answers, draft.submission_key, link.invitation)
+    again = journey.submit_response(db_session, wave, respondent(wave), answers, draft.submission_key, link.invitation)
     assert again == first and count(db_session, Response) == before + 1
     assert link.invitation.used_at is not None
     assert db_session.scalar(select(Draft).where(Draft.invitation_id == link.invitation.id)) is None
@@ -225,8 +225,8 @@ def test_submission_is_idempotent_and_spends_the_invitation(db_session, make_sur
     assert db_session.scalar(select(count_of(Answer)).where(Answer.response_id == first)) == answered
     assert db_session.scalar(select(count_of(TrustRating)).where(TrustRating.response_id == first)) == 2
     # Another key on the spent invitation stores nothing.
-    with pytest.raises(service.AlreadySubmitted):
-        service.submit_response(db_session, wave, respondent(wave), answers, "another key", link.invitation)
+    with pytest.raises(journey.AlreadySubmitted):
+        journey.submit_response(db_session, wave, respondent(wave), answers, "another key", link.invitation)
     assert count(db_session, Response) == before + 1
 
 
@@ -241,7 +241,7 @@ def test_submission_refuses_answers_outside_the_scale(db_session, make_survey):
     answers = complete_answers(wave) | {"tr_1": 7}
     before = count(db_session, Response)
     with pytest.raises(ServiceError) as error:
-        service.submit_response(db_session, wave, respondent(wave), answers, "k-outside")
+        journey.submit_response(db_session, wave, respondent(wave), answers, "k-outside")
     assert (error.value.field, error.value.message) == ("tr_1", "Select one of the options shown")
     assert count(db_session, Response) == before
 
@@ -250,28 +250,28 @@ def test_closed_wave_takes_no_responses(db_session, make_survey):
     wave = make_survey(open_first_wave=True).waves[0]
     service.close_wave(db_session, wave, actor=None)
     with pytest.raises(ServiceError, match="not open"):
-        service.submit_response(db_session, wave, respondent(wave), complete_answers(wave), "k-closed")
+        journey.submit_response(db_session, wave, respondent(wave), complete_answers(wave), "k-closed")
 
 
 def test_erasing_identities_keeps_responses(db_session, make_survey):
     survey = make_survey(open_first_wave=True)
     wave = survey.waves[0]
     [link] = service.create_invitations(db_session, wave, service.parse_invitees(db_session, survey.places, "a@example.org,,Funder").invitees, "s")
-    service.submit_response(db_session, wave, respondent(wave), complete_answers(wave), "k-erase", link.invitation)
+    journey.submit_response(db_session, wave, respondent(wave), complete_answers(wave), "k-erase", link.invitation)
     with pytest.raises(ServiceError, match="Close the wave"):
         service.erase_identities(db_session, wave, actor=None)
     service.close_wave(db_session, wave, actor=None)
     assert service.erase_identities(db_session, wave, actor=None) == 1
     assert db_session.scalar(select(InviteeIdentity).where(InviteeIdentity.wave_id == wave.id)) is None
     assert db_session.get(Invitation, link.invitation.id).identity_id is None
-    assert service.response_count(db_session, wave) == 1
+    assert dashboard.response_count(db_session, wave) == 1
 
 
 def test_responses_frame_is_tidy(db_session, make_survey):
     survey = make_survey(open_first_wave=True)
     wave = survey.waves[0]
-    service.submit_response(db_session, wave, respondent(wave, panel_key="abc"), complete_answers(wave, 2), "k-frame-1")
-    service.submit_response(db_session, wave, respondent(wave), complete_answers(wave, 5) | {"one_thing": None}, "k-frame-2")
+    journey.submit_response(db_session, wave, respondent(wave, panel_key="abc"), complete_answers(wave, 2), "k-frame-1")
+    journey.submit_response(db_session, wave, respondent(wave), complete_answers(wave, 5) | {"one_thing": None}, "k-frame-2")
     data = service.responses_frame(db_session, [wave])
     frame = data.responses
     assert list(frame.columns[:6]) == ["response_id", "wave", "sector", "place", "organisation", "panel_key"]
@@ -289,9 +289,9 @@ def test_wave_counts_by_sector_and_place(db_session, make_survey, make_organisat
     organisation = make_organisation(place=survey.places[0])
     wave = survey.waves[0]
     for n in range(3):
-        service.submit_response(db_session, wave, respondent(wave), complete_answers(wave), f"k-count-{n}")
-    service.submit_response(db_session, wave, service.Respondent(3, survey.places[0].id, organisation.id), complete_answers(wave), "k-org")
-    counts = service.wave_counts(db_session, wave)
+        journey.submit_response(db_session, wave, respondent(wave), complete_answers(wave), f"k-count-{n}")
+    journey.submit_response(db_session, wave, service.Respondent(3, survey.places[0].id, organisation.id), complete_answers(wave), "k-org")
+    counts = dashboard.wave_counts(db_session, wave)
     place = survey.places[0].name
     assert counts.total == 4
     assert counts.responses.loc["Local authority", place] == 3
@@ -309,10 +309,10 @@ def test_response_rate_counts_invitations_answered(db_session, make_survey):
     links = service.create_invitations(db_session, wave, service.parse_invitees(db_session, survey.places, emails).invitees, "s")
     place = survey.places[0].name
     for n, link in enumerate(links[:6]):
-        service.submit_response(db_session, wave, service.Respondent(4, survey.places[0].id), complete_answers(wave), f"rate-{n}", link.invitation)
+        journey.submit_response(db_session, wave, service.Respondent(4, survey.places[0].id), complete_answers(wave), f"rate-{n}", link.invitation)
     # Open-link answers in the same cell do not raise the rate.
-    service.submit_response(db_session, wave, service.Respondent(4, survey.places[0].id, channel="open"), complete_answers(wave), "rate-open")
-    counts = service.wave_counts(db_session, wave)
+    journey.submit_response(db_session, wave, service.Respondent(4, survey.places[0].id, channel="open"), complete_answers(wave), "rate-open")
+    counts = dashboard.wave_counts(db_session, wave)
     assert counts.response_rates(5) == {("Funder", place): 60}
     assert counts.response_rates(7) == {}  # 6 answered: below k, not shown
 
@@ -334,8 +334,8 @@ def test_multiple_choice_columns_distinguish_not_chosen_from_unanswered(db_sessi
     survey = make_survey(template="participation", open_first_wave=True)
     wave = survey.waves[0]
     base = complete_answers(wave)
-    service.submit_response(db_session, wave, respondent(wave), base | {"pp_forums": [2]}, "m1")
-    service.submit_response(db_session, wave, respondent(wave), base | {"pp_forums": None}, "m2")
+    journey.submit_response(db_session, wave, respondent(wave), base | {"pp_forums": [2]}, "m1")
+    journey.submit_response(db_session, wave, respondent(wave), base | {"pp_forums": None}, "m2")
     frame = service.responses_frame(db_session, [wave]).responses.set_index("response_id")
     chosen = frame[[f"pp_forums_{v}" for v in range(1, 6)]]
     assert chosen.iloc[0].tolist() == [0.0, 1.0, 0.0, 0.0, 0.0]   # answered: unchosen are 0
@@ -347,7 +347,7 @@ def test_the_codebook_marks_a_break_anywhere_across_the_waves(db_session, make_s
     service.close_wave(db_session, survey.waves[0], actor=None)
     second = service.clone_wave(db_session, survey, "Wave 2", WaveRole.GAIN)
     tr_1 = next(i for i in second.instrument.items if i.code == "tr_1")
-    service.save_item(db_session, second, tr_1, "tr_1", tr_1.section, "Reworded.", "", "likert",
+    questions.save_item(db_session, second, tr_1, "tr_1", tr_1.section, "Reworded.", "", "likert",
                       tr_1.options, tr_1.construct_id, False, True)
     service.open_wave(db_session, second, actor=None)
     service.close_wave(db_session, second, actor=None)
@@ -364,7 +364,7 @@ def test_control_characters_never_reach_storage(db_session, make_survey):
     text_item = next(i for i in wave.instrument.items if i.type == "text")
     assert question_type("text").parse(text_item, MultiDict({text_item.code: "a\x0bb\x00c"}))[0] == "abc"
     with pytest.raises(ServiceError, match="control characters"):
-        service.submit_response(db_session, wave, respondent(wave), complete_answers(wave) | {text_item.code: "x\x0b"}, "cc")
+        journey.submit_response(db_session, wave, respondent(wave), complete_answers(wave) | {text_item.code: "x\x0b"}, "cc")
 
 
 def test_time_to_complete_is_estimated_from_the_questions(db_session, make_survey):
@@ -372,6 +372,6 @@ def test_time_to_complete_is_estimated_from_the_questions(db_session, make_surve
 
     wave = make_survey().waves[0]
     sectors = list_sectors(db_session)
-    steps = service.journey_steps(wave.instrument, sectors[0].id, sectors)
+    steps = journey.journey_steps(wave.instrument, sectors[0].id, sectors)
     # 35 agreement questions, one free text, and 10 sectors to rate.
-    assert service.minutes_to_complete(steps) == math.ceil((35 * 12 + 60 + 10 * 25) / 60)
+    assert journey.minutes_to_complete(steps) == math.ceil((35 * 12 + 60 + 10 * 25) / 60)

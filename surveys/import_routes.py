@@ -1,0 +1,124 @@
+"""Pages for importing responses collected in another survey tool: upload, match the
+columns, match the answers, preview and import (the work is in surveys.importing)."""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from core import db
+from core.models import Role
+from core.service import ServiceError
+from surveys import importing, service
+from surveys.forms import ConfirmForm, ImportUploadForm
+from surveys.models import WaveStatus
+from surveys.routes import bp, managers, wave_or_404
+
+
+def _import_or_404(import_id: int):
+    """An import in progress: for whoever uploaded it, or someone who may run the whole
+    survey (its file may hold rows of any of the survey's places)."""
+    record = importing.get_import(db.session(), import_id)
+    if record is None or record.imported_at is not None:
+        abort(404)
+    wave = wave_or_404(record.wave_id)
+    if record.user_id != current_user.id and not service.may_run_survey(current_user, wave.survey):
+        abort(403)
+    require_open_or_admin(wave)
+    return record
+
+
+def require_open_or_admin(wave) -> None:
+    """Once a wave is closed its results may be published, so only an admin may change
+    its responses, and each change is logged and shown beside its results."""
+    if wave.status == WaveStatus.CLOSED and current_user.role != Role.ADMIN:
+        abort(403)
+
+
+def _import_places(record) -> list:
+    return service.places_for(current_user, record.wave.survey)
+
+
+@bp.route("/waves/<int:wave_id>/import", methods=["GET", "POST"])
+@managers
+def import_upload(wave_id: int):
+    wave = wave_or_404(wave_id)
+    require_open_or_admin(wave)
+    form = ImportUploadForm()
+    if form.validate_on_submit():
+        upload = form.file.data
+        try:
+            record = importing.start_import(db.session(), wave, current_user, upload.filename, upload.read())
+        except ServiceError as error:
+            form.file.errors = [error.message]
+        else:
+            return redirect(url_for("surveys.import_columns", import_id=record.id))
+    return render_template("surveys/import/upload.html", form=form, wave=wave)
+
+
+@bp.route("/imports/<int:import_id>/columns", methods=["GET", "POST"])
+@managers
+def import_columns(import_id: int):
+    record = _import_or_404(import_id)
+    parsed = importing.parse_file(record.content.encode())
+    error = None
+    columns = record.columns
+    if request.method == "POST":
+        if not ConfirmForm().validate_on_submit():
+            abort(400)
+        columns = {header: request.form.get(f"column-{i}", "") for i, header in enumerate(parsed.headers)}
+        try:
+            importing.save_columns(db.session(), record, columns)
+        except ServiceError as problem:
+            error = problem.message
+        else:
+            return redirect(url_for("surveys.import_values", import_id=record.id))
+    return render_template(
+        "surveys/import/columns.html", record=record, parsed=parsed, columns=columns, error=error,
+        items=importing.importable_items(record.wave), fields=importing.RESPONDENT_FIELDS,
+        title=("Error: " if error else "") + "Match the columns",
+    )
+
+
+@bp.route("/imports/<int:import_id>/values", methods=["GET", "POST"])
+@managers
+def import_values(import_id: int):
+    record = _import_or_404(import_id)
+    questions = importing.value_questions(db.session(), record, _import_places(record))
+    if not questions:
+        return redirect(url_for("surveys.import_preview", import_id=record.id))
+    if request.method == "POST":
+        if not ConfirmForm().validate_on_submit():
+            abort(400)
+        values = {}
+        for qi, question in enumerate(questions):
+            allowed = {str(value): value for value, _ in question.choices}
+            chosen = {text: allowed.get(request.form.get(f"value-{qi}-{ti}", "")) for ti, text in enumerate(question.texts)}
+            values[question.column] = {text: value for text, value in chosen.items() if value is not None}
+        importing.save_values(db.session(), record, values)
+        return redirect(url_for("surveys.import_preview", import_id=record.id))
+    return render_template("surveys/import/values.html", record=record, questions=questions, confirm=ConfirmForm())
+
+
+@bp.route("/imports/<int:import_id>/preview", methods=["GET", "POST"])
+@managers
+def import_preview(import_id: int):
+    record = _import_or_404(import_id)
+    if request.method == "POST":
+        if not ConfirmForm().validate_on_submit():
+            abort(400)
+        try:
+            imported = importing.commit_import(db.session(), record, _import_places(record), actor=current_user)
+        except ServiceError as error:
+            flash(error.message, "info")
+            return redirect(url_for("surveys.import_preview", import_id=record.id))
+        flash(f"{imported} response{'s' if imported != 1 else ''} imported into {record.wave.label}.")
+        return redirect(url_for("surveys.wave", wave_id=record.wave_id))
+    result = importing.preview(db.session(), record, _import_places(record))
+    items = {item.code: item for item in importing.importable_items(record.wave)}
+    return render_template(
+        "surveys/import/preview.html", record=record, result=result, items=items, confirm=ConfirmForm(),
+        mapped=[target for target in record.columns.values() if target in items],
+    )
+
+

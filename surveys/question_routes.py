@@ -1,0 +1,106 @@
+"""Pages of the question editor of a draft wave (the work is in surveys.questions)."""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, url_for
+
+from core import db
+from core.service import ServiceError
+from surveys import questions
+from surveys.forms import ConfirmForm, ItemForm
+from surveys.models import Construct
+from surveys.question_types import QUESTION_TYPES, labelled_choices
+from surveys.routes import bp, form_errors_to, managers, require_running, wave_or_404
+
+
+def _item_form(item):
+    constructs = db.session().query(Construct).order_by(Construct.position).all()
+    if item is None:
+        form = ItemForm(data={"required": True, "type": "likert", "choices": _choices_text(labelled_choices([]))})
+    else:
+        form = ItemForm(
+            data={
+                "code": item.code, "section": item.section, "text": item.text, "hint": item.hint,
+                "type": item.type, "choices": _choices_text(item.options),
+                "minimum": item.options.get("min"), "maximum": item.options.get("max"),
+                "construct": item.construct_id or 0, "reverse": item.reverse, "required": item.required,
+            }
+        )
+    form.construct.choices = [(0, "None")] + [(c.id, c.name) for c in constructs]
+    return form
+
+
+def _choices_text(options) -> str:
+    return "\n".join(choice["label"] for choice in options.get("choices", []))
+
+
+def _options_from_form(form) -> dict:
+    kind = QUESTION_TYPES[form.type.data]
+    if form.type.data in ("likert", "single", "multi"):
+        labels = [line.strip() for line in (form.choices.data or "").splitlines() if line.strip()]
+        return labelled_choices(labels) if labels else kind.default_options()
+    if form.type.data == "number":
+        low = float(form.minimum.data) if form.minimum.data is not None else None
+        high = float(form.maximum.data) if form.maximum.data is not None else None
+        return {"min": low, "max": high}
+    return kind.default_options()
+
+
+@bp.route("/waves/<int:wave_id>/questions/new", methods=["GET", "POST"], defaults={"item_id": None})
+@bp.route("/waves/<int:wave_id>/questions/<int:item_id>", methods=["GET", "POST"])
+@managers
+def edit_item(wave_id: int, item_id: int | None):
+    wave = wave_or_404(wave_id)
+    require_running(wave.survey)
+    item = questions.get_item(wave, item_id) if item_id else None
+    if item_id and item is None:
+        abort(404)
+    form = _item_form(item)
+    if form.validate_on_submit():
+        try:
+            questions.save_item(
+                db.session(), wave, item, form.code.data, form.section.data, form.text.data, form.hint.data,
+                form.type.data, _options_from_form(form), form.construct.data or None,
+                form.reverse.data, form.required.data,
+            )
+        except ServiceError as error:
+            form_errors_to(form, error, {"options": "choices", "type": "type"}.get(error.field, "code"))
+        else:
+            flash("Question saved.")
+            return redirect(url_for("surveys.wave", wave_id=wave.id) + "#questions")
+    title = "Edit question" if item else "Add a question"
+    return render_template("surveys/item.html", form=form, title=title, wave=wave, item=item)
+
+
+@bp.post("/waves/<int:wave_id>/questions/<int:item_id>/move/<direction>")
+@managers
+def move_item(wave_id: int, item_id: int, direction: str):
+    wave = wave_or_404(wave_id)
+    require_running(wave.survey)
+    item = questions.get_item(wave, item_id)
+    if item is None or direction not in ("up", "down") or not ConfirmForm().validate_on_submit():
+        abort(404)
+    try:
+        questions.move_item(db.session(), wave, item, -1 if direction == "up" else 1)
+    except ServiceError as error:
+        flash(error.message, "info")
+    return redirect(url_for("surveys.wave", wave_id=wave.id) + "#questions")
+
+
+@bp.post("/waves/<int:wave_id>/questions/<int:item_id>/delete")
+@managers
+def delete_item(wave_id: int, item_id: int):
+    wave = wave_or_404(wave_id)
+    require_running(wave.survey)
+    item = questions.get_item(wave, item_id)
+    if item is None or not ConfirmForm().validate_on_submit():
+        abort(404)
+    try:
+        questions.delete_item(db.session(), wave, item)
+    except ServiceError as error:
+        flash(error.message, "info")
+    else:
+        flash(f"Question {item.code} removed.")
+    return redirect(url_for("surveys.wave", wave_id=wave.id) + "#questions")
+
+

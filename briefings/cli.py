@@ -8,11 +8,11 @@ import sys
 from pathlib import Path
 
 import click
-from flask import current_app, render_template
+from flask import current_app
 from flask.cli import with_appcontext
 
 from analysis.routes import Selection, _waves_with_responses
-from briefings import pdf, service
+from briefings import service
 from core import db
 from surveys.models import Survey
 
@@ -59,8 +59,6 @@ def briefing_command(survey_id, reference, current, baseline, places, out):
             # Templates build links, so they render inside a request of this app.
             with current_app.test_request_context():
                 results = service.PublicResults(selection)
-                html = render_template("briefings/briefing.html", briefing=service.build(selection, results),
-                                       selection=selection, for_pdf=True)
                 path = out / service.filename(selection)
-                path.write_bytes(pdf.render(html, current_app.static_folder))
+                path.write_bytes(service.render_pdf(selection, service.build(selection, results)))
             click.echo(f"wrote {path}")

@@ -20,12 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-from flask import current_app
+from flask import current_app, render_template
 from sqlalchemy import func, select
 
 from analysis import ENGINE_VERSION, tables
-from analysis.disclosure import ANY_ANSWER, round_public
+from analysis.disclosure import ANY_ANSWER, NOT_GIVEN, round_public
 from analysis.routes import CODE_VERSION, CachedResults, Selection, _selected, cache, data_version
+from briefings import pdf, quotes as quotes_service
 from core import db
 from surveys import exports, service as surveys
 from surveys.models import Invitation, Response, Survey
@@ -149,9 +150,31 @@ class Trust:
 
 
 @dataclass(frozen=True)
+class Foreword:
+    partial: ClassVar[str] = "briefings/sections/foreword.html"
+    title: ClassVar[str] = "Foreword"
+    text: str
+    by: str  # who runs the survey
+
+
+@dataclass(frozen=True)
 class Actions:
     partial: ClassVar[str] = "briefings/sections/actions.html"
     title: ClassVar[str] = "You said, we did"
+
+
+@dataclass(frozen=True)
+class Quote:
+    text: str
+    attribution: str  # "Someone from the Health sector", or "Someone who took part"
+
+
+@dataclass(frozen=True)
+class Quotes:
+    partial: ClassVar[str] = "briefings/sections/quotes.html"
+    title: ClassVar[str] = "In their own words"
+    wave: str
+    quotes: tuple[Quote, ...]
 
 
 @dataclass(frozen=True)
@@ -192,9 +215,10 @@ class Appendix:
     command: str
     responses_file: str
     responses_sha256: str
+    data_version: str
 
 
-Section = Headline | Trends | Sectors | Trust | Actions | Caveats | Appendix
+Section = Foreword | Headline | Trends | Sectors | Trust | Actions | Quotes | Caveats | Appendix
 
 
 @dataclass(frozen=True)
@@ -205,6 +229,7 @@ class Briefing:
     reference: str
     current: str
     k: int  # the public threshold every figure was withheld at
+    data_version: str  # what it was built from (see briefing_version)
     sections: tuple[Section, ...]
 
     @property
@@ -214,6 +239,11 @@ class Briefing:
     @property
     def headline(self) -> Headline:
         return next(s for s in self.sections if isinstance(s, Headline))
+
+    @property
+    def verdicts(self) -> dict[str, str]:
+        """Construct name → verdict, as the headline tiles show them."""
+        return {tile.name: tile.verdict for tile in self.headline.tiles}
 
 
 def data_url(svg: bytes) -> str:
@@ -311,16 +341,39 @@ def responses_digest(survey: Survey, results: PublicResults) -> str:
     return digest
 
 
-def build(selection: Selection, results: PublicResults) -> Briefing:
+def briefing_version(survey: Survey, k: int, quotes: list[quotes_service.ChosenQuote]) -> str:
+    """Everything a briefing's content is built from, as one digest: the survey's data
+    (analysis.routes.data_version), the public threshold, and the quotes chosen. A briefing
+    issued at one version and a preview at another may differ."""
+    parts = (data_version(survey), k, [(q.text, q.sector, q.place) for q in quotes])
+    return hashlib.sha256(repr(parts).encode()).hexdigest()
+
+
+def build(selection: Selection, results: PublicResults, foreword: str = "") -> Briefing:
     rows = results.construct_rows
+    chosen = quotes_service.chosen(db.session(), selection.current, selection.place)
+    version = briefing_version(selection.survey, results.k, chosen)
+    sections = (
+        _headline(selection, results, rows), _trends(results), _sectors(results), _trust(selection, results),
+        Actions(), _quotes(selection, results, chosen), _caveats(selection, results, rows),
+        _appendix(selection, results, rows, version),
+    )
+    if foreword:
+        sections = (Foreword(foreword, selection.survey.run_by), *sections)
     return Briefing(
         survey=selection.survey.name, run_by=selection.survey.run_by, where=selection.where,
         reference=selection.reference.label, current=selection.current.label, k=results.k,
-        sections=(
-            _headline(selection, results, rows), _trends(results), _sectors(results), _trust(selection, results),
-            Actions(), _caveats(selection, results, rows), _appendix(selection, results, rows),
-        ),
+        data_version=version, sections=sections,
     )
+
+
+def render_html(selection: Selection, briefing: Briefing, for_pdf: bool, **context) -> str:
+    return render_template("briefings/briefing.html", briefing=briefing, selection=selection, for_pdf=for_pdf,
+                           **context)
+
+
+def render_pdf(selection: Selection, briefing: Briefing) -> bytes:
+    return pdf.render(render_html(selection, briefing, True), current_app.static_folder)
 
 
 def _headline(selection: Selection, results: PublicResults, rows: list[dict]) -> Headline:
@@ -421,7 +474,19 @@ def _caveats(selection: Selection, results: PublicResults, rows: list[dict]) -> 
     )
 
 
-def _appendix(selection: Selection, results: PublicResults, rows: list[dict]) -> Appendix:
+def _quotes(selection: Selection, results: PublicResults, chosen: list[quotes_service.ChosenQuote]) -> Quotes:
+    """The chosen quotes of the current wave, each attributed to its sector only where the
+    sector's responses to the wave (in the place, or in all places) pass the public threshold."""
+    decision = results.computed.decisions[selection.current.label]
+    where = selection.place.name if selection.place else None
+    found = []
+    for quote in chosen:
+        named = quote.sector != NOT_GIVEN and decision.reason(ANY_ANSWER, where, quote.sector) is None
+        found.append(Quote(quote.text, f"Someone from the {quote.sector} sector" if named else "Someone who took part"))
+    return Quotes(selection.current.label, tuple(found))
+
+
+def _appendix(selection: Selection, results: PublicResults, rows: list[dict], version: str) -> Appendix:
     names = results.names
     return Appendix(
         reference=selection.reference.label, current=selection.current.label,
@@ -434,4 +499,5 @@ def _appendix(selection: Selection, results: PublicResults, rows: list[dict]) ->
         command=compare_command(selection, results),
         responses_file=f"survey-{selection.survey.id}-responses.csv",
         responses_sha256=responses_digest(selection.survey, results),
+        data_version=version,
     )

@@ -11,10 +11,13 @@ from bs4 import BeautifulSoup
 from sqlalchemy import select
 
 from app import create_app
+from briefings.models import IssuedBriefing
 from core import service
 from surveys import importing
 from surveys import service as survey_service
 from core.models import Organisation, Place, Role
+from surveys.instruments import QUOTE_CONSENT_CODE, QUOTE_CONSENT_YES
+from surveys.models import Answer, Response
 from core.security import ANYONE
 from tests.conftest import TEST_PASSWORD, base_test_config, sign_in, statements_during
 
@@ -31,14 +34,31 @@ def survey_objects(db_session, make_survey, make_answered_survey, places, organi
         db_session, wave,
         [survey_service.Invitee("r@example.org", organisation.id, organisation.sector_id, places[0].id)], "secret",
     )
+    answered = make_answered_survey(places=places, per_sector=5, sector_names=["Health and care", "Funder", "Housing"])
+    current = answered.waves[-1]
+    # A free-text answer its respondent agreed to have quoted, and a briefing issued for
+    # the first place: the quote and issued-briefing pages have something to show.
+    quoted = db_session.scalar(select(Response.id).where(Response.wave_id == current.id).order_by(Response.id))
+    db_session.add_all([Answer(response_id=quoted, item_code="one_thing", text_value="Keep the weekly call going."),
+                        Answer(response_id=quoted, item_code=QUOTE_CONSENT_CODE, numeric_value=QUOTE_CONSENT_YES)])
+    issued = IssuedBriefing(
+        survey_id=answered.id, place_id=places[0].id, reference_wave_id=answered.waves[0].id,
+        current_wave_id=current.id, foreword="Foreword", filename="briefing.pdf", pdf=b"%PDF-1.7",
+        sha256="0" * 64, data_version="0" * 64, verdicts={}, headline="Nothing is slipping.",
+    )
+    db_session.add(issued)
+    db_session.flush()
     return wave, {
         "survey_id": survey.id,
         "wave_id": wave.id,
         "item_id": wave.instrument.items[0].id,
         "slug": wave.open_link_slug,
         "respondent_token": link.token,
-        "answered_survey_id": make_answered_survey(
-            places=places, per_sector=5, sector_names=["Health and care", "Funder", "Housing"]).id,
+        "answered_survey_id": answered.id,
+        "answered_wave_id": current.id,
+        "response_id": quoted,
+        "item_code": "one_thing",
+        "issued_id": issued.id,
     }
 
 
@@ -71,6 +91,10 @@ def route_objects(db_session, make_place, make_sector, make_organisation, make_u
         values["import_id"] = importing.start_import(
             db_session, wave, users[Role.ADMIN], "f.csv", b"sector,cs_1\nFunder,4\n"
         ).id
+        done = importing.start_import(db_session, wave, users[Role.ADMIN], "done.csv",
+                                      b"id,sector,cs_1\n%s,Funder,4\n" % uuid.uuid4().hex.encode())
+        importing.commit_import(db_session, done, [place], actor=None)
+        values["imported_id"] = done.id  # an import carried out, to undo
 
     refresh()
     return values, users, refresh
@@ -94,6 +118,10 @@ def spanning_objects(db_session, route_objects, make_place, make_survey, make_an
         spanning["import_id"] = importing.start_import(
             db_session, wave, users[Role.ADMIN], "f.csv", b"sector,place,cs_1\nFunder,%s,4\n" % place.name.encode()
         ).id
+        done = importing.start_import(db_session, wave, users[Role.ADMIN], "done.csv", b"id,sector,place,cs_1\n%s,Funder,%s,4\n"
+                                      % (uuid.uuid4().hex.encode(), place.name.encode()))
+        importing.commit_import(db_session, done, [place], actor=None)
+        spanning["imported_id"] = done.id
 
     refresh()
     return spanning, users, refresh, place, unassigned
@@ -116,6 +144,8 @@ def build_path(rule, values) -> str:
             value = values["respondent_token"]
         elif rule.endpoint.startswith(("analysis.", "briefings.")) and argument == "survey_id":
             value = values["answered_survey_id"]
+        elif rule.endpoint.startswith("briefings.") and argument == "wave_id":
+            value = values["answered_wave_id"]
         else:
             value = values[argument]
         path = re.sub(rf"<(?:[a-z]+:)?{argument}>", str(value), path)
@@ -142,6 +172,7 @@ NOT_FOR_A_PARTIAL_COORDINATOR = {
     "surveys.settings", "surveys.new_wave", "surveys.edit_item", "surveys.move_item", "surveys.delete_item",
     "surveys.open_wave", "surveys.close_wave", "surveys.erase_identities",
     "surveys.import_columns", "surveys.import_values", "surveys.import_preview", "audit.survey_log",
+    "surveys.import_undo",
 }
 
 
@@ -177,7 +208,7 @@ def walk_route_table(app, values, users, refresh, refused=lambda identity, rule:
 
 # A closed wave's responses change only by an admin's import (each change logged and shown).
 ADMINS_ONLY_AFTER_CLOSING = {"surveys.import_upload", "surveys.import_columns", "surveys.import_values",
-                             "surveys.import_preview"}
+                             "surveys.import_preview", "surveys.import_undo"}
 
 
 def test_route_table_with_every_role(app, route_objects):
@@ -200,12 +231,17 @@ def test_route_table_with_a_survey_spanning_an_unassigned_place(app, spanning_ob
     assert walk_route_table(app, values, users, refresh, refused) > 5 * 20
 
 
+# Pages of a survey that take no place from the query string: they list only the user's
+# own places' quotes and briefings (tests/briefings).
+NOT_A_SELECTION = {"briefings.issued", "briefings.quote_review"}
+
+
 def test_results_for_a_place_or_all_places_with_every_role(app, spanning_objects):
     """A coordinator of one of the survey's places sees that place's figures (by default)
     and no other's, nor all places' together; admins and evaluators see any."""
     values, users, _, own, unassigned = spanning_objects
     rules = [rule for rule, method in routes(app) if method == "GET" and "survey_id" in rule.arguments
-             and rule.endpoint.startswith(("analysis.", "briefings."))]
+             and rule.endpoint.startswith(("analysis.", "briefings.")) and rule.endpoint not in NOT_A_SELECTION]
     assert len(rules) > 5
     for identity in IDENTITIES:
         client = app.test_client()
@@ -245,7 +281,7 @@ def test_unknown_ids_are_404_for_admins(app, route_objects):
     sign_in(client, users[Role.ADMIN])
     for rule, method in routes(app):
         if method == "GET" and re.search(r"<int:\w+_id>", rule.rule):
-            path = build_path(rule, {arg: 999_999 for arg in [*rule.arguments, "answered_survey_id"]})
+            path = build_path(rule, {arg: 999_999 for arg in [*rule.arguments, "answered_survey_id", "answered_wave_id"]})
             assert client.get(path).status_code == 404, path
 
 

@@ -189,6 +189,7 @@ class Caveats:
     instrument: str
     changed_questions: tuple[str, ...]
     mix_differs: tuple[str, ...]  # constructs whose sector-mix check reaches another verdict
+    mix_left_out: tuple[str, ...]  # sectors too small (or withheld) to be reweighted, for any construct
     panel_share: str | None  # "about 40%", or None where no panel could be shown
 
 
@@ -469,6 +470,9 @@ def _caveats(selection: Selection, results: PublicResults, rows: list[dict]) -> 
         instrument=f"{instrument.name}, version {instrument.version}",
         changed_questions=changed,
         mix_differs=tuple(names[r["construct"]] for r in rows if r.get("adjusted_disagrees")),
+        mix_left_out=tuple(sorted(
+            {"responses without a sector" if sector == NOT_GIVEN else sector
+             for r in rows if r.get("adjusted") for sector in r["adjusted"].left_out})),
         # Rounded to 5 points, like every public count, so no count can be worked back.
         panel_share=f"about {round_public(round(100 * max(shares)))}%" if shares else None,
     )

@@ -54,6 +54,9 @@ def test_a_small_sector_is_withheld_in_every_section(app, demo):
     trust = next(s for s in briefing.sections if isinstance(s, service.Trust))
     row = next(r for r in trust.rows if r.rater == "Faith")
     assert all(shade in ("withheld", "none") for _, shade in row.cells)
+    # Too small to reweight: the caveats say it was left out of the sector-mix check.
+    caveats = next(s for s in briefing.sections if isinstance(s, service.Caveats))
+    assert "Faith" in caveats.mix_left_out and "Voluntary and community" not in caveats.mix_left_out
 
 
 def test_the_appendix_reproduces_the_results_page_command(app, demo):

@@ -32,6 +32,7 @@ class AuditAction(enum.StrEnum):
     WAVE_OPENED = "wave.opened"
     WAVE_CLOSED = "wave.closed"
     RESPONSES_IMPORTED = "responses.imported"
+    IMPORT_UNDONE = "responses.import_undone"
     MARGIN_CHANGED = "margin.changed"
     THRESHOLD_CHANGED = "threshold.changed"
     SURVEY_SETTINGS_CHANGED = "survey.settings_changed"

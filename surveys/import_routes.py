@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from core import db
+from core import audit, db
 from core.models import Role
 from core.service import ServiceError
 from surveys import importing, service
@@ -75,7 +75,7 @@ def import_columns(import_id: int):
             return redirect(url_for("surveys.import_values", import_id=record.id))
     return render_template(
         "surveys/import/columns.html", record=record, parsed=parsed, columns=columns, error=error,
-        items=importing.importable_items(record.wave), fields=importing.RESPONDENT_FIELDS,
+        items=importing.importable_items(record.wave), fields=importing.COLUMN_FIELDS,
         title=("Error: " if error else "") + "Match the columns",
     )
 
@@ -122,3 +122,37 @@ def import_preview(import_id: int):
     )
 
 
+
+
+def _done_import_or_404(imported_id: int):
+    """An import carried out: undone by whoever made it, or someone who may run the whole
+    survey; once the wave is closed, only by an admin."""
+    done = importing.imported_file(db.session(), imported_id)
+    if done is None:
+        abort(404)
+    wave = wave_or_404(done.wave_id)
+    if done.record.user_id != current_user.id and not service.may_run_survey(current_user, wave.survey):
+        abort(403)
+    require_open_or_admin(wave)
+    return done
+
+
+@bp.route("/imported/<int:imported_id>/undo", methods=["GET", "POST"])
+@managers
+def import_undo(imported_id: int):
+    """GET says exactly what undoing will remove; POST removes it."""
+    done = _done_import_or_404(imported_id)
+    wave = done.record.wave
+    if request.method == "POST" and not done.undone:
+        if not ConfirmForm().validate_on_submit():
+            abort(400)
+        try:
+            removed = importing.undo_import(db.session(), done, actor=current_user)
+        except ServiceError as error:
+            flash(error.message, "info")
+        else:
+            counted = audit.count_of_responses(removed, wave.survey.k_internal).lower()
+            flash(f"Import of {done.record.filename} undone: {counted} removed from {wave.label}.")
+        return redirect(url_for("surveys.wave", wave_id=wave.id) + "#imports")
+    return render_template("surveys/import/undo.html", done=done, record=done.record, wave=wave,
+                           confirm=ConfirmForm())

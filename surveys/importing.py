@@ -3,6 +3,11 @@
 Upload → map columns to questions → map text answers to numbers → preview → import.
 All or nothing: one bad row and nothing is written, with every problem reported.
 
+Nothing is imported twice: a file already imported into the wave is refused, and rows
+already there are left out (recognised by the other tool's response id where a column
+is matched to it, otherwise by who answered what). A whole import can be undone: its
+responses go together, in one transaction. See surveys.import_ledger.
+
 Importing is done place by place: rows may name only `places`, the survey's places the
 person importing may act for (surveys.service.places_for), and organisations in them. A
 coordinator of some of a survey's places imports for those; a file of a survey with
@@ -12,20 +17,25 @@ several places always names the place of each row (save_columns asks for it).
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
+import json
 import math
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core import audit
 from core.audit import AuditAction
-from core.db import utcnow
+from core.db import start_writing, utcnow
 from core.models import Organisation, Place, Sector, User
 from core.service import ServiceError
-from surveys.models import Item, ResponseImport, Wave, WaveStatus
+from surveys.import_ledger import ImportedFile, ImportedRow
+from surveys.models import Answer, Item, Response, ResponseImport, TrustRating, Wave, WaveStatus
 from surveys.question_types import TrustMatrixQuestion, question_type
 from surveys.service import Respondent, insert_response
 
@@ -34,6 +44,13 @@ MAX_ROWS = 20_000
 MAX_COLUMNS = 300
 CELL_MAX = 5000
 RESPONDENT_FIELDS = {"sector": "Sector", "place": "Place", "organisation": "Organisation"}
+# The other tool's own id for each response: how a row is recognised in a later file.
+SOURCE_ID = "source_id"
+COLUMN_FIELDS = {SOURCE_ID: "Response ID in the other tool", **RESPONDENT_FIELDS}
+# Headings other tools give their response ids (LimeSurvey, Qualtrics, SurveyMonkey,
+# KoboToolbox, Microsoft Forms, Google Forms via add-ons), best first.
+SOURCE_ID_HEADERS = ("response id", "responseid", "response_id", "respondent id", "respondent_id", "_uuid",
+                     "submission id", "id", "_id")
 CHOICE_TYPES = ("likert", "single", "multi")
 MULTI_SEPARATORS = (";", "|")
 
@@ -87,10 +104,30 @@ def importable_items(wave: Wave) -> list[Item]:
     return [item for item in wave.instrument.items if item.type != TrustMatrixQuestion.name]
 
 
+def content_sha256(content: str) -> str:
+    return hashlib.sha256(content.encode()).hexdigest()
+
+
+def _refuse_imported_file(session: Session, wave: Wave, digest: str) -> None:
+    earlier = session.scalar(
+        select(ImportedFile).where(
+            ImportedFile.wave_id == wave.id, ImportedFile.content_sha256 == digest, ImportedFile.undone_at.is_(None)
+        )
+    )
+    if earlier is not None:
+        when = earlier.record.imported_at.strftime("%-d %B %Y")
+        raise ServiceError(
+            "file",
+            f"This file was already imported into {wave.label} on {when} (as {earlier.record.filename}). "
+            "Nothing was imported again. To import a corrected copy, undo that import first.",
+        )
+
+
 def start_import(session: Session, wave: Wave, user: User, filename: str, data: bytes) -> ResponseImport:
     if wave.status == WaveStatus.DRAFT:
         raise ServiceError("file", "Open the wave before importing responses into it")
     parsed = parse_file(data)
+    _refuse_imported_file(session, wave, content_sha256(data.decode("utf-8-sig")))
     record = ResponseImport(
         wave_id=wave.id,
         user_id=user.id,
@@ -104,7 +141,8 @@ def start_import(session: Session, wave: Wave, user: User, filename: str, data: 
 
 
 def suggest_columns(headers: list[str], items: list[Item]) -> dict[str, str]:
-    """Match columns named like an item's code or text, or like sector/place/organisation."""
+    """Match columns named like an item's code or text, like sector/place/organisation,
+    or like another tool's response id."""
     by_name = {item.code.lower(): item.code for item in items}
     by_name |= {item.text.strip().lower(): item.code for item in items}
     by_name |= {field: field for field in RESPONDENT_FIELDS}
@@ -113,12 +151,16 @@ def suggest_columns(headers: list[str], items: list[Item]) -> dict[str, str]:
         target = by_name.get(header.strip().lower())
         if target and target not in suggested.values():
             suggested[header] = target
+    lowered = {header.strip().lower(): header for header in headers if header not in suggested}
+    source = next((lowered[name] for name in SOURCE_ID_HEADERS if name in lowered), None)
+    if source is not None:
+        suggested[source] = SOURCE_ID
     return suggested
 
 
 def save_columns(session: Session, record: ResponseImport, columns: dict[str, str]) -> None:
     wave = record.wave
-    codes = {item.code for item in importable_items(wave)} | set(RESPONDENT_FIELDS)
+    codes = {item.code for item in importable_items(wave)} | set(COLUMN_FIELDS)
     chosen = {column: target for column, target in columns.items() if target}
     if not set(chosen.values()) <= codes:
         raise ServiceError("columns", "Match columns only to the questions listed")
@@ -130,7 +172,7 @@ def save_columns(session: Session, record: ResponseImport, columns: dict[str, st
         raise ServiceError("columns", "Match one column to Sector: every response needs a sector")
     if "place" not in targets and len(wave.survey.places) > 1:
         raise ServiceError("columns", "Match one column to Place: this survey covers several places")
-    if not set(targets) - set(RESPONDENT_FIELDS):
+    if not set(targets) - set(COLUMN_FIELDS):
         raise ServiceError("columns", "Match at least one column to a question")
     record.columns = chosen
     record.values = {}
@@ -154,6 +196,8 @@ def value_questions(session: Session, record: ResponseImport, places: list[Place
     items = {item.code: item for item in importable_items(record.wave)}
     questions = []
     for column, target in record.columns.items():
+        if target == SOURCE_ID:
+            continue
         choices = _choices(session, target, items, places)
         if choices is None:
             continue
@@ -210,12 +254,29 @@ def _split(cell: str, target: str, items: dict[str, Item]) -> list[str]:
 
 @dataclass(frozen=True)
 class ImportPreview:
-    rows: list[tuple[int, Respondent, dict[str, Any]]]  # line in the file, who, answers
+    rows: list[tuple[int, Respondent, dict[str, Any]]]  # line in the file, who, answers: to import
     errors: list[tuple[int, str]]
+    # Rows already in the wave, left out: line in the file, why it is taken to be there.
+    already: list[tuple[int, str]] = field(default_factory=list)
+    # Line in the file → (source key or None, answers key), for the ledger.
+    keys: dict[int, tuple[str | None, str]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
         return not self.errors
+
+
+def _source_key(source_id: str) -> str:
+    return "id:" + hashlib.sha256(source_id.encode()).hexdigest()
+
+
+def _answers_key(respondent: Respondent, answers: dict[str, Any], copy: int) -> str:
+    """Who answered what, and which copy of exactly that in its file: two identical rows
+    in one file are two responses; the same row in a later file is the first again."""
+    given = {code: value for code, value in answers.items() if value not in (None, "", [])}
+    text = json.dumps([respondent.sector_id, respondent.place_id, respondent.organisation_id, given],
+                      sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return f"{hashlib.sha256(text.encode()).hexdigest()}#{copy}"
 
 
 def preview(session: Session, record: ResponseImport, places: list[Place]) -> ImportPreview:
@@ -231,9 +292,19 @@ def preview(session: Session, record: ResponseImport, places: list[Place]) -> Im
         field: {label.casefold(): value for value, label in _choices(session, field, items, places)}
         for field in RESPONDENT_FIELDS
     }
+    source_column = by_target.get(SOURCE_ID)
+    first_line_of: dict[str, int] = {}
     converted, errors = [], []
     for line, row in enumerate(parsed.rows, start=2):
         problems: list[str] = []
+        if source_column is not None:
+            source_id = row[index[source_column]]
+            if not source_id:
+                problems.append(f"{source_column} is empty: every row needs its response ID")
+            elif source_id in first_line_of:
+                problems.append(f"{source_column} ‘{source_id}’ is also on row {first_line_of[source_id]}")
+            else:
+                first_line_of[source_id] = line
 
         def respondent_field(field: str):
             column = by_target.get(field)
@@ -276,7 +347,37 @@ def preview(session: Session, record: ResponseImport, places: list[Place]) -> Im
             errors.append((line, message[0].upper() + message[1:]))
         else:
             converted.append((line, Respondent(sector_id, place_id, organisation_id, None, "import"), answers))
-    return ImportPreview(converted, errors)
+    return _leave_out_rows_already_there(session, wave, converted, errors, source_column, parsed, index)
+
+
+def _leave_out_rows_already_there(session, wave, converted, errors, source_column, parsed, index) -> ImportPreview:
+    copies: Counter = Counter()
+    keys: dict[int, tuple[str | None, str]] = {}
+    for line, respondent, answers in converted:
+        answers_key = _answers_key(respondent, answers, 0)
+        copies[answers_key] += 1
+        source = parsed.rows[line - 2][index[source_column]] if source_column is not None else None
+        keys[line] = (_source_key(source) if source else None, answers_key[:-1] + str(copies[answers_key]))
+    known_sources, known_answers = set(), set()
+    if keys:
+        known = session.execute(
+            select(ImportedRow.source_key, ImportedRow.answers_key).where(ImportedRow.wave_id == wave.id)
+        ).all()
+        known_sources = {source for source, _ in known if source is not None}
+        known_answers = {answers for _, answers in known}
+    rows, already = [], []
+    for line, respondent, answers in converted:
+        source_key, answers_key = keys[line]
+        if source_column is not None:
+            if source_key in known_sources:
+                already.append((line, f"{source_column} ‘{parsed.rows[line - 2][index[source_column]]}’ "
+                                      f"is already in {wave.label}"))
+                continue
+        elif answers_key in known_answers:
+            already.append((line, f"The same answers from the same sector and place are already in {wave.label}"))
+            continue
+        rows.append((line, respondent, answers))
+    return ImportPreview(rows, errors, already, {line: keys[line] for line, _, _ in rows})
 
 
 def _convert(item: Item, cell: str, labels: dict[str, Any]) -> tuple[Any, str | None]:
@@ -315,27 +416,115 @@ def _convert(item: Item, cell: str, labels: dict[str, Any]) -> tuple[Any, str | 
     return value, None
 
 
+def _lock_wave(session: Session, wave: Wave) -> None:
+    """One import or undo at a time per wave: its checks then see every row written
+    before. PostgreSQL locks the wave's row; SQLite's writer queue already runs one
+    writing request at a time."""
+    start_writing(session)
+    session.execute(select(Wave.id).where(Wave.id == wave.id).with_for_update())
+
+
 def commit_import(session: Session, record: ResponseImport, places: list[Place], *, actor: User | None) -> int:
-    """Write every row in one transaction, or nothing. Running it twice imports once."""
+    """Write every row not already in the wave, in one transaction, or nothing. Running
+    it twice imports once."""
+    wave = record.wave
+    _lock_wave(session, wave)
+    session.refresh(record)
     if record.imported_at is not None:
         return record.imported_count or 0
+    digest = content_sha256(record.content)
+    _refuse_imported_file(session, wave, digest)
     result = preview(session, record, places)
     if not result.ok:
         problems = "1 row has a problem" if len(result.errors) == 1 else f"{len(result.errors)} rows have problems"
         raise ServiceError("file", f"{problems}: nothing was imported")
-    wave = record.wave
+    if not result.rows:
+        raise ServiceError("file", f"Every row of this file is already in {wave.label}: nothing was imported")
     now = utcnow()
+    ledger = []
     for line, respondent, answers in result.rows:
-        insert_response(session, wave, respondent, answers, f"import-{record.id}-{line}", now)
+        response_id = insert_response(session, wave, respondent, answers, f"import-{record.id}-{line}", now)
+        source_key, answers_key = result.keys[line]
+        ledger.append({"wave_id": wave.id, "import_id": record.id, "response_id": response_id,
+                       "source_key": source_key, "answers_key": answers_key})
+    session.execute(insert(ImportedRow), ledger)
+    session.add(ImportedFile(import_id=record.id, wave_id=wave.id, content_sha256=digest, skipped=len(result.already)))
     record.imported_at, record.imported_count = now, len(result.rows)
+    left_out = f"; {audit.count_of(len(result.already), 'row')} already there left out" if result.already else ""
     audit.record(
         session, actor, AuditAction.RESPONSES_IMPORTED, wave=wave,
         detail=f"{audit.count_of_responses(len(result.rows), wave.survey.k_internal)} imported into {wave.label}"
-        f" from {record.filename}",
+        f" from {record.filename}{left_out}",
         data={"count": len(result.rows), "filename": record.filename, "import_id": record.id},
     )
-    session.commit()
+    try:
+        session.commit()
+    except IntegrityError:
+        # The same rows written by another import in the meantime (the ledger's unique
+        # keys): nothing of this one is kept.
+        session.rollback()
+        raise ServiceError(
+            "file", f"Some of these rows were imported into {wave.label} a moment ago: nothing was imported. "
+            "Check the preview again."
+        ) from None
     return len(result.rows)
+
+
+def imports_of(session: Session, wave: Wave) -> list[ImportedFile]:
+    """The imports carried out into this wave, newest first, undone ones included."""
+    return list(session.scalars(
+        select(ImportedFile).where(ImportedFile.wave_id == wave.id).order_by(ImportedFile.id.desc())
+    ))
+
+
+def imported_file(session: Session, import_id: int) -> ImportedFile | None:
+    return session.scalar(select(ImportedFile).where(ImportedFile.import_id == import_id))
+
+
+def _responses_of(record: ResponseImport):
+    """An import's responses, by the idempotency keys commit_import gives them."""
+    return select(Response.id).where(
+        Response.wave_id == record.wave_id, Response.idempotency_key.like(f"import-{record.id}-%")
+    )
+
+
+def undo_import(session: Session, done: ImportedFile, *, actor: User | None) -> int:
+    """Remove every response of an import, together, in one transaction (logged), and
+    say where they were, for the published counts; return how many were removed. The
+    same file can then be imported again."""
+    record = done.record
+    wave = record.wave
+    _lock_wave(session, wave)
+    session.refresh(done)
+    if done.undone_at is not None:
+        raise ServiceError("import", f"This import was already undone on {done.undone_at.strftime('%-d %B %Y')}")
+    ids = _responses_of(record)
+    removed = session.execute(
+        select(Response.place_id, Response.sector_id, func.count())
+        .where(Response.id.in_(ids)).group_by(Response.place_id, Response.sector_id)
+        .order_by(Response.place_id, Response.sector_id)
+    ).all()
+    total = sum(n for _, _, n in removed)
+    # Answers and ratings first, by statement: the same on every database, whatever its
+    # foreign-key cascades, and without loading thousands of rows.
+    session.execute(delete(Answer).where(Answer.response_id.in_(ids)).execution_options(synchronize_session=False))
+    session.execute(
+        delete(TrustRating).where(TrustRating.response_id.in_(ids)).execution_options(synchronize_session=False))
+    session.execute(delete(ImportedRow).where(ImportedRow.import_id == record.id).execution_options(
+        synchronize_session=False))
+    session.execute(delete(Response).where(Response.id.in_(ids.scalar_subquery()))
+                    .execution_options(synchronize_session=False))
+    done.undone_at = utcnow()
+    done.undone_by_id = actor.id if actor is not None else None
+    done.removed = [[place_id, sector_id, n] for place_id, sector_id, n in removed]
+    audit.record(
+        session, actor, AuditAction.IMPORT_UNDONE, wave=wave,
+        detail=f"Import of {record.filename} into {wave.label} undone: "
+        f"{audit.count_of_responses(total, wave.survey.k_internal).lower()} removed",
+        data={"count": total, "filename": record.filename, "import_id": record.id},
+    )
+    session.commit()
+    return total
 
 
 def get_import(session: Session, import_id: int) -> ResponseImport | None:

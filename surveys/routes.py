@@ -20,13 +20,13 @@ from flask import (
 )
 from flask_login import current_user
 
-from core import db
+from core import audit, db
 from core.models import Role
 from core.security import allow
 from core.service import ServiceError, list_places
-from surveys import charts, dashboard, exports, questions, service
+from surveys import charts, dashboard, exports, importing, questions, service
 from surveys.forms import ConfirmForm, SurveyForm, WaveForm, margin_field_name, settings_form
-from surveys.models import AnonymityMode, Wave, WaveRole
+from surveys.models import AnonymityMode, Wave, WaveRole, WaveStatus
 from surveys.question_types import QUESTION_TYPES, labelled_choices
 
 bp = Blueprint("surveys", __name__)
@@ -68,6 +68,13 @@ def id_choice(row) -> dict:
 def error_link(field_and_message: tuple[str, str]) -> dict:
     field_id, message = field_and_message
     return {"text": message, "href": f"#{field_id}"}
+
+
+@bp.app_template_filter("responses_count")
+def responses_count(number: int, k: int) -> str:
+    """‘12 responses’, or ‘Fewer than 5 responses’ below the disclosure threshold (a count
+    of part of a wave, such as one import, read by more people than the one who knew it)."""
+    return audit.count_of_responses(number, k)
 
 
 @bp.app_template_filter("summary_row")
@@ -218,6 +225,8 @@ def wave(wave_id: int):
     # The wave's total stays whole; its breakdown is by the places this user may see.
     all_places = service.may_see_all_places(current_user, survey)
     places = service.places_for(current_user, survey)
+    can_manage = current_user.role in (Role.ADMIN, Role.COORDINATOR)
+    can_run = service.may_run_survey(current_user, survey)
     return render_template(
         "surveys/wave.html",
         wave=wave,
@@ -231,8 +240,11 @@ def wave(wave_id: int):
         rates=counts.response_rates(survey.k_internal),
         trend=questions.trend_report(session, wave.instrument),
         confirm=ConfirmForm(),
-        can_manage=current_user.role in (Role.ADMIN, Role.COORDINATOR),
-        can_run=service.may_run_survey(current_user, survey),
+        can_manage=can_manage,
+        can_run=can_run,
+        imports=[done for done in importing.imports_of(session, wave) if can_run or done.record.user_id == current_user.id]
+        if can_manage else [],
+        may_undo=wave.status != WaveStatus.CLOSED or current_user.role == Role.ADMIN,
         can_export=current_user.role in (Role.ADMIN, Role.EVALUATOR),
         open_link=url_for("surveys.open_start", slug=wave.open_link_slug, _external=True),
     )

@@ -34,6 +34,7 @@ from core.audit import AuditAction
 from core.db import utcnow
 from core.models import Organisation, Place, Role, Sector, User, normalise_email
 from core.service import ServiceError, hash_token
+from surveys.import_ledger import ImportedFile
 from surveys.instruments import copy_items, ensure_builtin_instruments, template, with_quote_consent
 from surveys.models import (
     AnonymityMode,
@@ -45,6 +46,7 @@ from surveys.models import (
     Item,
     MarginChange,
     Response,
+    ResponseImport,
     Survey,
     SurveyMargin,
     TrustRating,
@@ -505,6 +507,8 @@ class LateChanges:
 
 
 def late_changes(session: Session, waves: list[Wave], k: int) -> LateChanges:
+    """Responses added after a wave closed (an admin's import), and imports undone after
+    it closed: each is a new version of the wave's published counts."""
     dates: dict[str, list[datetime]] = {}
     withheld: dict[str, dict[tuple, str]] = {}
     sector_names = dict(session.execute(select(Sector.id, Sector.name)).all())
@@ -513,14 +517,25 @@ def late_changes(session: Session, waves: list[Wave], k: int) -> LateChanges:
             continue
         later = session.scalars(select(Response.submitted_at).where(
             Response.wave_id == wave.id, Response.submitted_at > wave.closes_at).distinct()).all()
-        if not later:
+        undone = session.execute(
+            select(ImportedFile.undone_at, ImportedFile.removed, ResponseImport.imported_at)
+            .join(ResponseImport, ResponseImport.id == ImportedFile.import_id)
+            .where(ImportedFile.wave_id == wave.id, ImportedFile.undone_at > wave.closes_at)
+        ).all()
+        if not later and not undone:
             continue
         place_names = {p.id: p.name for p in wave.survey.places}
-        frame = pd.DataFrame(session.execute(select(Response.place_id, Response.sector_id, Response.submitted_at)
-                                             .where(Response.wave_id == wave.id)).all(),
-                             columns=["place", "sector", "submitted_at"])
+        rows = [tuple(row) for row in session.execute(
+            select(Response.place_id, Response.sector_id, Response.submitted_at).where(Response.wave_id == wave.id))]
+        for undone_at, removed, imported_at in undone:
+            # The removed responses as they stood, then as many again when they went: a
+            # removal changes each group by as much as an addition of the same responses,
+            # and that difference is what changed_after_closing looks at.
+            for place_id, sector_id, number in removed:
+                rows += [(place_id, sector_id, imported_at), (place_id, sector_id, undone_at)] * number
+        frame = pd.DataFrame(rows, columns=["place", "sector", "submitted_at"])
         frame["place"], frame["sector"] = frame["place"].map(place_names), frame["sector"].map(sector_names)
-        dates[wave.label] = sorted(later)
+        dates[wave.label] = sorted({*later, *(undone_at for undone_at, _, _ in undone)})
         withheld[wave.label] = changed_after_closing(frame, wave.closes_at, k)
     return LateChanges(dates, withheld)
 

@@ -145,8 +145,10 @@ class Trust:
     partial: ClassVar[str] = "briefings/sections/trust.html"
     title: ClassVar[str] = "Trust between sectors"
     wave: str
+    reference: str
     sectors: tuple[str, ...]
     rows: tuple[TrustRow, ...]
+    changes: tuple[TrustRow, ...]  # the change since the reference wave, cell by cell
 
 
 @dataclass(frozen=True)
@@ -431,26 +433,49 @@ def _sectors(results: PublicResults) -> Sectors:
     return Sectors(tuple(panels))
 
 
+def _trust_cell(block) -> tuple[str, str]:
+    if block is None or (block.mean is None and not block.withheld):
+        return "–", "none"
+    if block.withheld:
+        return block.withheld, "withheld"
+    # four shades over the 1–4 scale; the figure itself is printed too
+    return f"{block.mean:.1f}", f"shade-{min(4, max(1, int(block.mean)))}"
+
+
+def _change_cell(reference, current) -> tuple[str, str]:
+    """The change in a block's mean since the reference wave, with an arrow so it reads in
+    greyscale; the withheld words where either wave's block is withheld."""
+    for block in (current, reference):
+        if block is not None and block.withheld:
+            return block.withheld, "withheld"
+    if reference is None or current is None or reference.mean is None or current.mean is None:
+        return "–", "none"
+    change = round(current.mean - reference.mean, 1)
+    if change == 0:
+        return "0.0", "same"
+    return (f"▲ +{change:.1f}", "up") if change > 0 else (f"▼ −{abs(change):.1f}", "down")
+
+
 def _trust(selection: Selection, results: PublicResults) -> Trust:
     network = results.network
-    wave = network.wave(selection.current.label) if any(
-        w.wave == selection.current.label for w in network.waves) else None
-    if wave is None:
-        return Trust(selection.current.label, (), ())
-    sectors = network.sectors
-    rows = []
-    for rater in sectors:
-        cells = []
-        for target in sectors:
-            block = next((b for b in wave.blocks if b.rater == rater and b.target == target), None)
-            if block is None or (block.mean is None and not block.withheld):
-                cells.append(("–", "none"))
-            elif block.withheld:
-                cells.append((block.withheld, "withheld"))
-            else:  # four shades over the 1–4 scale; the figure itself is printed too
-                cells.append((f"{block.mean:.1f}", f"shade-{min(4, max(1, int(block.mean)))}"))
-        rows.append(TrustRow(rater, tuple(cells)))
-    return Trust(selection.current.label, sectors, tuple(rows))
+    labels = {w.wave for w in network.waves}
+    if selection.current.label not in labels:
+        return Trust(selection.current.label, selection.reference.label, (), (), ())
+    current = network.wave(selection.current.label)
+    reference = network.wave(selection.reference.label) if selection.reference.label in labels else None
+    blocks = {(b.rater, b.target): b for b in current.blocks}
+    before = {(b.rater, b.target): b for b in reference.blocks} if reference else {}
+    # Sectors nobody rated or was rated by in either wave would be rows and columns of dashes.
+    rated = {name for found in (blocks, before) for (rater, target), b in found.items()
+             if b.mean is not None or b.withheld for name in (rater, target)}
+    sectors = tuple(sector for sector in network.sectors if sector in rated)
+    rows = tuple(TrustRow(rater, tuple(_trust_cell(blocks.get((rater, target))) for target in sectors))
+                 for rater in sectors)
+    changes = tuple(
+        TrustRow(rater, tuple(_change_cell(before.get((rater, target)), blocks.get((rater, target)))
+                              for target in sectors))
+        for rater in sectors) if reference else ()
+    return Trust(selection.current.label, selection.reference.label, sectors, rows, changes)
 
 
 def _caveats(selection: Selection, results: PublicResults, rows: list[dict]) -> Caveats:

@@ -54,6 +54,16 @@ def test_a_small_sector_is_withheld_in_every_section(app, demo):
     trust = next(s for s in briefing.sections if isinstance(s, service.Trust))
     row = next(r for r in trust.rows if r.rater == "Faith")
     assert all(shade in ("withheld", "none") for _, shade in row.cells)
+    assert all(shade in ("withheld", "none") for _, shade in next(r for r in trust.changes if r.rater == "Faith").cells)
+    # The demo's falling pair: Local authority's trust in the voluntary sector drops in Wave 3.
+    column = trust.sectors.index("Voluntary and community")
+    text, shade = next(r for r in trust.changes if r.rater == "Local authority").cells[column]
+    assert shade == "down" and text.startswith("▼ −")
+    # Every sector shown rates or is rated by someone: no row and column of dashes only.
+    for i, sector in enumerate(trust.sectors):
+        row = next(r for r in trust.rows if r.rater == sector).cells
+        column = [r.cells[i] for r in trust.rows]
+        assert any(shade != "none" for _, shade in [*row, *column]), sector
     # Too small to reweight: the caveats say it was left out of the sector-mix check.
     caveats = next(s for s in briefing.sections if isinstance(s, service.Caveats))
     assert "Faith" in caveats.mix_left_out and "Voluntary and community" not in caveats.mix_left_out

@@ -150,7 +150,9 @@ class ItemForm(FlaskForm):
     choices = TextAreaField(
         "Choices (for agreement, single and multiple choice)",
         widget=GovTextArea(),
-        description="One per line, in order. For an agreement scale, lowest agreement first.",
+        description="One per line, in order, at least two. For an agreement scale, lowest agreement first; "
+        "a question measuring a construct has as many choices as the construct’s scale has points "
+        "(5 for the built-in constructs).",
         validators=[Length(max=4000)],
     )
     minimum = DecimalField("Smallest number allowed (for number questions)", widget=GovTextInput(), validators=[Optional()])

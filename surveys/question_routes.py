@@ -9,14 +9,15 @@ from core.service import ServiceError
 from surveys import questions
 from surveys.forms import ConfirmForm, ItemForm
 from surveys.models import Construct
-from surveys.question_types import QUESTION_TYPES, labelled_choices
+from surveys.question_types import AGREEMENT_5, QUESTION_TYPES
 from surveys.routes import bp, form_errors_to, managers, require_running, wave_or_404
 
 
 def _item_form(item):
     constructs = db.session().query(Construct).order_by(Construct.position).all()
     if item is None:
-        form = ItemForm(data={"required": True, "type": "likert", "choices": _choices_text(labelled_choices([]))})
+        # A new question starts as a five-point agreement question, the built-in constructs' scale.
+        form = ItemForm(data={"required": True, "type": "likert", "choices": "\n".join(AGREEMENT_5)})
     else:
         form = ItemForm(
             data={
@@ -35,10 +36,15 @@ def _choices_text(options) -> str:
 
 
 def _options_from_form(form) -> dict:
+    """The choices as typed, numbered from 1 (from the construct's lowest point for an
+    agreement question measuring one). None typed means none: surveys.questions refuses
+    a choice question with fewer than two, rather than inventing them."""
     kind = QUESTION_TYPES[form.type.data]
     if form.type.data in ("likert", "single", "multi"):
         labels = [line.strip() for line in (form.choices.data or "").splitlines() if line.strip()]
-        return labelled_choices(labels) if labels else kind.default_options()
+        construct = db.session().get(Construct, form.construct.data) if form.construct.data else None
+        start = construct.scale_min if construct is not None and form.type.data == "likert" else 1
+        return {"choices": [{"value": start + offset, "label": label} for offset, label in enumerate(labels)]}
     if form.type.data == "number":
         low = float(form.minimum.data) if form.minimum.data is not None else None
         high = float(form.maximum.data) if form.maximum.data is not None else None
@@ -64,7 +70,8 @@ def edit_item(wave_id: int, item_id: int | None):
                 form.reverse.data, form.required.data,
             )
         except ServiceError as error:
-            form_errors_to(form, error, {"options": "choices", "type": "type"}.get(error.field, "code"))
+            form_errors_to(form, error, {"options": "choices", "type": "type", "construct": "construct"}.get(
+                error.field, "code"))
         else:
             flash("Question saved.")
             return redirect(url_for("surveys.wave", wave_id=wave.id) + "#questions")

@@ -56,6 +56,13 @@ def save_item(
     problems = question_type(kind).option_errors(options)
     if problems:
         raise ServiceError("options", problems[0])
+    if kind == "likert" and construct_id:
+        construct = session.get(Construct, construct_id)
+        if construct is None:
+            raise ServiceError("construct", "Select a construct from the list")
+        off_scale = scale_error(construct, options)
+        if off_scale:
+            raise ServiceError("options", off_scale)
     if item is None:
         item = Item(position=len(instrument.items) + 1)
         instrument.items.append(item)
@@ -72,6 +79,19 @@ def save_item(
             survey.margins.append(SurveyMargin(construct_id=construct_id, margin=construct.default_margin))
     session.commit()
     return item
+
+
+def scale_error(construct: Construct, options: dict) -> str | None:
+    """Every question measuring a construct is on the construct's own scale, so its
+    answers can be averaged with the others' and compared across waves; None if so."""
+    values = sorted(choice["value"] for choice in options.get("choices", []))
+    wanted = list(range(construct.scale_min, construct.scale_max + 1))
+    if values == wanted:
+        return None
+    scale = f"Questions measuring {construct.name} use its {construct.scale_min} to {construct.scale_max} scale"
+    if len(values) != len(wanted):
+        return f"{scale}: give {len(wanted)} choices, one per line, lowest agreement first (you gave {len(values)})"
+    return f"{scale}: number the choices {construct.scale_min} to {construct.scale_max}"
 
 
 def _breaks_trend(session: Session, instrument: Instrument, item: Item) -> bool:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 
 from core import db
 from core.service import ServiceError
 from surveys import questions
 from surveys.forms import ConfirmForm, ItemForm
-from surveys.models import Construct
+from surveys.models import Construct, WaveStatus
 from surveys.question_types import AGREEMENT_5, QUESTION_TYPES
 from surveys.routes import bp, form_errors_to, managers, require_running, wave_or_404
 
@@ -94,13 +94,25 @@ def move_item(wave_id: int, item_id: int, direction: str):
     return redirect(url_for("surveys.wave", wave_id=wave.id) + "#questions")
 
 
-@bp.post("/waves/<int:wave_id>/questions/<int:item_id>/delete")
+@bp.route("/waves/<int:wave_id>/questions/<int:item_id>/delete", methods=["GET", "POST"])
 @managers
 def delete_item(wave_id: int, item_id: int):
+    """GET: a page saying what removing the question does; POST: remove it."""
     wave = wave_or_404(wave_id)
     require_running(wave.survey)
     item = questions.get_item(wave, item_id)
-    if item is None or not ConfirmForm().validate_on_submit():
+    if item is None:
+        abort(404)
+    questions_page = url_for("surveys.wave", wave_id=wave.id) + "#questions"
+    if request.method == "GET":
+        if wave.status != WaveStatus.DRAFT:
+            flash("The questions of an opened wave cannot change", "info")
+            return redirect(questions_page)
+        return render_template(
+            "surveys/confirm/remove_question.html", wave=wave, survey=wave.survey, item=item, confirm=ConfirmForm(),
+            in_last_wave=questions.in_previous_version(db.session(), wave.instrument, item.code),
+        )
+    if not ConfirmForm().validate_on_submit():
         abort(404)
     try:
         questions.delete_item(db.session(), wave, item)
@@ -108,6 +120,4 @@ def delete_item(wave_id: int, item_id: int):
         flash(error.message, "info")
     else:
         flash(f"Question {item.code} removed.")
-    return redirect(url_for("surveys.wave", wave_id=wave.id) + "#questions")
-
-
+    return redirect(questions_page)

@@ -110,6 +110,13 @@ def _breaks_trend(session: Session, instrument: Instrument, item: Item) -> bool:
     )
 
 
+def in_previous_version(session: Session, instrument: Instrument, code: str) -> bool:
+    """Whether the version this one was copied from (the last wave's) has this question."""
+    return instrument.previous_id is not None and session.scalar(
+        select(Item.id).where(Item.instrument_id == instrument.previous_id, Item.code == code)
+    ) is not None
+
+
 @dataclass(frozen=True)
 class TrendReport:
     changed: list[Item]

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -234,3 +234,9 @@ def check_answers_rows(
         rows.append((index, step, pairs))
     return rows
 
+
+
+def drafts_in_progress(session: Session, wave: Wave) -> int:
+    """How many people have saved answers in this wave and not yet sent them: what
+    closing it would cut short (a count of who is answering, not an answer)."""
+    return session.scalar(select(func.count()).select_from(Draft).where(Draft.wave_id == wave.id))

@@ -24,7 +24,7 @@ from core import audit, db
 from core.models import Role
 from core.security import allow
 from core.service import ServiceError, list_places
-from surveys import charts, dashboard, exports, importing, questions, service
+from surveys import charts, dashboard, exports, importing, questions, respondent, service
 from surveys.forms import ConfirmForm, SurveyForm, WaveForm, margin_field_name, settings_form
 from surveys.models import AnonymityMode, Wave, WaveRole, WaveStatus
 from surveys.question_types import QUESTION_TYPES, labelled_choices
@@ -259,9 +259,19 @@ def daily_chart(wave_id: int):
     return HttpResponse(charts.daily_responses_svg(daily), mimetype="image/svg+xml")
 
 
-def _wave_action(wave_id: int, action, done: str):
+def _wave_action(wave_id: int, action, done: str, page: str, refused, **facts):
+    """GET: a page saying exactly what the action will do (or, if it cannot be done now,
+    back to the wave saying why); POST: do it."""
     wave = wave_or_404(wave_id)
     require_running(wave.survey)
+    if request.method == "GET":
+        reason = refused(wave)
+        if reason:
+            flash(reason, "info")
+            return redirect(url_for("surveys.wave", wave_id=wave.id))
+        found = {name: fact(wave) for name, fact in facts.items()}
+        return render_template(f"surveys/confirm/{page}.html", wave=wave, survey=wave.survey, confirm=ConfirmForm(),
+                               **found)
     if not ConfirmForm().validate_on_submit():
         abort(400)
     try:
@@ -273,23 +283,47 @@ def _wave_action(wave_id: int, action, done: str):
     return redirect(url_for("surveys.wave", wave_id=wave.id))
 
 
-@bp.post("/waves/<int:wave_id>/open")
+def _unless(status: WaveStatus, message: str):
+    return lambda wave: message if wave.status != status else None
+
+
+@bp.route("/waves/<int:wave_id>/open", methods=["GET", "POST"])
 @managers
 def open_wave(wave_id: int):
-    return _wave_action(wave_id, service.open_wave, "{wave.label} is open. Invite people or share the open link.")
+    return _wave_action(
+        wave_id, service.open_wave, "{wave.label} is open. Invite people or share the open link.", "open",
+        _unless(WaveStatus.DRAFT, "Only a draft wave can be opened"),
+        other_open=lambda wave: next((w for w in wave.survey.waves if w.status == WaveStatus.OPEN), None),
+        trend=lambda wave: questions.trend_report(db.session(), wave.instrument),
+    )
 
 
-@bp.post("/waves/<int:wave_id>/close")
+@bp.route("/waves/<int:wave_id>/close", methods=["GET", "POST"])
 @managers
 def close_wave(wave_id: int):
-    return _wave_action(wave_id, service.close_wave, "{wave.label} is closed.")
+    return _wave_action(
+        wave_id, service.close_wave, "{wave.label} is closed.", "close",
+        _unless(WaveStatus.OPEN, "Only an open wave can be closed"),
+        responses=lambda wave: dashboard.response_count(db.session(), wave),
+        in_progress=lambda wave: respondent.drafts_in_progress(db.session(), wave),
+    )
 
 
-@bp.post("/waves/<int:wave_id>/erase-identities")
+def _erase_refused(wave) -> str | None:
+    if wave.status != WaveStatus.CLOSED:
+        return "Close the wave before erasing who was invited"
+    if wave.identities_erased_at is not None:
+        return f"Who was invited to {wave.label} was erased on {wave.identities_erased_at.strftime('%-d %B %Y')}"
+    return None
+
+
+@bp.route("/waves/<int:wave_id>/erase-identities", methods=["GET", "POST"])
 @managers
 def erase_identities(wave_id: int):
     return _wave_action(
-        wave_id, service.erase_identities, "Who was invited to {wave.label} has been erased. Responses are kept."
+        wave_id, service.erase_identities, "Who was invited to {wave.label} has been erased. Responses are kept.",
+        "erase", _erase_refused,
+        addresses=lambda wave: len(service.invited_emails(db.session(), wave)),
     )
 
 

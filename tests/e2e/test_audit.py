@@ -18,7 +18,9 @@ def test_a_coordinator_reads_the_audit_log_after_closing_a_wave(visitor):
     page.check("input[name=places] >> nth=0")
     visitor.click("button:has-text('Create survey')")
     visitor.click("a:has-text('Wave 1')")
+    visitor.click("a:has-text('Open Wave 1')")  # each goes through a page saying what it will do
     visitor.click("button:has-text('Open Wave 1')")
+    visitor.click("a:has-text('Close Wave 1')")
     visitor.click("button:has-text('Close Wave 1')")
     expect(page.locator(".govuk-notification-banner")).to_contain_text("Wave 1 is closed")
     visitor.click(".govuk-back-link")

@@ -31,6 +31,15 @@ def test_coordinator_runs_a_wave_and_a_respondent_answers_on_a_phone(visitor, br
     visitor.click("button:has-text('Create survey')")
     expect(page.locator(".govuk-notification-banner")).to_contain_text("Eastholme working together created")
     visitor.click("a:has-text('Wave 1')")
+    # A question removed, after a page saying what that does.
+    visitor.click("a:has-text('Remove') >> nth=0")
+    expect(page.locator("h1")).to_have_text(re.compile(r"^Remove question \w+\?$"))
+    removed = page.locator("h1").inner_text().split()[-1].rstrip("?")
+    visitor.click("button:has-text('Remove question')")
+    expect(page.locator(".govuk-notification-banner")).to_contain_text(f"Question {removed} removed.")
+    visitor.click("a:has-text('Open Wave 1')")
+    expect(page.locator("h1")).to_have_text("Open Wave 1?")
+    expect(page.locator("#what-happens")).to_contain_text("freezes its")
     visitor.click("button:has-text('Open Wave 1')")
     expect(page.locator("h1")).to_contain_text("Open")
     visitor.click("a:has-text('Invite people')")
@@ -79,6 +88,20 @@ def test_coordinator_runs_a_wave_and_a_respondent_answers_on_a_phone(visitor, br
     expect(page.locator("#response-total")).to_have_text("1")  # the total is shown exactly; its groups are not
     expect(page.locator("#responses-by-sector")).to_contain_text("fewer than 5 responses")
 
+    # Closing, then erasing who was invited: each says what it will do before doing it.
+    visitor.click("a:has-text('Close Wave 1')")
+    expect(page.locator("h1")).to_have_text("Close Wave 1?")
+    expect(page.locator("#what-happens")).to_contain_text("Wave 1 has 1 response.")
+    visitor.click("a:has-text('Cancel')")
+    expect(page.locator("h1")).to_contain_text("Open")  # nothing happened
+    visitor.click("a:has-text('Close Wave 1')")
+    visitor.click("button:has-text('Close Wave 1')")
+    expect(page.locator(".govuk-notification-banner")).to_contain_text("Wave 1 is closed.")
+    visitor.click("a:has-text('Erase who was invited')")
+    expect(page.locator("#what-happens")).to_contain_text("This deletes the 1 email address of the people invited")
+    visitor.click("button:has-text('Erase who was invited')")
+    expect(page.locator(".govuk-notification-banner")).to_contain_text("has been erased. Responses are kept.")
+
 
 def test_a_respondent_sees_errors_in_the_error_summary(visitor, browser, live_server):
     page = visitor.sign_in("coordinator@example.org", DEMO_PASSWORD)
@@ -88,6 +111,7 @@ def test_a_respondent_sees_errors_in_the_error_summary(visitor, browser, live_se
     page.check("input[name=places] >> nth=0")
     visitor.click("button:has-text('Create survey')")
     visitor.click("a:has-text('Wave 1')")
+    visitor.click("a:has-text('Open Wave 1')")
     visitor.click("button:has-text('Open Wave 1')")
     open_link = page.input_value("#open-link")
 

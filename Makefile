@@ -13,9 +13,9 @@ run: deps instance/config.py
 	$(FLASK) db upgrade
 	$(FLASK) seed-demo --if-empty
 	@echo
-	@echo "Holdfast is starting on http://127.0.0.1:5000 (press Ctrl+C to stop)."
+	@echo "Holdfast is starting on http://127.0.0.1:5000 with its email worker (press Ctrl+C to stop)."
 	@echo
-	FLASK_DEBUG=1 $(FLASK) run --host 127.0.0.1 --port 5000
+	FLASK_DEBUG=1 $(VENV)/bin/honcho start
 
 test: deps test-deps system-tools
 	$(VENV)/bin/ruff check .

@@ -31,6 +31,7 @@ GOVUK_FRONTEND_DIST = PROJECT_ROOT / "node_modules" / "govuk-frontend" / "dist" 
 # Settings that may come from the environment instead of instance/config.py.
 ENVIRONMENT_SETTINGS = (
     "SECRET_KEY", "PANEL_SECRET", "DATABASE_URL", "RATELIMIT_STORAGE_URI", "CACHE_REDIS_URL", "CACHE_DIR",
+    "MAIL_SERVER", "MAIL_PORT", "MAIL_USE_TLS", "MAIL_USE_SSL", "MAIL_USERNAME", "MAIL_PASSWORD", "MAIL_SENDER",
 )
 INT_ENVIRONMENT_SETTINGS = ("PROXY_FIX_X_FOR",)
 

@@ -1,7 +1,8 @@
-"""Command-line tools: `flask --app app db upgrade`, `create-user`, `seed-demo`."""
+"""Command-line tools: `flask --app app db upgrade`, `create-user`, `seed-demo`, `worker`."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import click
@@ -12,7 +13,7 @@ from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core import service
+from core import outbox, service
 from core.demo import DEMO_EMAILS, DEMO_PASSWORD, load_demo_data
 from surveys.demo import load_demo_surveys
 from core.models import Place, Role, User
@@ -98,6 +99,32 @@ def seed_demo(if_empty: bool) -> None:
             click.echo(f"  {user.role:<12} {user.email}")
 
 
+@click.command("worker", help="Send queued email (invitations, reminders) until stopped.")
+@with_appcontext
+@click.option("--once", is_flag=True, help="Send what is due now, then stop.")
+@click.option("--batch", default=50, show_default=True, help="Messages claimed at a time.")
+@click.option("--poll", default=2.0, show_default=True, help="Seconds to wait when nothing is due.")
+def worker(once: bool, batch: int, poll: float) -> None:
+    settings = outbox.MailSettings.from_config(current_app.config)
+    if settings is None:
+        click.echo("No mail server is configured (MAIL_SERVER): messages stay queued until one is.")
+    else:
+        click.echo(f"Sending email through {settings.server}:{settings.port} as {settings.sender}.")
+    while True:
+        if settings is not None:
+            with _session() as session:
+                sent, failed = outbox.run_once(session, settings, batch)
+            if sent or failed:
+                click.echo(f"{sent} sent, {failed} not sent")
+            if once:
+                return
+            if sent or failed:
+                continue  # more may be due: look again at once
+        elif once:
+            return
+        time.sleep(poll)
+
+
 def init_app(app: Flask) -> None:
-    for cmd in (db_group, create_user, seed_demo):
+    for cmd in (db_group, create_user, seed_demo, worker):
         app.cli.add_command(cmd)

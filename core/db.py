@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import fcntl
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from functools import wraps
 
@@ -148,6 +150,22 @@ def _configure_sqlite(engine: Engine, database: str | None) -> None:
     event.listen(engine, "engine_disposed", lambda _engine: writers.close())
 
 
+_writing = threading.local()
+
+
+@contextmanager
+def writing(db_session: Session) -> Iterator[None]:
+    """Transactions begun inside take SQLite's write lock as they begin, in or out of a
+    request (the worker's claims: a read then a write that must not interleave with
+    another worker's). The open transaction is ended first. (No effect on PostgreSQL.)"""
+    db_session.commit()
+    _writing.depth = getattr(_writing, "depth", 0) + 1
+    try:
+        yield
+    finally:
+        _writing.depth -= 1
+
+
 def _takes_write_lock() -> bool:
     """Whether a new SQLite transaction should take the write lock as it begins.
 
@@ -156,6 +174,8 @@ def _takes_write_lock() -> bool:
     waiting (SQLite's deadlock rule). A hot path can instead read first and take the
     lock only for its writes (see `reads_first` and `start_writing`).
     """
+    if getattr(_writing, "depth", 0):
+        return True
     if not has_request_context():
         return False
     if "write_lock_now" in g:

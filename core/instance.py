@@ -13,6 +13,14 @@ SECRET_KEY = "{secret_key}"
 PANEL_SECRET = "{panel_secret}"
 # DATABASE_URL = "postgresql+psycopg://user@host/holdfast"   # default: SQLite in this folder
 # RATELIMIT_STORAGE_URI = "redis://127.0.0.1:6379"            # default: in memory
+# Email (invitations, reminders), sent by the worker. Without MAIL_SERVER nothing is sent
+# and each wave's outbox page shows what would have been.
+# MAIL_SERVER = "smtp.example.org"
+# MAIL_PORT = 587
+# MAIL_USE_TLS = True        # STARTTLS; or MAIL_USE_SSL = True for port 465
+# MAIL_USERNAME = "holdfast"
+# MAIL_PASSWORD = "..."
+# MAIL_SENDER = "Holdfast <holdfast@example.org>"
 '''
 
 

@@ -10,6 +10,8 @@ from core.db import Base
 import briefings.models  # noqa: F401
 import core.audit  # noqa: F401
 import core.models  # noqa: F401
+import core.outbox  # noqa: F401
+import surveys.import_ledger  # noqa: F401
 import surveys.models  # noqa: F401
 
 config = context.config

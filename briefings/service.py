@@ -60,6 +60,16 @@ class PublicResults(CachedResults):
         return reason or None
 
 
+    def sector_shown(self, wave: str, sector: str) -> bool:
+        """Whether the sector's responses to a wave (in the place, or in all places) pass
+        the public threshold, so a quote may name it. Cached like every figure, so a
+        briefing of data already analysed does not analyse it again for its quotes."""
+        place = self.selection.place.name if self.selection.place else None
+        reason = self._cached("sector_withheld", lambda: self.computed.decisions[wave].reason(
+            ANY_ANSWER, place, sector) or "", wave, sector)
+        return sector != NOT_GIVEN and not reason
+
+
 def selected(survey_id: int) -> tuple[Selection, PublicResults]:
     """The selection of the query string, checked as the Results pages check it, with its
     results at the public threshold (only those: the internal ones would analyse the
@@ -506,11 +516,9 @@ def _caveats(selection: Selection, results: PublicResults, rows: list[dict]) -> 
 def _quotes(selection: Selection, results: PublicResults, chosen: list[quotes_service.ChosenQuote]) -> Quotes:
     """The chosen quotes of the current wave, each attributed to its sector only where the
     sector's responses to the wave (in the place, or in all places) pass the public threshold."""
-    decision = results.computed.decisions[selection.current.label]
-    where = selection.place.name if selection.place else None
     found = []
     for quote in chosen:
-        named = quote.sector != NOT_GIVEN and decision.reason(ANY_ANSWER, where, quote.sector) is None
+        named = results.sector_shown(selection.current.label, quote.sector)
         found.append(Quote(quote.text, f"Someone from the {quote.sector} sector" if named else "Someone who took part"))
     return Quotes(selection.current.label, tuple(found))
 

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from core.db import Base, UTCDateTime, utcnow, writing
 
+SENT_BODY = "(Not kept once sent.)"
 LEASE = timedelta(minutes=2)
 MAX_ATTEMPTS = 6
 FIRST_RETRY = timedelta(seconds=30)
@@ -164,6 +165,9 @@ def deliver(session: Session, messages: list[OutboxMessage], settings: MailSetti
             else:
                 with writing(session):
                     message.state, message.sent_at, message.last_error = MessageState.SENT.value, utcnow(), None
+                    # The body may hold a single-use link, which Holdfast otherwise keeps
+                    # only as a hash: once delivered, it is not kept.
+                    message.body = SENT_BODY
                     session.commit()
                 sent += 1
     finally:

@@ -8,7 +8,7 @@ import io
 from flask import Response as HttpResponse, abort, current_app, render_template, request, url_for
 from flask_login import current_user
 
-from core import db
+from core import db, outbox
 from core.service import ServiceError
 from surveys import service
 from surveys.forms import ConfirmForm, InvitationForm
@@ -37,15 +37,17 @@ def invitations(wave_id: int):
                 form.invitees.errors = ["Some lines have problems. Nobody was invited. Fix the lines listed below and try again."]
             else:
                 try:
+                    mail = outbox.MailSettings.from_config(current_app.config) is not None
                     issued = service.create_invitations(
-                        db.session(), wave, parsed.invitees, current_app.config["PANEL_SECRET"]
+                        db.session(), wave, parsed.invitees, current_app.config["PANEL_SECRET"],
+                        email_link=_respondent_link if mail else None,
                     )
                 except ServiceError as error:
                     form.invitees.errors = [error.message]
                 else:
                     # Shown once, straight from the POST: only hashes of the tokens are kept.
                     return render_template(
-                        "surveys/links.html", wave=wave, links=issued, link_for=_respondent_link
+                        "surveys/links.html", wave=wave, links=issued, link_for=_respondent_link, emailed=mail
                     )
     return render_template(
         "surveys/invitations.html", form=form, wave=wave, errors=errors, places=places,

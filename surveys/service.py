@@ -18,7 +18,7 @@ import io
 import json
 import re
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -29,7 +29,7 @@ from analysis.disclosure import changed_after_closing
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
-from core import audit
+from core import audit, outbox
 from core.audit import AuditAction
 from core.db import utcnow
 from core.models import Organisation, Place, Role, Sector, User, normalise_email
@@ -397,9 +397,12 @@ class IssuedLink:
 
 
 def create_invitations(
-    session: Session, wave: Wave, invitees: Iterable[Invitee], panel_secret: str
+    session: Session, wave: Wave, invitees: Iterable[Invitee], panel_secret: str,
+    email_link: Callable[[str], str] | None = None,
 ) -> list[IssuedLink]:
-    """Single-use links, each token stored only as its hash. The tokens are returned once."""
+    """Single-use links, each token stored only as its hash. The tokens are returned once.
+    With `email_link` (mail is configured), each link is also queued as an email in the
+    same transaction, so an invitation and its email are written together or not at all."""
     if wave.status == WaveStatus.CLOSED:
         raise ServiceError("invitees", "This wave is closed")
     pseudonymous = wave.survey.anonymity == AnonymityMode.PSEUDONYMOUS
@@ -418,8 +421,23 @@ def create_invitations(
         )
         session.add(invitation)
         issued.append(IssuedLink(invitation, invitee.email, token))
+        if email_link is not None:
+            outbox.queue(session, invitee.email, f"Your invitation: {wave.survey.name}",
+                         invitation_email(wave, email_link(token)), "invitation", wave_id=wave.id)
     session.commit()
     return issued
+
+
+def invitation_email(wave: Wave, link: str) -> str:
+    survey = wave.survey
+    closing = (f"Please answer by {wave.closes_at:%-d %B %Y}.\n\n" if wave.closes_at else "")
+    return (
+        f"{survey.run_by} invites you to answer {survey.name} ({wave.label}).\n\n"
+        f"{survey.purpose + chr(10) + chr(10) if survey.purpose else ''}"
+        f"Your personal link (please do not share it: it can be used once):\n{link}\n\n"
+        f"{closing}"
+        "Your answers are reported only for groups large enough that nobody can be picked out.\n"
+    )
 
 
 def links_for_tokens(session: Session, wave: Wave, tokens: Iterable[str], places: list[Place]) -> list[IssuedLink]:

@@ -53,6 +53,8 @@ class OutboxMessage(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     # What the message is about, for the pages that list a wave's messages (None: not a wave's).
     wave_id: Mapped[int | None] = mapped_column(ForeignKey("waves.id", ondelete="CASCADE"), index=True)
+    # The invitation it carries a link for, if any: its place says who may see the message.
+    invitation_id: Mapped[int | None] = mapped_column(ForeignKey("invitations.id", ondelete="SET NULL"))
     kind: Mapped[str] = mapped_column(String(30))
     to_address: Mapped[str] = mapped_column(String(254))
     subject: Mapped[str] = mapped_column(String(200))
@@ -97,10 +99,10 @@ def _flag(value) -> bool:
 
 
 def queue(session: Session, to_address: str, subject: str, body: str, kind: str, wave_id: int | None = None,
-          domain: str = "holdfast.invalid") -> OutboxMessage:
+          invitation_id: int | None = None, domain: str = "holdfast.invalid") -> OutboxMessage:
     """Add a message to the caller's transaction: it is sent only if that commits."""
     message = OutboxMessage(to_address=to_address, subject=subject, body=body, kind=kind, wave_id=wave_id,
-                            message_id=make_msgid(domain=domain), due_at=utcnow())
+                            invitation_id=invitation_id, message_id=make_msgid(domain=domain), due_at=utcnow())
     session.add(message)
     return message
 
@@ -184,8 +186,20 @@ def _close(smtp: smtplib.SMTP | None) -> None:
     return None
 
 
+def reason_of(error: Exception) -> str:
+    """Why a message was not sent, in words a coordinator can act on, with the server's reply."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        replies = "; ".join(f"{code} {text.decode(errors='replace')}" for code, text in error.recipients.values())
+        return f"The mail server refused the address: {replies}"
+    if isinstance(error, smtplib.SMTPResponseException):
+        return f"The mail server refused the message: {error.smtp_code} {error.smtp_error.decode(errors='replace')}"
+    if isinstance(error, OSError):
+        return f"Could not reach the mail server: {error.strerror or error}"
+    return f"The mail server failed: {error}"
+
+
 def _failed(session: Session, message: OutboxMessage, error: Exception, permanent: bool) -> None:
-    reason = f"{type(error).__name__}: {error}"[:1000]
+    reason = reason_of(error)[:1000]
     with writing(session):
         message.last_error = reason
         if permanent or message.attempts >= MAX_ATTEMPTS:

@@ -55,6 +55,15 @@ def invitations(wave_id: int):
     )
 
 
+@bp.get("/waves/<int:wave_id>/outbox")
+@managers
+def wave_outbox(wave_id: int):
+    wave = wave_or_404(wave_id)
+    messages = service.wave_messages(db.session(), wave, service.places_for(current_user, wave.survey))
+    return render_template("surveys/outbox.html", wave=wave, messages=messages,
+                           mail=outbox.MailSettings.from_config(current_app.config) is not None)
+
+
 def _respondent_link(token: str) -> str:
     return url_for("surveys.token_start", token=token, _external=True)
 

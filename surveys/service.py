@@ -422,10 +422,20 @@ def create_invitations(
         session.add(invitation)
         issued.append(IssuedLink(invitation, invitee.email, token))
         if email_link is not None:
+            session.flush()  # the invitation's id, for the message
             outbox.queue(session, invitee.email, f"Your invitation: {wave.survey.name}",
-                         invitation_email(wave, email_link(token)), "invitation", wave_id=wave.id)
+                         invitation_email(wave, email_link(token)), "invitation", wave_id=wave.id,
+                         invitation_id=invitation.id)
     session.commit()
     return issued
+
+
+def wave_messages(session: Session, wave: Wave, places: list[Place]) -> list[outbox.OutboxMessage]:
+    """The wave's email to invitees in these places, newest first."""
+    return list(session.scalars(
+        select(outbox.OutboxMessage).join(Invitation, Invitation.id == outbox.OutboxMessage.invitation_id)
+        .where(outbox.OutboxMessage.wave_id == wave.id, Invitation.place_id.in_([p.id for p in places]))
+        .order_by(outbox.OutboxMessage.id.desc())))
 
 
 def invitation_email(wave: Wave, link: str) -> str:

@@ -24,6 +24,7 @@ def upgrade() -> None:
     op.create_table('outbox_messages',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('wave_id', sa.Integer(), nullable=True),
+    sa.Column('invitation_id', sa.Integer(), nullable=True),
     sa.Column('kind', sa.String(length=30), nullable=False),
     sa.Column('to_address', sa.String(length=254), nullable=False),
     sa.Column('subject', sa.String(length=200), nullable=False),
@@ -35,6 +36,7 @@ def upgrade() -> None:
     sa.Column('last_error', sa.Text(), nullable=True),
     sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('sent_at', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['invitation_id'], ['invitations.id'], name=op.f('fk_outbox_messages_invitation_id_invitations'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['wave_id'], ['waves.id'], name=op.f('fk_outbox_messages_wave_id_waves'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox_messages')),
     sa.UniqueConstraint('message_id', name=op.f('uq_outbox_messages_message_id'))

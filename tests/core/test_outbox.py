@@ -100,7 +100,7 @@ def test_an_unreachable_server_is_retried_with_backoff_then_failed_with_the_reas
             before = utcnow()
             assert outbox.run_once(session, down) == (0, 1)
             session.refresh(message)
-            assert message.attempts == attempt and "ConnectionRefusedError" in message.last_error
+            assert message.attempts == attempt and message.last_error == "Could not reach the mail server: Connection refused"
             if attempt < outbox.MAX_ATTEMPTS:
                 assert message.state == MessageState.QUEUED
                 waits.append(message.due_at - before)
@@ -116,7 +116,8 @@ def test_a_refused_address_fails_at_once_and_the_rest_are_sent(committing_app, s
         session.commit()
         assert outbox.run_once(session, settings(smtp.port)) == (2, 1)
         refused = session.scalar(select(OutboxMessage).where(OutboxMessage.to_address == REFUSED))
-    assert refused.state == MessageState.FAILED and "550" in refused.last_error and refused.attempts == 1
+    assert refused.state == MessageState.FAILED and refused.attempts == 1
+    assert refused.last_error == "The mail server refused the address: 550 No such mailbox"
     assert sorted(m["To"] for m in smtp.messages) == ["a@example.org", "b@example.org"]
 
 

@@ -32,6 +32,8 @@ def test_an_emailed_link_leads_to_a_sent_response(make_app, db_session, make_sur
     assert all(m.state == MessageState.QUEUED and m.kind == "invitation" for m in queued)
 
     assert outbox.run_once(db_session, settings(smtp.port)) == (2, 0)
+    states = BeautifulSoup(client.get(f"/waves/{wave.id}/outbox").get_data(as_text=True), "html.parser")
+    assert [tag.get_text(strip=True) for tag in states.select("td .govuk-tag")] == ["Sent", "Sent"]
     email = next(m for m in smtp.messages if m["To"] == "ana@example.org")
     assert email["Subject"] == f"Your invitation: {survey.name}"
     link = re.search(r"http://localhost(/s/[\w-]+)", email.get_payload()).group(1)
@@ -53,3 +55,15 @@ def test_without_a_mail_server_nothing_is_queued(client, db_session, make_survey
     page = invite(client, survey.waves[0], "ana@example.org,,Funder")
     assert page.status_code == 200 and "being emailed" not in page.get_data(as_text=True)
     assert count(db_session, OutboxMessage) == 0
+
+
+def test_the_outbox_page_says_why_a_message_was_not_sent(make_app, db_session, make_survey, make_user, smtp):  # noqa: F811
+    mailing = make_app(MAIL_SERVER="127.0.0.1", MAIL_PORT=str(smtp.port))
+    survey = make_survey(open_first_wave=True)
+    wave = survey.waves[0]
+    client = mailing.test_client()
+    sign_in(client, make_user(Role.COORDINATOR, places=survey.places))
+    invite(client, wave, "refused@example.org,,Funder")
+    outbox.run_once(db_session, settings(smtp.port))
+    page = client.get(f"/waves/{wave.id}/outbox").get_data(as_text=True)
+    assert "Not sent" in page and "Gave up after 1 try" in page and "550 No such mailbox" in page

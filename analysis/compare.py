@@ -131,9 +131,10 @@ def compare(
     margins = {c: (margins or {}).get(c, DEFAULT_MARGIN) for c in constructs}
     panel = PanelKeys.of(responses)
     compared = {construct: panel.waves(scores[construct], reference, current) for construct in constructs}
-    tests = {construct: _tested(compared[construct], min_n) for construct in constructs}
-    m = sum(1 for t in tests.values() if t is not None)
-    retained = _gain_retained(scores, panel, baseline, current, min_n, alpha) if baseline else {}
+    questions = _questions(codebook)
+    tests = {construct: _tested(compared[construct], min_n, questions.get(construct)) for construct in constructs}
+    m = sum(1 for t in tests.values() if t is not None and t.estimable)  # the constructs judged
+    retained = _gain_retained(scores, panel, baseline, current, min_n, alpha, questions) if baseline else {}
     composition = _composition_adjusted(scores, responses, reference, current, margins, tests, min_n, alpha,
                                         withheld_strata or {})
     paired_only = _panel_pairs(compared)
@@ -267,11 +268,17 @@ def _summary(values: np.ndarray) -> WaveSummary:
     return WaveSummary(n, float(values.mean()) if n else None, float(values.std(ddof=1)) if n > 1 else None)
 
 
-def _tested(waves: Waves, min_n: int) -> Estimate | None:
-    """The estimate, or None where either wave is under the minimum (`too_few`)."""
+def _questions(codebook: pd.DataFrame) -> dict[str, int]:
+    """Each construct's number of questions (analysis.inference.verdict_possible)."""
+    return {c: int(n) for c, n in codebook.groupby("construct")["item"].count().items()}
+
+
+def _tested(waves: Waves, min_n: int, items: int | None = None) -> Estimate | None:
+    """The estimate, or None where either wave is under the minimum (`too_few`); with
+    `items`, not estimable where analysis.inference.verdict_possible says no verdict."""
     if waves.n_reference < min_n or waves.n_current < min_n:
         return None
-    return estimate(waves)
+    return estimate(waves, items=items)
 
 
 def read_verdict(low: float, high: float, margin: float) -> tuple[str, bool, bool]:
@@ -346,10 +353,10 @@ def needed_n(margin: float, sd: float, alpha: float = ALPHA, power: float = POWE
     return n
 
 
-def _gain_retained(scores, panel: PanelKeys, baseline, current, min_n, alpha) -> dict[str, bool]:
+def _gain_retained(scores, panel: PanelKeys, baseline, current, min_n, alpha, questions) -> dict[str, bool]:
     """Still above the baseline: the simultaneous lower bound (α/m over the constructs
     tested against the baseline) above 0."""
-    tests = {construct: _tested(panel.waves(scores[construct], baseline, current), min_n)
+    tests = {construct: _tested(panel.waves(scores[construct], baseline, current), min_n, questions.get(construct))
              for construct in scores.columns}
     tests = {construct: test for construct, test in tests.items() if test is not None and test.estimable}
     return {construct: bool(test.lower(alpha / len(tests)) > 0) for construct, test in tests.items()}
@@ -378,7 +385,7 @@ def _composition_adjusted(scores, responses, reference, current, margins, tests,
     wave, sector = responses["wave"], responses["sector"]
     estimates = {}
     for construct, test in tests.items():
-        if test is None:
+        if test is None or not test.estimable:
             continue
         answered = scores[construct].notna()
         r_rows, c_rows = answered & (wave == reference), answered & (wave == current)
@@ -472,7 +479,7 @@ def compare_by(
     scores = construct_scores(responses, codebook) if scores is None else scores
     margins = {c: (margins or {}).get(c, DEFAULT_MARGIN) for c in scores.columns}
     wave, group = responses["wave"], responses[by].astype(str).astype("category")
-    panel = PanelKeys.of(responses)
+    panel, questions = PanelKeys.of(responses), _questions(codebook)
     in_waves = wave.isin([reference, current])
     groups = sorted(group[in_waves].dropna().unique())
     # Only the columns the disclosure rules need: copying every item column for each
@@ -499,8 +506,8 @@ def compare_by(
                 withheld[name] = given[0] if given else f"fewer than {k} responses"
                 continue
             cell = panel.waves(scores[construct], reference, current, within=group == name)
-            published[name] = (cell, _tested(cell, min_n))
-        m = sum(1 for _, test in published.values() if test is not None) or 1
+            published[name] = (cell, _tested(cell, min_n, questions.get(construct)))
+        m = sum(1 for _, test in published.values() if test is not None and test.estimable) or 1
         for name in groups:
             if name in withheld:
                 result[name].append(Suppressed(construct, reason=withheld[name]))

@@ -9,7 +9,7 @@ import pytest
 
 from analysis.calibration import MARGIN, Cell, run_cell, simulate
 from analysis.compare import compare, judge
-from analysis.inference import Waves, estimate
+from analysis.inference import FEW_ITEMS_MIN_WAVE, NO_VERDICT, Waves, estimate
 
 RUNS = 600
 
@@ -69,3 +69,31 @@ def test_the_full_comparison_gives_the_same_verdict_as_the_single_construct_core
                              "x": np.concatenate([reference, current])})
         full = compare(data, codebook, "R", "C", margins={"trust": MARGIN}).constructs[0].verdict
         assert full == judge(pd.Series(reference), pd.Series(current), margin=MARGIN)
+
+
+def test_where_the_rule_gives_no_verdict_the_reference_distribution_would_break_its_promise():
+    """The evidence for the rule, kept in the tests: one floor-heavy question, a dozen
+    current responses with 1.5 times the spread. The permutation-t (and Welch, and the
+    bootstrap-t: docs/statistics.md) says "slipping" far more often than α when nothing
+    changed, so the tool gives no verdict there."""
+    cell = Cell("floor", 1, 300, 12, spread=1.5)
+    result = run_cell(cell, RUNS)
+    assert result.withheld and result.ok
+    assert result.false_slipping > 0.05 and not result.calibrated, result
+
+
+def test_a_construct_of_one_question_and_too_few_responses_gets_no_verdict_and_says_why():
+    rng = np.random.default_rng(21)
+    n = FEW_ITEMS_MIN_WAVE - 5
+    codebook = pd.DataFrame({"item": ["solo", "t1", "t2", "t3"], "construct": ["one", "three", "three", "three"],
+                             "reverse": [0] * 4, "min": [1] * 4, "max": [5] * 4})
+    answers = {item: np.concatenate([rng.choice([3, 4, 5], size=n), rng.choice([1, 2, 3], size=n)]).astype(float)
+               for item in codebook["item"]}  # every construct falls by about two points
+    data = pd.DataFrame({"response_id": range(2 * n), "wave": ["R"] * n + ["C"] * n, "sector": "All", **answers})
+    one, three = compare(data, codebook, "R", "C", margins={"one": MARGIN, "three": MARGIN}).constructs
+    assert one.verdict == "cant_tell" and one.method == NO_VERDICT
+    assert one.ci90 is None and one.ci_simultaneous is None and one.p_decline is None and one.adjusted is None
+    assert one.difference == pytest.approx(answers["solo"][n:].mean() - answers["solo"][:n].mean())
+    assert three.verdict == "slipping" and three.ci_simultaneous[1] < 0
+    more = pd.concat([data, data.assign(response_id=data["response_id"] + 2 * n)], ignore_index=True)
+    assert compare(more, codebook, "R", "C", margins={"one": MARGIN, "three": MARGIN}).constructs[0].verdict == "slipping"

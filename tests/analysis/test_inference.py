@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from analysis.inference import MIN_PAIRS, Waves, estimate, resampling_needed
+from analysis.inference import MIN_PAIRS, NO_VERDICT, Waves, estimate, resampling_needed, verdict_possible
 
 
 def test_welch_matches_scipy():
@@ -88,3 +88,23 @@ def test_reweighting_with_all_weights_one_changes_nothing():
     plain, weighted = estimate(Waves(r, c)), estimate(Waves(r, c, current_weights=np.ones(300)))
     assert weighted.difference == pytest.approx(plain.difference, abs=1e-12)
     assert weighted.se == pytest.approx(plain.se, rel=1e-12) and weighted.df == pytest.approx(plain.df, rel=1e-9)
+
+
+def test_the_rule_on_questions_looks_only_at_sizes_and_questions():
+    assert not verdict_possible(12, 300, 1) and not verdict_possible(300, 12, 2) and not verdict_possible(29, 29, 2)
+    assert verdict_possible(30, 300, 1) and verdict_possible(30, 30, 2)
+    assert verdict_possible(10, 10, 3) and verdict_possible(12, 300, 4)
+    assert verdict_possible(12, 300, None)  # not known: three or more questions assumed
+
+
+def test_where_the_rule_gives_no_verdict_the_estimate_keeps_its_figures_but_draws_no_interval():
+    rng = np.random.default_rng(8)
+    r = rng.choice([1, 2, 3, 4, 5], p=[.50, .34, .10, .04, .02], size=300).astype(float)
+    c = rng.choice([1, 2, 3, 4, 5], p=[.50, .34, .10, .04, .02], size=12).astype(float)
+    withheld, allowed = estimate(Waves(r, c), items=1), estimate(Waves(r, c), items=3)
+    assert withheld.method == NO_VERDICT and not withheld.estimable
+    assert allowed.method == "permutation-t" and allowed.estimable
+    expected = stats.ttest_ind(c, r, equal_var=False)
+    assert withheld.difference == pytest.approx(c.mean() - r.mean()) == pytest.approx(allowed.difference)
+    assert withheld.difference / withheld.se == pytest.approx(expected.statistic)
+    assert estimate(Waves(r, rng.permutation(np.tile(c, 3))), items=1).estimable  # 36 responses: allowed

@@ -160,7 +160,7 @@ BAD_INPUTS = {
 
 def _run_cli(args, cwd, env=None):
     return subprocess.run([sys.executable, "-m", "analysis.cli", "compare", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=20)
+                          capture_output=True, text=True, timeout=180)
 
 
 @pytest.fixture(scope="module")
@@ -243,13 +243,13 @@ def test_the_installed_console_script_runs_without_the_web_app(tmp_path):
            if k not in {"SECRET_KEY", "PANEL_SECRET", "DATABASE_URL", "FLASK_APP", "PYTHONPATH"}}
     base = [str(holdfast), "compare", "responses.csv", "--codebook", "codebook.csv", "--reference", "W1", "--current", "W2"]
     result = subprocess.run([*base, "--by", "sector", "--format", "json"], cwd=tmp_path, env=env,
-                            capture_output=True, text=True, timeout=60)
+                            capture_output=True, text=True, timeout=180)
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)
     assert [c["construct"] for c in document["constructs"]] == ["alpha", "beta"] and set(document["by"]["sector"]) == {"Funder", "Council"}
-    table = subprocess.run(base, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    table = subprocess.run(base, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180)
     assert table.returncode == 0 and table.stdout.splitlines()[0] == "W1 → W2"
-    refused = subprocess.run([*base, "--margin", "-1"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=20)
+    refused = subprocess.run([*base, "--margin", "-1"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180)
     assert refused.returncode == 2 and refused.stderr.count("\n") == 1
     assert not (tmp_path / "instance").exists() and sorted(p.name for p in tmp_path.iterdir()) == ["codebook.csv", "responses.csv"]
 
@@ -276,6 +276,6 @@ assert not loaded, ("after a full run", loaded)
 """
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True,
-                            timeout=60)
+                            timeout=180)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["constructs"][0]["construct"] == "alpha"

@@ -35,6 +35,7 @@ def test_issuing_keeps_the_pdf_unchanged_while_the_preview_moves_on(app, db_sess
     entry = db_session.scalar(select(AuditEntry).where(AuditEntry.action == AuditAction.BRIEFING_ISSUED.value))
     assert entry.data["sha256"] == issued.sha256
 
+    assert f"/briefings/surveys/{survey.id}/issued" in client.get(f"/surveys/{survey.id}").get_data(as_text=True)
     listing = client.get(f"/briefings/surveys/{survey.id}/issued").get_data(as_text=True)
     assert f"/briefings/issued/{issued.id}.pdf" in listing and issued.data_version[:12] in listing
     first = client.get(f"/briefings/issued/{issued.id}.pdf")

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from analysis.routes import Selection
-from briefings import service
+from briefings import quotes, service
 from briefings.models import IssuedBriefing
 from core import audit
 from core.audit import AuditAction
@@ -23,11 +23,13 @@ def issue(session: Session, selection: Selection, results: service.PublicResults
           user: User) -> tuple[IssuedBriefing, bool]:
     """The briefing of `selection` with `foreword`, rendered and stored, and whether it is
     new: the same briefing issued again (a double click, or nothing changed since) is the
-    one already stored."""
-    briefing = service.build(selection, results, foreword=foreword)
+    one already stored, found before anything is drawn."""
+    version = service.briefing_version(selection.survey, results.k,
+                                       quotes.chosen(session, selection.current, selection.place))
     same = latest(session, selection)
-    if same is not None and same.data_version == briefing.data_version and same.foreword == foreword:
+    if same is not None and same.data_version == version and same.foreword == foreword:
         return same, False
+    briefing = service.build(selection, results, foreword=foreword)
     body = service.render_pdf(selection, briefing)
     issued = IssuedBriefing(
         survey_id=selection.survey.id, place_id=selection.place.id if selection.place else None,

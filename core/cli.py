@@ -29,7 +29,8 @@ def alembic_config(engine) -> Config:
 
 
 def upgrade_database(engine) -> None:
-    command.upgrade(alembic_config(engine), "head")
+    # "heads": features developed side by side add sibling revisions until a merge revision joins them.
+    command.upgrade(alembic_config(engine), "heads")
 
 
 def _session() -> Session:

@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Float, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Float, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base, UTCDateTime, utcnow
@@ -128,6 +128,10 @@ class Survey(Base):
     k_internal: Mapped[int] = mapped_column(default=5)
     k_briefing: Mapped[int] = mapped_column(default=10)
     min_organisations: Mapped[int] = mapped_column(default=3)
+    # Shown in the privacy notice: where respondents can ask about their answers.
+    contact_email: Mapped[str] = mapped_column(String(254), default="", server_default="")
+    # How earlier imports matched file headings and answer labels, offered again next time.
+    import_mapping: Mapped[Any] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     places: Mapped[list[Place]] = relationship(secondary=survey_places, order_by="Place.name", lazy="selectin")
@@ -181,8 +185,17 @@ class Wave(Base):
     role: Mapped[str] = mapped_column(String(20), default=WaveRole.FOLLOW_UP.value)
     status: Mapped[str] = mapped_column(String(10), default=WaveStatus.DRAFT.value)
     instrument_id: Mapped[int] = mapped_column(ForeignKey("instruments.id"))
+    # Set ahead, these open and close the wave by themselves (the worker does it); an
+    # open or close by hand records the moment here instead.
     opens_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closes_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Someone part-way through when the wave closes may still send for this long; results wait for it.
+    grace_minutes: Mapped[int] = mapped_column(default=60, server_default="60")
+    reminders_automatic: Mapped[bool] = mapped_column(default=False, server_default=false())
+    reminder_delay_days: Mapped[int] = mapped_column(default=7, server_default="7")
+    reminder_limit: Mapped[int] = mapped_column(default=2, server_default="2")
+    # Invitees' addresses and the wave's email are erased this long after it closes.
+    erase_after_days: Mapped[int] = mapped_column(default=30, server_default="30")
     # The open link's address part: public by design, so stored as it is.
     open_link_slug: Mapped[str] = mapped_column(String(40), unique=True)
     identities_erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -216,12 +229,30 @@ class Invitation(Base):
     panel_key: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The link is derived from this and the app's secret (see surveys.invitations), so a
+    # reminder can carry the same link while the database holds only the token's hash.
+    token_nonce: Mapped[str | None] = mapped_column(String(32))
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reminders_sent: Mapped[int] = mapped_column(default=0, server_default="0")
+    last_reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reminders_stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     wave: Mapped[Wave] = relationship()
     identity: Mapped[InviteeIdentity | None] = relationship()
     organisation: Mapped[Organisation | None] = relationship()
     sector: Mapped[Sector] = relationship()
     place: Mapped[Place] = relationship()
+
+
+class ReplacedLink(Base):
+    """A link that a reissued one replaced: kept (as a hash) so it can say so."""
+
+    __tablename__ = "replaced_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invitation_id: Mapped[int] = mapped_column(ForeignKey("invitations.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    replaced_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Draft(Base):

@@ -132,6 +132,12 @@ class Survey(Base):
     contact_email: Mapped[str] = mapped_column(String(254), default="", server_default="")
     # How earlier imports matched file headings and answer labels, offered again next time.
     import_mapping: Mapped[Any] = mapped_column(JSON, default=dict)
+    # Agreement questions offer "Don't know" (stored as its own value, counted as no
+    # answer). On for surveys made since the setting existed; older ones keep without it.
+    offer_dont_know: Mapped[bool] = mapped_column(default=True, server_default=false())
+    # The sectors the trust matrix asks about, as sector ids; None asks about the sectors
+    # with organisations in the respondent's place.
+    trust_sector_ids: Mapped[Any | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     places: Mapped[list[Place]] = relationship(secondary=survey_places, order_by="Place.name", lazy="selectin")
@@ -199,6 +205,10 @@ class Wave(Base):
     # The open link's address part: public by design, so stored as it is.
     open_link_slug: Mapped[str] = mapped_column(String(40), unique=True)
     identities_erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Whether this wave offers "Don't know": None follows the survey's setting until the
+    # wave opens (surveys.respondent.offers_dont_know); fixed once it has opened, so a
+    # wave's questions never change under its respondents.
+    offer_dont_know: Mapped[bool | None] = mapped_column()
 
     survey: Mapped[Survey] = relationship(back_populates="waves")
     instrument: Mapped[Instrument] = relationship(lazy="joined")

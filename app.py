@@ -19,6 +19,7 @@ from analysis.cli import compare_command
 from analysis.routes import bp as analysis_bp, cache as results_cache
 from briefings.cli import briefing_command
 from briefings.routes import bp as briefings_bp
+from codesign.routes import bp as codesign_bp
 from core import cli, db, security
 from core.audit_routes import bp as audit_bp
 from core.models import User
@@ -94,6 +95,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(analysis_bp)
     app.register_blueprint(audit_bp)
     app.register_blueprint(briefings_bp)
+    app.register_blueprint(codesign_bp)
     security.init_app(app)
     cli.init_app(app)
     app.cli.add_command(compare_command)

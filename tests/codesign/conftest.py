@@ -63,3 +63,13 @@ def phone(app):
         return client
 
     return make
+
+
+@pytest.fixture
+def construct(db_session):
+    from surveys.models import Construct
+
+    found = Construct(code=f"test_construct_{id(db_session)}", name="Trust between organisations", group="threat")
+    db_session.add(found)
+    db_session.flush()
+    return found

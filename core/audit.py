@@ -44,6 +44,11 @@ class AuditAction(enum.StrEnum):
     USER_REACTIVATED = "user.reactivated"
     QUOTE_REVIEWED = "quote.reviewed"
     BRIEFING_ISSUED = "briefing.issued"
+    INVITATIONS_CREATED = "invitations.created"
+    INVITATION_REISSUED = "invitation.reissued"
+    INVITATION_REVOKED = "invitation.revoked"
+    REMINDERS_QUEUED = "reminders.queued"
+    WAVE_SCHEDULED = "wave.scheduled"
 
 
 class AuditEntry(Base):

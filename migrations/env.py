@@ -26,16 +26,36 @@ def _engine():
     return engine
 
 
+def _sqlite_foreign_keys(connection, on: bool) -> None:
+    # Outside any transaction (SQLite ignores the pragma inside one), so straight to the driver.
+    connection.connection.dbapi_connection.execute(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
+
+
 def run_migrations_online() -> None:
     with _engine().connect() as connection:
-        context.configure(
-            connection=connection,
-            target_metadata=Base.metadata,
-            render_as_batch=connection.dialect.name == "sqlite",
-            compare_type=True,
-        )
-        with context.begin_transaction():
-            context.run_migrations()
+        sqlite = connection.dialect.name == "sqlite"
+        # SQLite alters a table by copying it and dropping the old one; with foreign keys
+        # on, that drop would cascade and delete every row that refers to it (a survey's
+        # waves, their responses). Off while migrating; checked before turning them back on.
+        if sqlite:
+            _sqlite_foreign_keys(connection, False)
+        try:
+            context.configure(
+                connection=connection,
+                target_metadata=Base.metadata,
+                render_as_batch=sqlite,
+                compare_type=True,
+            )
+            with context.begin_transaction():
+                context.run_migrations()
+                if sqlite:
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise RuntimeError(f"The migration left rows pointing at nothing: {broken[:5]}")
+        finally:
+            if sqlite:
+                connection.commit()
+                _sqlite_foreign_keys(connection, True)
 
 
 if context.is_offline_mode():

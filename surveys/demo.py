@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 from core.models import Organisation, Place, Sector
 from core.service import hash_token
 from surveys import service
+from surveys import invitations
 from surveys.instruments import QUOTE_CONSENT_CODE, QUOTE_CONSENT_YES
 from surveys.models import (
     AnonymityMode,
@@ -123,7 +124,7 @@ def load_demo_surveys(session: Session, panel_secret: str) -> list[Survey]:
             service.close_wave(session, wave, actor=None)
             wave.opens_at = WAVE_STARTS[number]
             wave.closes_at = WAVE_STARTS[number] + timedelta(days=WAVE_DAYS)
-        service.erase_identities(session, survey.waves[0], actor=None)
+        invitations.erase_identities(session, survey.waves[0], actor=None)
         surveys.append(survey)
     session.commit()
     return surveys
@@ -170,7 +171,7 @@ def _panel(rng, session, place, sectors, panel_secret) -> list[DemoPerson]:
         own = partners[sector.id]
         email = f"panel{index}.{place.id}@example.org"
         people.append(
-            DemoPerson(service.panel_key(panel_secret, email), sector, own[index % len(own)], rng.normal(0, 0.4))
+            DemoPerson(invitations.panel_key(panel_secret, email), sector, own[index % len(own)], rng.normal(0, 0.4))
         )
     return people
 

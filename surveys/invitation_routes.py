@@ -10,7 +10,7 @@ from flask_login import current_user
 
 from core import db, outbox
 from core.service import ServiceError
-from surveys import service
+from surveys import invitations as invitations_service, service
 from surveys.forms import ConfirmForm, InvitationForm
 from surveys.routes import bp, managers, wave_or_404
 
@@ -31,16 +31,17 @@ def invitations(wave_id: int):
                 text = None
                 form.file.errors = ["The file must be a CSV saved as UTF-8"]
         if text is not None:
-            parsed = service.parse_invitees(db.session(), places, text, service.invited_emails(db.session(), wave))
+            parsed = invitations_service.parse_invitees(db.session(), places, text, invitations_service.invited_emails(db.session(), wave))
             errors = parsed.errors
             if errors:
                 form.invitees.errors = ["Some lines have problems. Nobody was invited. Fix the lines listed below and try again."]
             else:
                 try:
                     mail = outbox.MailSettings.from_config(current_app.config) is not None
-                    issued = service.create_invitations(
+                    issued = invitations_service.create_invitations(
                         db.session(), wave, parsed.invitees, current_app.config["PANEL_SECRET"],
-                        email_link=_respondent_link if mail else None,
+                        current_app.config["SECRET_KEY"], email_link=_respondent_link if mail else None,
+                        actor=current_user,
                     )
                 except ServiceError as error:
                     form.invitees.errors = [error.message]
@@ -59,7 +60,7 @@ def invitations(wave_id: int):
 @managers
 def wave_outbox(wave_id: int):
     wave = wave_or_404(wave_id)
-    messages = service.wave_messages(db.session(), wave, service.places_for(current_user, wave.survey))
+    messages = invitations_service.wave_messages(db.session(), wave, service.places_for(current_user, wave.survey))
     return render_template("surveys/outbox.html", wave=wave, messages=messages,
                            mail=outbox.MailSettings.from_config(current_app.config) is not None)
 
@@ -74,8 +75,8 @@ def invitation_links_csv(wave_id: int):
     wave = wave_or_404(wave_id)
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    links = service.links_for_tokens(
-        db.session(), wave, request.form.getlist("token")[:service.INVITEE_MAX_ROWS],
+    links = invitations_service.links_for_tokens(
+        db.session(), wave, request.form.getlist("token")[:invitations_service.INVITEE_MAX_ROWS],
         service.places_for(current_user, wave.survey),
     )
     buffer = io.StringIO()

@@ -25,6 +25,7 @@ from core.models import Role
 from core.security import allow
 from core.service import ServiceError, list_places
 from surveys import charts, dashboard, exports, importing, questions, respondent, service
+from surveys import invitations
 from surveys.forms import ConfirmForm, SurveyForm, WaveForm, margin_field_name, settings_form
 from surveys.models import AnonymityMode, Wave, WaveRole, WaveStatus
 from surveys.question_types import QUESTION_TYPES, labelled_choices
@@ -321,9 +322,9 @@ def _erase_refused(wave) -> str | None:
 @managers
 def erase_identities(wave_id: int):
     return _wave_action(
-        wave_id, service.erase_identities, "Who was invited to {wave.label} has been erased. Responses are kept.",
+        wave_id, invitations.erase_identities, "Who was invited to {wave.label} has been erased. Responses are kept.",
         "erase", _erase_refused,
-        addresses=lambda wave: len(service.invited_emails(db.session(), wave)),
+        addresses=lambda wave: len(invitations.invited_emails(db.session(), wave)),
     )
 
 

@@ -1,8 +1,8 @@
 """Writes and queries for surveys and their waves: who may see and run a survey, its
-settings and margins, opening, closing and cloning waves, inviting people to a wave,
-storing a response, and `responses_frame`, the only bridge to `analysis/`.
+settings and margins, opening, closing and cloning waves, storing a response, and `responses_frame`, the only bridge to `analysis/`.
 
 The other journeys have modules of their own: the question editor (`surveys.questions`),
+invitations, reminders and the invitee list (`surveys.invitations`),
 the respondent journey (`surveys.respondent`), the wave dashboard's counts
 (`surveys.dashboard`), importing (`surveys.importing`) and exports (`surveys.exports`).
 
@@ -11,14 +11,9 @@ Functions take a Session and plain values; write functions commit once.
 
 from __future__ import annotations
 
-import csv
-import hashlib
-import hmac
-import io
 import json
-import re
 import secrets
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -26,14 +21,14 @@ from typing import Any
 import pandas as pd
 
 from analysis.disclosure import changed_after_closing
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
-from core import audit, outbox
+from core import audit
 from core.audit import AuditAction
 from core.db import utcnow
-from core.models import Organisation, Place, Role, Sector, User, normalise_email
-from core.service import ServiceError, hash_token
+from core.models import Organisation, Place, Role, Sector, User
+from core.service import ServiceError
 from surveys.import_ledger import ImportedFile
 from surveys.instruments import copy_items, ensure_builtin_instruments, template, with_quote_consent
 from surveys.models import (
@@ -42,7 +37,6 @@ from surveys.models import (
     Construct,
     Instrument,
     Invitation,
-    InviteeIdentity,
     Item,
     MarginChange,
     Response,
@@ -58,7 +52,6 @@ from surveys.question_types import question_type
 
 MIN_K_INTERNAL = 5
 MIN_K_BRIEFING = 10
-INVITEE_MAX_ROWS = 5000
 THRESHOLD_NAMES = {
     "k_internal": "Smallest group shown on pages and in exports",
     "k_briefing": "Smallest group shown in briefings",
@@ -290,180 +283,6 @@ def clone_wave(session: Session, survey: Survey, label: str, role: WaveRole) -> 
     return wave
 
 
-def erase_identities(session: Session, wave: Wave, *, actor: User | None) -> int:
-    """Delete who was invited to a closed wave. Invitations and responses stay."""
-    if wave.status != WaveStatus.CLOSED:
-        raise ServiceError("wave", "Close the wave before erasing who was invited")
-    identities = list(session.scalars(select(InviteeIdentity).where(InviteeIdentity.wave_id == wave.id)))
-    session.execute(update(Invitation).where(Invitation.wave_id == wave.id).values(identity_id=None))
-    for identity in identities:
-        session.delete(identity)
-    wave.identities_erased_at = utcnow()
-    audit.record(
-        session, actor, AuditAction.INVITEES_ERASED, wave=wave,
-        detail=f"Who was invited to {wave.label} erased ({audit.count_of(len(identities), 'email address', 'email addresses')})",
-        data={"erased": len(identities)},
-    )
-    session.commit()
-    return len(identities)
-
-
-# --- invitations --------------------------------------------------------------------
-
-
-def panel_key(secret: str, email: str) -> str:
-    """Pseudonymous panel key: links one person's answers across waves without storing who."""
-    return hmac.new(secret.encode(), normalise_email(email).encode(), hashlib.sha256).hexdigest()
-
-
-@dataclass(frozen=True)
-class Invitee:
-    email: str
-    organisation_id: int | None
-    sector_id: int
-    place_id: int
-
-
-@dataclass(frozen=True)
-class InviteeParse:
-    invitees: list[Invitee]
-    errors: list[tuple[int, str]]
-
-
-def invited_emails(session: Session, wave: Wave) -> set[str]:
-    return set(session.scalars(select(InviteeIdentity.email).where(InviteeIdentity.wave_id == wave.id)))
-
-
-def parse_invitees(
-    session: Session, places: list[Place], text: str, already_invited: set[str] = frozenset()
-) -> InviteeParse:
-    """Lines of `email, organisation, sector` (organisation and sector may be blank if the
-    other says enough; a fourth column names the place when `places`, the survey's places
-    the person inviting covers, are several). Someone already invited to the wave
-    (`already_invited`, from every place: one person, one link) is not invited again."""
-    by_name = {p.name.lower(): p for p in places}
-    organisations = {
-        (o.name.lower()): o
-        for o in session.scalars(select(Organisation).where(Organisation.place_id.in_([p.id for p in places])))
-    }
-    sectors = {s.name.lower(): s for s in session.scalars(select(Sector))}
-    invitees, errors, seen = [], [], set()
-    rows = list(csv.reader(io.StringIO(text.strip())))
-    if rows and rows[0] and rows[0][0].strip().lower() == "email":
-        rows = [None] + rows[1:]  # keep line numbers, skip the header
-    if len(rows) > INVITEE_MAX_ROWS:
-        return InviteeParse([], [(0, f"Invite at most {INVITEE_MAX_ROWS} people at a time")])
-    for line, row in enumerate(rows, start=1):
-        if row is None or not any(cell.strip() for cell in row):
-            continue
-        cells = [cell.strip() for cell in row] + [""] * 4
-        email, organisation_name, sector_name, place_name = cells[:4]
-        problems = []
-        if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
-            problems.append(f"‘{email}’ is not an email address")
-        elif normalise_email(email) in seen:
-            problems.append(f"{email} is listed twice")
-        elif normalise_email(email) in already_invited:
-            problems.append(f"{email} has already been invited to this wave")
-        organisation = organisations.get(organisation_name.lower()) if organisation_name else None
-        if organisation_name and organisation is None:
-            problems.append(f"organisation ‘{organisation_name}’ is not in the places you can invite people to")
-        sector = sectors.get(sector_name.lower()) if sector_name else (organisation.sector if organisation else None)
-        if sector is None:
-            problems.append(f"sector ‘{sector_name}’ is not known" if sector_name else "give a sector or a known organisation")
-        place = organisation.place if organisation else by_name.get(place_name.lower()) if place_name else (
-            places[0] if len(places) == 1 else None
-        )
-        if place is None and place_name:
-            problems.append(f"place ‘{place_name}’ is not one you can invite people to")
-        elif place is None:
-            problems.append("give the place (fourth column), as you can invite people to several")
-        if problems:
-            message = "; ".join(problems)
-            errors.append((line, message[0].upper() + message[1:]))
-            continue
-        seen.add(normalise_email(email))
-        invitees.append(Invitee(normalise_email(email), organisation.id if organisation else None, sector.id, place.id))
-    if not invitees and not errors:
-        errors.append((0, "Enter at least one email address"))
-    return InviteeParse(invitees, errors)
-
-
-@dataclass(frozen=True)
-class IssuedLink:
-    invitation: Invitation
-    email: str | None
-    token: str
-
-
-def create_invitations(
-    session: Session, wave: Wave, invitees: Iterable[Invitee], panel_secret: str,
-    email_link: Callable[[str], str] | None = None,
-) -> list[IssuedLink]:
-    """Single-use links, each token stored only as its hash. The tokens are returned once.
-    With `email_link` (mail is configured), each link is also queued as an email in the
-    same transaction, so an invitation and its email are written together or not at all."""
-    if wave.status == WaveStatus.CLOSED:
-        raise ServiceError("invitees", "This wave is closed")
-    pseudonymous = wave.survey.anonymity == AnonymityMode.PSEUDONYMOUS
-    issued = []
-    for invitee in invitees:
-        token = secrets.token_urlsafe(24)
-        identity = InviteeIdentity(wave_id=wave.id, email=invitee.email)
-        invitation = Invitation(
-            wave_id=wave.id,
-            token_hash=hash_token(token),
-            identity=identity,
-            organisation_id=invitee.organisation_id,
-            sector_id=invitee.sector_id,
-            place_id=invitee.place_id,
-            panel_key=panel_key(panel_secret, invitee.email) if pseudonymous else None,
-        )
-        session.add(invitation)
-        issued.append(IssuedLink(invitation, invitee.email, token))
-        if email_link is not None:
-            session.flush()  # the invitation's id, for the message
-            outbox.queue(session, invitee.email, f"Your invitation: {wave.survey.name}",
-                         invitation_email(wave, email_link(token)), "invitation", wave_id=wave.id,
-                         invitation_id=invitation.id)
-    session.commit()
-    return issued
-
-
-def wave_messages(session: Session, wave: Wave, places: list[Place]) -> list[outbox.OutboxMessage]:
-    """The wave's email to invitees in these places, newest first."""
-    return list(session.scalars(
-        select(outbox.OutboxMessage).join(Invitation, Invitation.id == outbox.OutboxMessage.invitation_id)
-        .where(outbox.OutboxMessage.wave_id == wave.id, Invitation.place_id.in_([p.id for p in places]))
-        .order_by(outbox.OutboxMessage.id.desc())))
-
-
-def invitation_email(wave: Wave, link: str) -> str:
-    survey = wave.survey
-    closing = (f"Please answer by {wave.closes_at:%-d %B %Y}.\n\n" if wave.closes_at else "")
-    return (
-        f"{survey.run_by} invites you to answer {survey.name} ({wave.label}).\n\n"
-        f"{survey.purpose + chr(10) + chr(10) if survey.purpose else ''}"
-        f"Your personal link (please do not share it: it can be used once):\n{link}\n\n"
-        f"{closing}"
-        "Your answers are reported only for groups large enough that nobody can be picked out.\n"
-    )
-
-
-def links_for_tokens(session: Session, wave: Wave, tokens: Iterable[str], places: list[Place]) -> list[IssuedLink]:
-    """Invitations of this wave, in these places, matching tokens the coordinator was just
-    shown (for the CSV)."""
-    hashes = {hash_token(token): token for token in tokens}
-    found = session.scalars(
-        select(Invitation).where(
-            Invitation.wave_id == wave.id,
-            Invitation.token_hash.in_(hashes),
-            Invitation.place_id.in_([place.id for place in places]),
-        )
-    )
-    return [
-        IssuedLink(inv, inv.identity.email if inv.identity else None, hashes[inv.token_hash]) for inv in found
-    ]
 
 
 # --- storing a response ------------------------------------------------------------------

@@ -13,6 +13,7 @@ from core.audit import AuditAction, AuditEntry
 from core.audit_routes import london_time
 from core.models import Place, Role, User
 from surveys import importing
+from surveys import invitations
 from surveys import service as survey_service
 from surveys.models import AnonymityMode, Survey
 from tests.conftest import count, sign_in
@@ -51,8 +52,8 @@ def survey(make_survey, coordinator, place):
 
 
 def invite(db_session, wave, email="someone@example.org"):
-    parsed = survey_service.parse_invitees(db_session, wave.survey.places, f"{email},,Funder")
-    return survey_service.create_invitations(db_session, wave, parsed.invitees, "secret")
+    parsed = invitations.parse_invitees(db_session, wave.survey.places, f"{email},,Funder")
+    return invitations.create_invitations(db_session, wave, parsed.invitees, "secret", "link-secret")
 
 
 # --- each action writes exactly one entry ---------------------------------------------------------
@@ -86,7 +87,7 @@ def test_erasing_who_was_invited(db_session, survey, coordinator):
     invite(db_session, wave)
     survey_service.close_wave(db_session, wave, actor=coordinator)
     last = mark(db_session)
-    survey_service.erase_identities(db_session, wave, actor=coordinator)
+    invitations.erase_identities(db_session, wave, actor=coordinator)
     [entry] = since(db_session, last)
     assert (entry.action, entry.user_id, entry.survey_id, entry.wave_id) == ("invitees.erased", coordinator.id, survey.id, wave.id)
     assert entry.detail == "Who was invited to Wave 1 erased (1 email address)"
@@ -347,11 +348,12 @@ def test_wave_actions_record_the_signed_in_coordinator(client, db_session, login
     wave = survey.waves[0]
     last = mark(db_session)
     assert client.post(f"/waves/{wave.id}/open").status_code == 302
-    invite(db_session, wave)
+    assert client.post(f"/waves/{wave.id}/invitations", data={"invitees": "r@example.org,,Funder"}).status_code == 200
     assert client.post(f"/waves/{wave.id}/close").status_code == 302
     assert client.post(f"/waves/{wave.id}/erase-identities").status_code == 302
     entries = since(db_session, last)
-    assert [e.action for e in entries] == ["wave.opened", "wave.closed", "invitees.erased"]
+    assert [e.action for e in entries] == ["wave.opened", "invitations.created", "wave.closed", "invitees.erased"]
+    assert entries[1].detail == f"1 person invited to {wave.label} (links shown to copy)"
     assert {e.user_id for e in entries} == {coordinator.id}
 
 

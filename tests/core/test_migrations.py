@@ -41,3 +41,25 @@ def test_sqlite_runs_with_wal_and_foreign_keys(tmp_path):
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
     engine.dispose()
+
+
+def test_altering_a_table_on_sqlite_keeps_the_rows_that_refer_to_it(tmp_path):
+    """SQLite alters a table by copying and dropping it: with foreign keys on, the drop
+    would cascade and delete every survey's waves. Up from 0007, down and up again keeps them."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'kept.db'}")
+    command.upgrade(alembic_config(engine), "0007")
+    with engine.begin() as connection:
+        connection.exec_driver_sql("INSERT INTO surveys (name, run_by, purpose, template, anonymity, k_internal,"
+                                   " k_briefing, min_organisations, created_at) VALUES"
+                                   " ('S', 'Board', '', 't', 'anonymous', 5, 10, 3, '2026-01-01 00:00:00')")
+        connection.exec_driver_sql("INSERT INTO instruments (code, name, version, description, builtin)"
+                                   " VALUES ('i', 'I', 1, '', 0)")
+        connection.exec_driver_sql("INSERT INTO waves (survey_id, number, label, role, status, instrument_id,"
+                                   " open_link_slug) VALUES (1, 1, 'Wave 1', 'baseline', 'draft', 1, 'slug')")
+    upgrade_database(engine)
+    command.downgrade(alembic_config(engine), "0007")
+    upgrade_database(engine)
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("SELECT label FROM waves").scalars().all() == ["Wave 1"]
+        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    engine.dispose()

@@ -14,7 +14,7 @@ from app import create_app
 from briefings.models import IssuedBriefing
 from core import service
 from surveys import importing
-from surveys import service as survey_service
+from surveys import invitations
 from core.models import Organisation, Place, Role
 from surveys.instruments import QUOTE_CONSENT_CODE, QUOTE_CONSENT_YES
 from surveys.models import Answer, Response
@@ -30,9 +30,9 @@ def survey_objects(db_session, make_survey, make_answered_survey, places, organi
     (for the results pages, which need two waves with responses) one answered there."""
     survey = make_survey(places=places, open_first_wave=True)
     wave = survey.waves[0]
-    [link] = survey_service.create_invitations(
+    [link] = invitations.create_invitations(
         db_session, wave,
-        [survey_service.Invitee("r@example.org", organisation.id, organisation.sector_id, places[0].id)], "secret",
+        [invitations.Invitee("r@example.org", organisation.id, organisation.sector_id, places[0].id)], "secret", "link-secret",
     )
     answered = make_answered_survey(places=places, per_sector=5, sector_names=["Health and care", "Funder", "Housing"])
     current = answered.waves[-1]

@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 
 from core.demo import load_demo_data
 from surveys import respondent as journey, service
+from surveys import invitations
 from surveys.models import AnonymityMode, Invitation, Response
 from tests.surveys.test_service import complete_answers
 
@@ -20,7 +21,7 @@ def test_double_clicks_and_parallel_submissions_store_one_response_each(committi
         wave = survey.waves[0]
         service.open_wave(session, wave, actor=None)
         emails = "\n".join(f"p{n}@example.org,,Funder" for n in range(12))
-        links = service.create_invitations(session, wave, service.parse_invitees(session, survey.places, emails).invitees, "s")
+        links = invitations.create_invitations(session, wave, invitations.parse_invitees(session, survey.places, emails).invitees, "s", "link-secret")
         answers = complete_answers(wave)
         for link in links:
             draft = journey.draft_for_invitation(session, link.invitation)

@@ -6,6 +6,7 @@ from bs4 import BeautifulSoup
 
 from core.models import Role
 from surveys import respondent, service
+from surveys import invitations
 from surveys.models import Draft, WaveRole, WaveStatus
 from tests.conftest import count
 from tests.surveys.test_service import complete_answers
@@ -69,15 +70,15 @@ def test_erase_says_how_many_addresses_go_and_what_stays(client, db_session, mak
     wave = make_survey(places=coordinator.places, open_first_wave=True).waves[0]
     assert "Close the wave before erasing" in client.get(
         f"/waves/{wave.id}/erase-identities", follow_redirects=True).get_data(as_text=True)
-    parsed = service.parse_invitees(db_session, wave.survey.places, "a@example.org,,Funder\nb@example.org,,Faith")
-    service.create_invitations(db_session, wave, parsed.invitees, "secret")
+    parsed = invitations.parse_invitees(db_session, wave.survey.places, "a@example.org,,Funder\nb@example.org,,Faith")
+    invitations.create_invitations(db_session, wave, parsed.invitees, "secret", "link-secret")
     service.close_wave(db_session, wave, actor=None)
     text = said(client.get(f"/waves/{wave.id}/erase-identities"))
     assert text.startswith("This deletes the 2 email addresses of the people invited to Wave 1, in every place")
     assert "every response are kept, so the wave’s counts and results do not change" in text
-    assert service.invited_emails(db_session, wave) == {"a@example.org", "b@example.org"}
+    assert invitations.invited_emails(db_session, wave) == {"a@example.org", "b@example.org"}
     client.post(f"/waves/{wave.id}/erase-identities")
-    assert service.invited_emails(db_session, wave) == set()
+    assert invitations.invited_emails(db_session, wave) == set()
     assert "was erased on" in client.get(f"/waves/{wave.id}/erase-identities", follow_redirects=True).get_data(
         as_text=True)
 

@@ -6,7 +6,7 @@ import re
 import pytest
 from bs4 import BeautifulSoup
 
-from surveys import service
+from surveys import invitations
 from surveys.models import Draft
 from tests.conftest import count, statements_during
 
@@ -16,8 +16,8 @@ WRITES = re.compile(r"^\s*(INSERT|UPDATE|DELETE)\b", re.IGNORECASE)
 @pytest.fixture
 def token(db_session, make_survey) -> str:
     survey = make_survey(open_first_wave=True)
-    parsed = service.parse_invitees(db_session, survey.places, "r@example.org,,Funder")
-    [link] = service.create_invitations(db_session, survey.waves[0], parsed.invitees, "secret")
+    parsed = invitations.parse_invitees(db_session, survey.places, "r@example.org,,Funder")
+    [link] = invitations.create_invitations(db_session, survey.waves[0], parsed.invitees, "secret", "link-secret")
     return link.token
 
 

@@ -6,6 +6,7 @@ from sqlalchemy import select
 
 from core.models import Role
 from surveys import respondent as journey, service
+from surveys import invitations
 from surveys.models import Draft, Response, Survey
 from tests.conftest import count
 from tests.surveys.test_service import complete_answers
@@ -140,8 +141,8 @@ def count_invitations():
 
 
 def invite(db_session, survey, email="r@example.org"):
-    parsed = service.parse_invitees(db_session, survey.places, f"{email},,Funder")
-    [link] = service.create_invitations(db_session, survey.waves[0], parsed.invitees, "secret")
+    parsed = invitations.parse_invitees(db_session, survey.places, f"{email},,Funder")
+    [link] = invitations.create_invitations(db_session, survey.waves[0], parsed.invitees, "secret", "link-secret")
     return link.token
 
 
@@ -497,7 +498,7 @@ def test_the_dashboard_shows_the_share_of_invitations_answered(client, db_sessio
     survey = make_survey(open_first_wave=True)
     wave = survey.waves[0]
     emails = "\n".join(f"r{n}@example.org,,Funder" for n in range(8))
-    links = service.create_invitations(db_session, wave, service.parse_invitees(db_session, survey.places, emails).invitees, "s")
+    links = invitations.create_invitations(db_session, wave, invitations.parse_invitees(db_session, survey.places, emails).invitees, "s", "link-secret")
     for n, link in enumerate(links[:6]):
         journey.submit_response(db_session, wave, service.Respondent(4, survey.places[0].id), complete_answers(wave), f"share-{n}", link.invitation)
     login(make_user(Role.EVALUATOR))

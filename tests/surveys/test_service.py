@@ -7,6 +7,7 @@ from werkzeug.datastructures import MultiDict
 
 from core.service import ServiceError, hash_token
 from surveys import dashboard, questions, respondent as journey, service
+from surveys import invitations
 from surveys.models import (
     AnonymityMode, Answer, Draft, Invitation, InviteeIdentity, Response, TrustRating, WaveRole,
 )
@@ -153,27 +154,27 @@ def test_settings_only_raise_thresholds_and_log_late_margin_changes(db_session, 
 def test_invitation_tokens_are_stored_only_as_hashes(db_session, make_survey, make_organisation):
     survey = make_survey(anonymity=AnonymityMode.PSEUDONYMOUS, open_first_wave=True)
     organisation = make_organisation(place=survey.places[0])
-    parsed = service.parse_invitees(db_session, survey.places, f"email,organisation,sector\nA@Example.org,{organisation.name},\n")
+    parsed = invitations.parse_invitees(db_session, survey.places, f"email,organisation,sector\nA@Example.org,{organisation.name},\n")
     assert parsed.errors == []
-    [link] = service.create_invitations(db_session, survey.waves[0], parsed.invitees, "secret")
+    [link] = invitations.create_invitations(db_session, survey.waves[0], parsed.invitees, "secret", "link-secret")
     invitation = db_session.get(Invitation, link.invitation.id)
     assert invitation.token_hash == hash_token(link.token) and link.token not in invitation.token_hash
     assert invitation.sector_id == organisation.sector_id and invitation.identity.email == "a@example.org"
-    assert invitation.panel_key == service.panel_key("secret", "a@example.org")
+    assert invitation.panel_key == invitations.panel_key("secret", "a@example.org")
     assert journey.invitation_for_token(db_session, link.token) == invitation
     assert journey.invitation_for_token(db_session, "wrong") is None
 
 
 def test_anonymous_surveys_have_no_panel_key(db_session, make_survey):
     survey = make_survey(open_first_wave=True)
-    parsed = service.parse_invitees(db_session, survey.places, "a@example.org,,Funder")
-    [link] = service.create_invitations(db_session, survey.waves[0], parsed.invitees, "secret")
+    parsed = invitations.parse_invitees(db_session, survey.places, "a@example.org,,Funder")
+    [link] = invitations.create_invitations(db_session, survey.waves[0], parsed.invitees, "secret", "link-secret")
     assert link.invitation.panel_key is None
 
 
 def test_invitee_lines_are_checked(db_session, make_survey, make_place):
     survey = make_survey(places=[make_place(), make_place()], open_first_wave=True)
-    parsed = service.parse_invitees(db_session, survey.places, "\n".join([
+    parsed = invitations.parse_invitees(db_session, survey.places, "\n".join([
         "not-an-email,,Funder",
         "a@example.org,Ghost Org,Funder",
         "b@example.org,,Nonsense",
@@ -212,7 +213,7 @@ def test_apply_step_reports_errors_by_field(db_session, make_survey):
 def test_submission_is_idempotent_and_spends_the_invitation(db_session, make_survey):
     survey = make_survey(open_first_wave=True)
     wave = survey.waves[0]
-    [link] = service.create_invitations(db_session, wave, service.parse_invitees(db_session, survey.places, "a@example.org,,Funder").invitees, "s")
+    [link] = invitations.create_invitations(db_session, wave, invitations.parse_invitees(db_session, survey.places, "a@example.org,,Funder").invitees, "s", "link-secret")
     draft = journey.draft_for_invitation(db_session, link.invitation)
     answers = complete_answers(wave)
     before = count(db_session, Response)
@@ -256,12 +257,12 @@ def test_closed_wave_takes_no_responses(db_session, make_survey):
 def test_erasing_identities_keeps_responses(db_session, make_survey):
     survey = make_survey(open_first_wave=True)
     wave = survey.waves[0]
-    [link] = service.create_invitations(db_session, wave, service.parse_invitees(db_session, survey.places, "a@example.org,,Funder").invitees, "s")
+    [link] = invitations.create_invitations(db_session, wave, invitations.parse_invitees(db_session, survey.places, "a@example.org,,Funder").invitees, "s", "link-secret")
     journey.submit_response(db_session, wave, respondent(wave), complete_answers(wave), "k-erase", link.invitation)
     with pytest.raises(ServiceError, match="Close the wave"):
-        service.erase_identities(db_session, wave, actor=None)
+        invitations.erase_identities(db_session, wave, actor=None)
     service.close_wave(db_session, wave, actor=None)
-    assert service.erase_identities(db_session, wave, actor=None) == 1
+    assert invitations.erase_identities(db_session, wave, actor=None) == 1
     assert db_session.scalar(select(InviteeIdentity).where(InviteeIdentity.wave_id == wave.id)) is None
     assert db_session.get(Invitation, link.invitation.id).identity_id is None
     assert dashboard.response_count(db_session, wave) == 1
@@ -306,7 +307,7 @@ def test_response_rate_counts_invitations_answered(db_session, make_survey):
     survey = make_survey(open_first_wave=True)
     wave = survey.waves[0]
     emails = "\n".join(f"p{n}@example.org,,Funder" for n in range(10))
-    links = service.create_invitations(db_session, wave, service.parse_invitees(db_session, survey.places, emails).invitees, "s")
+    links = invitations.create_invitations(db_session, wave, invitations.parse_invitees(db_session, survey.places, emails).invitees, "s", "link-secret")
     place = survey.places[0].name
     for n, link in enumerate(links[:6]):
         journey.submit_response(db_session, wave, service.Respondent(4, survey.places[0].id), complete_answers(wave), f"rate-{n}", link.invitation)
@@ -323,8 +324,8 @@ def test_panel_keys_follow_the_mode_at_submission(db_session, make_survey, make_
 
     survey = make_survey(anonymity=AnonymityMode.PSEUDONYMOUS)
     wave = survey.waves[0]
-    parsed = service.parse_invitees(db_session, survey.places, "a@example.org,,Funder")
-    [link] = service.create_invitations(db_session, wave, parsed.invitees, "s")
+    parsed = invitations.parse_invitees(db_session, survey.places, "a@example.org,,Funder")
+    [link] = invitations.create_invitations(db_session, wave, parsed.invitees, "s", "link-secret")
     with pytest.raises(ServiceError, match="people have been invited"):
         service.update_settings(db_session, survey, make_user(), AnonymityMode.ANONYMOUS, 5, 10, 3, {})
     assert wave.status == WaveStatus.DRAFT and link.invitation.panel_key

@@ -4,7 +4,13 @@ A type turns posted form data into a draft value (plain JSON), checks a value ag
 the item's options (on every page, at submit and on import), describes it on the
 check-your-answers page, and turns it into stored answers. Draft values:
 likert/single → int, multi → list[int], text → str, number → float,
-trust_matrix → {"<sector id>": {"<dimension>": int}}.
+trust_matrix → {"<sector id>": {"<dimension>": int}}; an agreement question answered
+"Don't know" holds DONT_KNOW, stored as an answer with no number and the text DONT_KNOW,
+so every statistic (which reads the numbers) counts it as no answer.
+
+`error` and `parse` give short messages (an import's problem list names the column
+beside them); `named_error` turns one into what a respondent reads, naming its question
+("Select how much you agree that …"), so an error summary listing several says which.
 """
 
 from __future__ import annotations
@@ -26,6 +32,13 @@ TEXT_MAX_LENGTH = 2000
 # Characters no one types, which some files and spreadsheets cannot store (tab and
 # line breaks are kept).
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# "Don't know": its own value, never a number on the scale. Offered on agreement
+# questions where the wave allows it (surveys.respondent.offers_dont_know).
+DONT_KNOW = "dont_know"
+DONT_KNOW_LABEL = "Don't know"
+# The code "Don't know" gets in SPSS files, declared a user-missing value there.
+DONT_KNOW_CODE = -1
+NAME_LENGTH = 90
 TRUST_LEVELS = ["Not at all", "A little", "Mostly", "Completely"]
 INTENSITY_LEVELS = [
     "We know of each other",
@@ -45,6 +58,26 @@ TRUST_DIMENSIONS = {
 class StoredRows:
     answers: list[tuple[str, float | None, str | None]]  # item code, numeric, text
     trust: list[tuple[int, str, int]]  # target sector id, dimension, value
+
+
+def short_text(text: str, length: int = NAME_LENGTH) -> str:
+    """The question's wording, cut at a word before `length` characters (with …)."""
+    text = " ".join(text.split()).rstrip(".")
+    if len(text) <= length:
+        return text
+    return text[: length - 1].rsplit(" ", 1)[0].rstrip(",;:") + "…"
+
+
+def agree_that(item) -> str:
+    """‘Select how much you agree that organisations here …’: the statement as a clause,
+    its first letter lowered unless it is ‘I’ or an abbreviation."""
+    text = short_text(item.text)
+    if text.endswith("?"):
+        return f"Select an answer to ‘{text}’"
+    first = text.split(" ", 1)[0]
+    if first != "I" and not first[:2].isupper():
+        text = text[:1].lower() + text[1:]
+    return f"Select how much you agree that {text}"
 
 
 def choices_of(options: Mapping[str, Any]) -> list[dict]:
@@ -90,6 +123,10 @@ class QuestionType:
     def is_answered(self, value: Any) -> bool:
         return value not in (None, "", [], {})
 
+    def named_error(self, item, error: str) -> str:
+        """`error` as a respondent reads it: saying which question it is about."""
+        return f"{error} for ‘{short_text(item.text)}’"
+
 
 class ChoiceQuestion(QuestionType):
     """One answer from a list of numbered choices."""
@@ -134,6 +171,8 @@ class ChoiceQuestion(QuestionType):
 
 
 class LikertQuestion(ChoiceQuestion):
+    """An agreement scale; "Don't know" (DONT_KNOW) is an answer too, though not a score."""
+
     name = "likert"
     label = "Agreement scale (likert)"
     macro = "radios"
@@ -141,6 +180,25 @@ class LikertQuestion(ChoiceQuestion):
 
     def default_options(self):
         return labelled_choices(AGREEMENT_5)
+
+    def parse(self, item, form, scope=None):
+        if form.get(item.code, "").strip() == DONT_KNOW:
+            return DONT_KNOW, None
+        return super().parse(item, form, scope)
+
+    def error(self, item, value):
+        return None if value == DONT_KNOW else super().error(item, value)
+
+    def rows(self, item, value):
+        if value == DONT_KNOW:
+            return StoredRows([(item.code, None, DONT_KNOW)], [])
+        return super().rows(item, value)
+
+    def describe(self, item, value, sector_names=None):
+        return DONT_KNOW_LABEL if value == DONT_KNOW else super().describe(item, value)
+
+    def named_error(self, item, error):
+        return agree_that(item)
 
     def scale(self, item):
         values = list(self.value_labels(item))
@@ -151,6 +209,11 @@ class SingleChoiceQuestion(ChoiceQuestion):
     name = "single"
     label = "Single choice"
     macro = "radios"
+
+    def named_error(self, item, error):
+        if error == self.missing_message:
+            return f"Select an answer to ‘{short_text(item.text)}’"
+        return super().named_error(item, error)
 
     def default_options(self):
         return labelled_choices(["First choice", "Second choice"])
@@ -224,6 +287,13 @@ class TextQuestion(QuestionType):
 
     def rows(self, item, value):
         return StoredRows([(item.code, None, value)] if value else [], [])
+
+    def named_error(self, item, error):
+        if error.startswith("Answer must be"):
+            return f"Your answer to ‘{short_text(item.text)}’ must be" + error.removeprefix("Answer must be")
+        if error == "Enter an answer":
+            return f"Enter an answer to ‘{short_text(item.text)}’"
+        return super().named_error(item, error)
 
     def describe(self, item, value, sector_names=None):
         return value or "Not answered"

@@ -12,6 +12,7 @@ import math
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -19,10 +20,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.db import start_writing, utcnow
-from core.models import Sector
+from core.models import Organisation, Sector
 from core.service import ServiceError, hash_token
-from surveys.models import Draft, Instrument, Invitation, Item, Response, Wave, WaveStatus
-from surveys.question_types import TrustMatrixQuestion, question_type
+from surveys.models import Draft, Instrument, Invitation, Item, ReplacedLink, Response, Wave, WaveStatus
+from surveys.question_types import (
+    DONT_KNOW, TRUST_DIMENSIONS, TrustMatrixQuestion, agree_that, question_type, short_text,
+)
 from surveys.service import Respondent, insert_response
 
 # --- finding the wave from a link ---------------------------------------------------------
@@ -32,8 +35,72 @@ def invitation_for_token(session: Session, token: str) -> Invitation | None:
     return session.scalar(select(Invitation).where(Invitation.token_hash == hash_token(token)))
 
 
+def replaced_link(session: Session, token: str) -> ReplacedLink | None:
+    """The record of a link that a newer one replaced (its invitation was reissued)."""
+    return session.scalar(select(ReplacedLink).where(ReplacedLink.token_hash == hash_token(token)))
+
+
 def wave_for_open_link(session: Session, slug: str) -> Wave | None:
     return session.scalar(select(Wave).where(Wave.open_link_slug == slug))
+
+
+# --- what the wave asks, and until when -------------------------------------------------------
+
+TRUST_SECTORS_PER_PAGE = 3
+# A sector with this name is never rated in the trust matrix: it is no one in particular.
+OTHER_SECTOR = "other"
+
+
+def offers_dont_know(wave: Wave) -> bool:
+    """Whether agreement questions in this wave offer "Don't know": fixed on the wave once
+    it has opened (surveys.service.update_settings does that), else the survey's setting."""
+    return wave.offer_dont_know if wave.offer_dont_know is not None else wave.survey.offer_dont_know
+
+
+def sectors_to_rate(session: Session, survey, place_id: int | None, own_sector_id: int | None) -> list[Sector]:
+    """The sectors the trust matrix asks this respondent about: the survey's own list when
+    the coordinator set one, else the sectors with organisations in the respondent's place
+    (in any of the survey's places while the place is not known); never "Other" and never
+    the respondent's own sector."""
+    if survey.trust_sector_ids:
+        query = select(Sector).where(Sector.id.in_([int(i) for i in survey.trust_sector_ids]))
+    else:
+        places = [place_id] if place_id is not None else [place.id for place in survey.places]
+        query = select(Sector).where(
+            Sector.id.in_(select(Organisation.sector_id).where(Organisation.place_id.in_(places)))
+        )
+    sectors = session.scalars(query.order_by(Sector.position, Sector.name))
+    return [s for s in sectors if s.id != own_sector_id and s.name.strip().casefold() != OTHER_SECTOR]
+
+
+def grace_ends(wave: Wave) -> datetime | None:
+    """When someone part-way through may no longer send: the close plus the grace period."""
+    if wave.closes_at is None:
+        return None
+    return wave.closes_at + timedelta(minutes=wave.grace_minutes or 0)
+
+
+def may_still_send(wave: Wave, draft: Draft | None, now: datetime) -> bool:
+    """The one rule for who may send answers to a wave: anyone while it is open; after it
+    closes, only someone who had saved answers (a draft) before it closed, until the grace
+    period (wave.grace_minutes, from wave.closes_at) ends. No draft is made after a wave
+    closes, so a saved draft means they started in time."""
+    if wave.status == WaveStatus.OPEN:
+        return True
+    if wave.status != WaveStatus.CLOSED or draft is None or draft.id is None:
+        return False
+    ends = grace_ends(wave)
+    return ends is not None and now <= ends
+
+
+def in_grace(wave: Wave, now: datetime) -> bool:
+    """Closed, with the grace period still running: results wait until it ends."""
+    ends = grace_ends(wave)
+    return wave.status == WaveStatus.CLOSED and ends is not None and now <= ends
+
+
+def opens_later(wave: Wave, now: datetime) -> bool:
+    return wave.status == WaveStatus.DRAFT and wave.opens_at is not None and wave.opens_at > now
 
 
 # --- pages, drafts and sending ---------------------------------------------------------------
@@ -41,61 +108,117 @@ def wave_for_open_link(session: Session, slug: str) -> Wave | None:
 
 @dataclass(frozen=True)
 class Step:
-    """One page of the journey: a section's questions, or one sector of the trust matrix."""
+    """One page of the journey: a section's questions, or a few sectors of the trust matrix
+    (`sectors`: (id, name) pairs)."""
 
     title: str
     items: tuple[Item, ...]
-    sector_id: int | None = None
-    sector_name: str | None = None
+    sectors: tuple[tuple[int, str], ...] = ()
+
+    @property
+    def is_trust(self) -> bool:
+        return bool(self.sectors)
 
 
-def journey_steps(instrument: Instrument, own_sector_id: int, sectors: list[Sector]) -> list[Step]:
+def _pages_of(sectors: list[Sector]) -> list[list[Sector]]:
+    """Sectors split evenly into pages of at most TRUST_SECTORS_PER_PAGE (5 → 3 + 2)."""
+    pages = math.ceil(len(sectors) / TRUST_SECTORS_PER_PAGE)
+    return [sectors[i::pages] for i in range(pages)] if pages else []
+
+
+def journey_steps(instrument: Instrument, sectors: list[Sector]) -> list[Step]:
+    """The pages: each section's questions together, and the trust matrix over the
+    sectors to rate (`sectors_to_rate`), a few to a page."""
     steps: list[Step] = []
     for item in instrument.items:
         if item.type == TrustMatrixQuestion.name:
-            for sector in sectors:
-                if sector.id != own_sector_id:
-                    steps.append(Step(f"{item.section}: {sector.name}", (item,), sector.id, sector.name))
-        elif steps and steps[-1].sector_id is None and steps[-1].title == item.section:
+            pages = _pages_of(sorted(sectors, key=lambda s: (s.position, s.name)))
+            for number, page in enumerate(pages, start=1):
+                title = item.section if len(pages) == 1 else f"{item.section} ({number} of {len(pages)})"
+                ordered = sorted(page, key=lambda s: (s.position, s.name))
+                steps.append(Step(title, (item,), tuple((s.id, s.name) for s in ordered)))
+        elif steps and not steps[-1].is_trust and steps[-1].title == item.section:
             steps[-1] = Step(item.section, steps[-1].items + (item,))
         else:
             steps.append(Step(item.section, (item,)))
     return steps
 
 
-# Rough seconds to answer, by question type (a trust-matrix page per sector rated).
-SECONDS_TO_ANSWER = {"likert": 12, "single": 15, "multi": 20, "number": 15, "text": 60, "trust_matrix": 25}
+# Rough seconds to answer, by question type; the trust matrix takes this long per sector.
+SECONDS_TO_ANSWER = {"likert": 10, "single": 12, "multi": 20, "number": 15, "text": 60}
+SECONDS_PER_SECTOR = 20
 
 
-def minutes_to_complete(steps: list[Step]) -> int:
-    seconds = sum(SECONDS_TO_ANSWER[item.type] for step in steps for item in step.items)
-    return max(2, math.ceil(seconds / 60))
+def seconds_for(step: Step) -> int:
+    return sum(
+        SECONDS_PER_SECTOR * len(step.sectors) if item.type == TrustMatrixQuestion.name else SECONDS_TO_ANSWER[item.type]
+        for item in step.items
+    )
 
 
-def apply_step(step: Step, answers: dict[str, Any], form) -> tuple[dict[str, Any], dict[str, str]]:
+def minutes_to_complete(steps: list[Step], start: int = 0) -> int:
+    """Minutes to answer the pages from `start` on, from the questions actually asked."""
+    return max(1, math.ceil(sum(seconds_for(step) for step in steps[start:]) / 60))
+
+
+def answer_error(item: Item, value: Any, dont_know: bool) -> str | None:
+    """Why a draft value is not acceptable, given whether the wave offers "Don't know"
+    (naming the question), or None."""
+    if value == DONT_KNOW and item.type == "likert" and not dont_know:
+        return agree_that(item)
+    kind = question_type(item.type)
+    error = kind.error(item, value)
+    return kind.named_error(item, error) if error else None
+
+
+def apply_step(step: Step, answers: dict[str, Any], form, dont_know: bool = False) -> tuple[dict[str, Any], dict[str, str]]:
     """Merge one page's posted answers into the draft; errors by field id."""
     updated, errors = dict(answers), {}
     for item in step.items:
         kind = question_type(item.type)
         if item.type == TrustMatrixQuestion.name:
-            value, error = kind.parse(item, form, scope=[step.sector_id])
+            scope = [sector_id for sector_id, _ in step.sectors]
+            value, error = kind.parse(item, form, scope=scope)
             merged = dict(updated.get(item.code) or {})
-            merged.pop(str(step.sector_id), None)
+            for sector_id in scope:
+                merged.pop(str(sector_id), None)
             merged.update(value or {})
             updated[item.code] = merged
-        else:
-            value, error = kind.parse(item, form)
-            updated[item.code] = value
+            if error:
+                names = " and ".join(name for _, name in step.sectors)
+                errors[f"{item.code}-{scope[0]}-reliable"] = f"{error} for {names}"
+            continue
+        value, error = kind.parse(item, form)
+        if value == DONT_KNOW and not dont_know:
+            value, error = None, agree_that(item)
+        updated[item.code] = value
         if error:
-            errors[item.code if step.sector_id is None else f"{item.code}-{step.sector_id}-reliable"] = error
+            errors[item.code] = kind.named_error(item, error)
     return updated, errors
 
 
-def first_incomplete_step(steps: list[Step], answers: Mapping[str, Any]) -> int | None:
+def clear_answer(step: Step, answers: dict[str, Any], target: str) -> dict[str, Any]:
+    """The draft without one optional answer on this page: `target` is an item code, or
+    "<item code>-<sector id>" for one sector of the trust matrix. Required questions
+    cannot be cleared (they need an answer anyway)."""
+    updated = dict(answers)
+    for item in step.items:
+        if item.type == TrustMatrixQuestion.name:
+            for sector_id, _ in step.sectors:
+                if target == f"{item.code}-{sector_id}":
+                    ratings = dict(updated.get(item.code) or {})
+                    ratings.pop(str(sector_id), None)
+                    updated[item.code] = ratings
+        elif target == item.code and not item.required:
+            updated[item.code] = None
+    return updated
+
+
+def first_incomplete_step(steps: list[Step], answers: Mapping[str, Any], dont_know: bool = False) -> int | None:
     """The first page with a missing or invalid answer, or None if everything is fine."""
     for index, step in enumerate(steps):
         for item in step.items:
-            if question_type(item.type).error(item, answers.get(item.code)):
+            if answer_error(item, answers.get(item.code), dont_know):
                 return index
     return None
 
@@ -107,6 +230,8 @@ def existing_draft(session: Session, invitation: Invitation) -> Draft | None:
 def draft_for_invitation(session: Session, invitation: Invitation) -> Draft:
     draft = existing_draft(session, invitation)
     if draft is None:
+        if invitation.wave.status != WaveStatus.OPEN:
+            raise ServiceError("wave", "This survey is not open")
         start_writing(session)
         draft = Draft(
             wave_id=invitation.wave_id,
@@ -133,6 +258,8 @@ def open_draft(session: Session, wave: Wave, open_key: str | None) -> Draft | No
 
 
 def start_open_draft(session: Session, wave: Wave, sector_id: int, place_id: int) -> Draft:
+    if wave.status != WaveStatus.OPEN:
+        raise ServiceError("wave", "This survey is not open")
     if session.get(Sector, sector_id) is None or place_id not in {p.id for p in wave.survey.places}:
         raise ServiceError("sector", "Select your sector and place from the lists")
     draft = Draft(
@@ -166,21 +293,24 @@ def submit_response(
     idempotency_key: str,
     invitation: Invitation | None = None,
     submitted_at=None,
+    draft: Draft | None = None,
 ) -> int:
     """Store a response and its answers in one transaction; return the response's id.
 
     The same idempotency key stored twice (a double click, a replayed POST) gives back the
     response already stored. An invitation is spent in the same transaction, so a link
-    cannot be used for two responses.
+    cannot be used for two responses. After the wave closes, only a respondent with a
+    `draft` saved in time may still send, within the grace period (`may_still_send`).
     """
     existing = session.scalar(select(Response.id).where(Response.idempotency_key == idempotency_key))
     if existing is not None:
         return existing
-    if wave.status != WaveStatus.OPEN and respondent.channel in ("link", "open"):
+    if respondent.channel in ("link", "open") and not may_still_send(wave, draft, utcnow()):
         raise ServiceError("wave", "This survey is not open")
+    dont_know = offers_dont_know(wave)
     items = wave.instrument.items
     for item in items:
-        error = question_type(item.type).error(item, answers.get(item.code))
+        error = answer_error(item, answers.get(item.code), dont_know)
         if error:
             raise ServiceError(item.code, error)
     start_writing(session)
@@ -217,23 +347,46 @@ def response_for_key(session: Session, idempotency_key: str) -> Response | None:
     return session.scalar(select(Response).where(Response.idempotency_key == idempotency_key))
 
 
-def check_answers_rows(
-    steps: list[Step], answers: Mapping[str, Any]
-) -> list[tuple[int, Step, list[tuple[str, str]]]]:
-    """For the check-your-answers page: each step with (question, answer) pairs."""
-    rows = []
+# Short names of the trust questions, for the one-line summary of a sector.
+TRUST_SHORT = {
+    "reliable": "Do what they say",
+    "shared_mission": "Support shared goals",
+    "open": "Open to talking",
+    "intensity": "How closely",
+}
+
+
+@dataclass(frozen=True)
+class CheckSection:
+    """One page's answers on the check-your-answers page, changed together."""
+
+    index: int
+    title: str
+    rows: list[tuple[str, str]]
+
+
+def check_answers_rows(steps: list[Step], answers: Mapping[str, Any]) -> list[CheckSection]:
+    """For the check-your-answers page: a compact summary of each page, the trust matrix
+    one line per sector."""
+    sections = []
     for index, step in enumerate(steps):
-        pairs = []
+        rows = []
         for item in step.items:
             kind = question_type(item.type)
             if item.type == TrustMatrixQuestion.name:
-                ratings = kind.describe_sector((answers.get(item.code) or {}).get(str(step.sector_id)))
-                pairs.append((step.sector_name, "; ".join(f"{q}: {a}" for q, a in ratings)))
+                given = answers.get(item.code) or {}
+                for sector_id, sector_name in step.sectors:
+                    ratings = given.get(str(sector_id)) or {}
+                    summary = "; ".join(
+                        f"{TRUST_SHORT[dimension]}: {levels[ratings[dimension] - 1]}"
+                        for dimension, (_, levels) in TRUST_DIMENSIONS.items()
+                        if dimension in ratings
+                    )
+                    rows.append((sector_name, summary or "Not answered"))
             else:
-                pairs.append((item.text, kind.describe(item, answers.get(item.code))))
-        rows.append((index, step, pairs))
-    return rows
-
+                rows.append((short_text(item.text), kind.describe(item, answers.get(item.code))))
+        sections.append(CheckSection(index, step.title, rows))
+    return sections
 
 
 def drafts_in_progress(session: Session, wave: Wave) -> int:

@@ -188,26 +188,27 @@ def test_invitee_lines_are_checked(db_session, make_survey, make_place):
     assert [i.email for i in parsed.invitees] == ["d@example.org"]
 
 
-def test_journey_steps_group_sections_and_expand_the_trust_matrix(db_session, make_survey):
+def test_journey_steps_group_sections_and_put_a_few_sectors_on_each_trust_page(db_session, make_survey):
     from core.service import list_sectors
 
     wave = make_survey().waves[0]
-    sectors = list_sectors(db_session)
-    steps = journey.journey_steps(wave.instrument, sectors[0].id, sectors)
-    construct_steps = [s for s in steps if s.sector_id is None]
-    assert [len(s.items) for s in construct_steps][:3] == [3, 3, 3]
-    trust_steps = [s for s in steps if s.sector_id is not None]
-    assert len(trust_steps) == len(sectors) - 1 and sectors[0].id not in {s.sector_id for s in trust_steps}
+    sectors = list_sectors(db_session)[:5]
+    steps = journey.journey_steps(wave.instrument, sectors)
+    construct_steps = [s for s in steps if not s.is_trust]
+    assert [len(s.items) for s in construct_steps] == [6, 6, 7, 6, 7, 3, 2]
+    trust_steps = [s for s in steps if s.is_trust]
+    assert [len(s.sectors) for s in trust_steps] == [3, 2]
+    assert sorted(i for s in trust_steps for i, _ in s.sectors) == sorted(s.id for s in sectors)
 
 
 def test_apply_step_reports_errors_by_field(db_session, make_survey):
-    from core.service import list_sectors
-
     wave = make_survey().waves[0]
-    steps = journey.journey_steps(wave.instrument, 1, list_sectors(db_session))
+    steps = journey.journey_steps(wave.instrument, [])
     answers, errors = journey.apply_step(steps[0], {}, MultiDict({"cs_1": "5", "cs_2": "9"}))
     assert answers["cs_1"] == 5
-    assert errors == {"cs_2": "Select one of the options shown", "cs_3": "Select how much you agree"}
+    assert set(errors) == {"cs_2", "cs_3", "sf_1", "sf_2", "sf_3"}
+    assert errors["cs_2"] == "Select how much you agree that I know who to contact in other organisations to get something moving quickly"
+    assert errors["sf_1"] == "Select how much you agree that organisations here agree on the few things that matter most for our area"
 
 
 def test_submission_is_idempotent_and_spends_the_invitation(db_session, make_survey):
@@ -243,7 +244,8 @@ def test_submission_refuses_answers_outside_the_scale(db_session, make_survey):
     before = count(db_session, Response)
     with pytest.raises(ServiceError) as error:
         journey.submit_response(db_session, wave, respondent(wave), answers, "k-outside")
-    assert (error.value.field, error.value.message) == ("tr_1", "Select one of the options shown")
+    assert (error.value.field, error.value.message) == (
+        "tr_1", "Select how much you agree that I trust other organisations here to do what they say they will do")
     assert count(db_session, Response) == before
 
 
@@ -372,7 +374,8 @@ def test_time_to_complete_is_estimated_from_the_questions(db_session, make_surve
     from core.service import list_sectors
 
     wave = make_survey().waves[0]
-    sectors = list_sectors(db_session)
-    steps = journey.journey_steps(wave.instrument, sectors[0].id, sectors)
-    # 35 agreement questions, one free text, and 10 sectors to rate.
-    assert journey.minutes_to_complete(steps) == math.ceil((35 * 12 + 60 + 10 * 25) / 60)
+    sectors = list_sectors(db_session)[:5]
+    steps = journey.journey_steps(wave.instrument, sectors)
+    # 35 agreement questions, one choice, one free text, and 5 sectors to rate.
+    assert journey.minutes_to_complete(steps) == math.ceil((35 * 10 + 12 + 60 + 5 * 20) / 60)
+    assert journey.minutes_to_complete(steps, len(steps) - 1) == math.ceil(2 * 20 / 60)

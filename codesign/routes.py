@@ -368,17 +368,19 @@ def cluster(workshop_id: int):
 @bp.post("/workshops/<int:workshop_id>/cluster/move")
 @runners
 def move_idea(workshop_id: int):
-    """Drag and drop (static/codesign.js): one idea into one group; 204 when done."""
+    """Drag and drop (static/codesign.js): one idea into one group; 204 when done, else
+    back to the page, which says why."""
     workshop = workshop_or_404(workshop_id)
-    if not forms.ButtonForm().validate_on_submit():
-        abort(400)
-    idea = forms.choice_id(request.form.get("idea"))
-    try:
-        service.assign_ideas(db.session(), workshop, {idea: forms.optional_choice_id(request.form.get("cluster"))})
-    except ServiceError:
-        abort(400)
-    db.session().commit()
-    return "", 204
+    if forms.ButtonForm().validate_on_submit():
+        idea = forms.choice_id(request.form.get("idea"))
+        try:
+            service.assign_ideas(db.session(), workshop, {idea: forms.optional_choice_id(request.form.get("cluster"))})
+        except ServiceError as error:
+            flash(error.message, "info")
+        else:
+            db.session().commit()
+            return "", 204
+    return redirect(url_for("codesign.cluster", workshop_id=workshop.id))
 
 
 @bp.post("/workshops/<int:workshop_id>/clusters")
@@ -507,7 +509,7 @@ def actions(workshop_id: int):
 
 
 def owner_link(action: Action) -> str:
-    return url_for("codesign.owner_update", token=service.action_token(current_app.config["SECRET_KEY"], action),
+    return url_for("codesign.owner_update", action_token=service.action_token(current_app.config["SECRET_KEY"], action),
                    _external=True)
 
 
@@ -589,10 +591,10 @@ def action(action_id: int):
                            link=owner_link(found), title=found.title)
 
 
-@bp.route("/action-update/<token>", methods=["GET", "POST"])
+@bp.route("/action-update/<action_token>", methods=["GET", "POST"])
 @public
-def owner_update(token: str):
-    found = service.action_by_token(db.session(), current_app.config["SECRET_KEY"], token)
+def owner_update(action_token: str):
+    found = service.action_by_token(db.session(), current_app.config["SECRET_KEY"], action_token)
     if found is None:
         abort(404)
     form = forms.ActionUpdateForm(data={"status": found.status} if request.method == "GET" else None)
@@ -601,7 +603,7 @@ def owner_update(token: str):
                               f"{found.owner_name} (owner)")
         db.session().commit()
         flash("Thank you. Your update is saved.")
-        return redirect(url_for("codesign.owner_update", token=token))
+        return redirect(url_for("codesign.owner_update", action_token=action_token))
     return render_template("codesign/owner_update.html", action=found, form=form, title=found.title)
 
 

@@ -4,6 +4,7 @@ import io
 import os
 import re
 import uuid
+from datetime import date
 from urllib.parse import urlsplit
 
 import pytest
@@ -12,12 +13,14 @@ from sqlalchemy import select
 
 from app import create_app
 from briefings.models import IssuedBriefing
+from codesign import service as codesign_service
 from core import service
 from surveys import importing
 from surveys import invitations
 from core.models import Organisation, Place, Role
 from surveys.instruments import QUOTE_CONSENT_CODE, QUOTE_CONSENT_YES
 from surveys.models import Answer, Response
+from surveys.models import Construct
 from core.security import ANYONE
 from tests.conftest import TEST_PASSWORD, base_test_config, sign_in, statements_during
 
@@ -62,6 +65,21 @@ def survey_objects(db_session, make_survey, make_answered_survey, places, organi
     }
 
 
+def workshop_objects(db_session, place, organisation, construct_id: int) -> dict:
+    """An open workshop in `place` with an idea, a group and an action, for the workshop pages."""
+    workshop = codesign_service.create_workshop(db_session, place, "Workshop", date(2027, 3, 27), [], 5,
+                                                ["How might we?"], None, None)
+    code = codesign_service.open_workshop(db_session, workshop)
+    codesign_service.move_to(db_session, workshop, "ideas")
+    idea = codesign_service.add_idea(db_session, workshop, None, "An idea", uuid.uuid4().hex, paper=True)
+    cluster = codesign_service.add_cluster(db_session, workshop, "A group")
+    action = codesign_service.add_action(db_session, workshop, "An action", organisation.id, "Sam", None,
+                                         date(2027, 6, 1), construct_id, None)
+    db_session.flush()
+    return {"workshop_id": workshop.id, "code": code, "idea_id": idea.id, "cluster_id": cluster.id,
+            "action_id": action.id, "action_token": codesign_service.action_token("test-secret-key", action)}
+
+
 @pytest.fixture
 def route_objects(db_session, make_place, make_sector, make_organisation, make_user, make_survey, make_answered_survey):
     """One object of each kind named in a URL, in a place the scoped roles belong to."""
@@ -84,6 +102,7 @@ def route_objects(db_session, make_place, make_sector, make_organisation, make_u
         "part": "responses",
         "table": "items",
     }
+    values.update(workshop_objects(db_session, place, organisation, db_session.scalar(select(Construct.id))))
 
     def refresh() -> None:
         """New single-use objects: an earlier role's POST may have used them up."""

@@ -29,7 +29,10 @@ EXIT_BAD_INPUT = 2
 LABEL_COLUMNS = ("response_id", "wave", "sector", "place", "organisation", "panel_key")
 CODEBOOK_LABELS = ("item", "construct")
 # In every other column (the items; the codebook's reverse, min and max) these mean a missing answer.
-MISSING_TOKENS = ("", "NA", "N/A", "n/a", "NaN", "nan", "null", "NULL", "None", "#N/A")
+# "Don't know" is an answer a respondent gave, but not a score: Holdfast's files write it
+# as its label, and every statistic counts it as no answer.
+DONT_KNOW_TOKENS = ("Don't know", "Don\u2019t know", "don't know", "Don't Know", "dont_know")
+MISSING_TOKENS = ("", "NA", "N/A", "n/a", "NaN", "nan", "null", "NULL", "None", "#N/A", *DONT_KNOW_TOKENS)
 BY_CHOICES = ("sector", "place", "organisation")
 
 # Characters that must not reach a terminal raw: C0 and C1 controls (ESC starts escape

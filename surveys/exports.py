@@ -3,6 +3,12 @@
 For admins and evaluators only. Panel keys are left out unless asked for. These are
 one row per response, not tables of counts, so the disclosure function does not apply;
 aggregate outputs go through analysis.disclosure.
+
+"Don't know" (an agreement question answered that way) is no score: CSV and XLSX cells
+read "Don't know", the label; in SPSS it is the code -1 labelled "Don't know" and
+declared a user-missing value, so SPSS leaves it out of every statistic; the files for
+`holdfast compare` carry the label, which the command reads as no answer. An export with
+no "Don't know" answer in it is exactly as it was before the answer existed.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ import pyreadstat
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from surveys.models import Item
-from surveys.question_types import TRUST_DIMENSIONS, question_type
+from surveys.question_types import DONT_KNOW_CODE, DONT_KNOW_LABEL, TRUST_DIMENSIONS, question_type
 from surveys.service import TidyData
 
 FORMATS = {
@@ -92,11 +98,18 @@ class Column:
 
 @dataclass(frozen=True)
 class ExportTable:
-    frame: pd.DataFrame
+    frame: pd.DataFrame  # "Don't know" as DONT_KNOW_CODE
     column_labels: dict[str, str]
     value_labels: dict[str, dict[float, str]]
     measures: dict[str, str]
     codebook: pd.DataFrame
+    # Per column, the codes that mean no answer ("Don't know"): SPSS user-missing values.
+    missing: dict[str, list[float]] = field(default_factory=dict)
+
+
+def _dont_know_cells(data: TidyData) -> pd.DataFrame:
+    frame = getattr(data, "dont_know", None)
+    return frame if frame is not None else pd.DataFrame(columns=["response_id", "item"])
 
 
 def export_table(data: TidyData, items: Iterable[Item], include_panel_keys: bool) -> ExportTable:
@@ -111,6 +124,8 @@ def export_table(data: TidyData, items: Iterable[Item], include_panel_keys: bool
     for item in items:
         questions.setdefault(item.code, item)
     scored = {row["item"]: row for row in data.codebook.to_dict("records")}
+    dont_know = _dont_know_cells(data)
+    dont_know_items = set(dont_know["item"])
 
     columns = [
         Column(name, label, "identifier")
@@ -131,6 +146,8 @@ def export_table(data: TidyData, items: Iterable[Item], include_panel_keys: bool
                 columns.append(_scored_column(name, label, item.type, MULTI_LABELS, scored.get(name), item.text))
         else:
             labels = {float(v): label for v, label in question_type(item.type).value_labels(item).items()}
+            if code in dont_know_items:
+                labels[float(DONT_KNOW_CODE)] = DONT_KNOW_LABEL
             columns.append(_scored_column(code, item.text, item.type, labels, scored.get(code), item.text))
     # Anything answered that `items` does not name still goes out, documented as far as known.
     placed = {column.name for column in columns}
@@ -157,12 +174,20 @@ def export_table(data: TidyData, items: Iterable[Item], include_panel_keys: bool
     for column in columns:
         if column.type == "text":
             frame[column.name] = frame[column.name].astype(object)
+    missing: dict[str, list[float]] = {}
+    if not dont_know.empty:
+        frame = frame.copy()
+        for code, given in dont_know.groupby("item"):
+            if code in frame.columns:
+                frame.loc[frame["response_id"].isin(given["response_id"]), code] = float(DONT_KNOW_CODE)
+                missing[code] = [float(DONT_KNOW_CODE)]
     return ExportTable(
         frame=frame,
         column_labels={column.name: column.label for column in columns},
         value_labels={column.name: column.values for column in columns if column.values},
         measures={column.name: column.measure for column in columns},
         codebook=pd.DataFrame([column.codebook_row() for column in columns], columns=CODEBOOK_COLUMNS),
+        missing=missing,
     )
 
 
@@ -216,8 +241,19 @@ def safe_text(value):
     return "'" + value if value.startswith(FORMULA_STARTS) else value
 
 
+def _labelled(table: ExportTable) -> pd.DataFrame:
+    """The frame for CSV and XLSX: "Don't know" written as its label, not its SPSS code."""
+    if not table.missing:
+        return table.frame
+    frame = table.frame.copy()
+    for column in table.missing:
+        values = frame[column].astype(object)
+        frame[column] = values.where(values != float(DONT_KNOW_CODE), DONT_KNOW_LABEL)
+    return frame
+
+
 def to_csv(table: ExportTable) -> bytes:
-    return _defuse(table.frame).to_csv(index=False).encode("utf-8-sig")
+    return _defuse(_labelled(table)).to_csv(index=False).encode("utf-8-sig")
 
 
 def compare_files(data: TidyData, include_panel_keys: bool) -> tuple[bytes, bytes]:
@@ -225,7 +261,16 @@ def compare_files(data: TidyData, include_panel_keys: bool) -> tuple[bytes, byte
     `flask compare` command reads, so anyone can rerun the comparison outside Holdfast."""
     scored = data.codebook[data.codebook["construct"].notna() & data.codebook["min"].notna()]
     identifiers = ["response_id", "wave", "sector", "place", "organisation"] + (["panel_key"] if include_panel_keys else [])
-    responses = _defuse(data.responses[identifiers + scored["item"].tolist()])
+    responses = data.responses[identifiers + scored["item"].tolist()]
+    dont_know = _dont_know_cells(data)
+    if not dont_know.empty:
+        # The label, which `holdfast compare` reads as no answer (analysis.cli.MISSING_TOKENS).
+        responses = responses.copy()
+        for code, given in dont_know.groupby("item"):
+            if code in responses.columns:
+                chosen = responses["response_id"].isin(given["response_id"])
+                responses[code] = responses[code].astype(object).where(~chosen, DONT_KNOW_LABEL)
+    responses = _defuse(responses)
     codebook = _defuse(scored[["item", "construct", "reverse", "min", "max", "text"]])
     return (responses.to_csv(index=False).encode("utf-8-sig"), codebook.to_csv(index=False).encode("utf-8-sig"))
 
@@ -234,7 +279,7 @@ def to_xlsx(table: ExportTable) -> bytes:
     """The responses, and a codebook sheet with one row per column of the responses sheet."""
     buffer = io.BytesIO()
     with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
-        _defuse(table.frame).to_excel(writer, sheet_name="responses", index=False)
+        _defuse(_labelled(table)).to_excel(writer, sheet_name="responses", index=False)
         _defuse(table.codebook).to_excel(writer, sheet_name="codebook", index=False)
     return buffer.getvalue()
 
@@ -248,7 +293,9 @@ def to_sav(table: ExportTable) -> bytes:
     measures = {column: table.measures.get(column, "unknown") for column in frame.columns}
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "responses.sav"
+        missing = {column: codes for column, codes in table.missing.items() if column in frame.columns}
         pyreadstat.write_sav(
-            frame, path, column_labels=labels, variable_value_labels=values, variable_measure=measures
+            frame, path, column_labels=labels, variable_value_labels=values, variable_measure=measures,
+            missing_ranges=missing or None,
         )
         return path.read_bytes()

@@ -38,7 +38,7 @@ DONT_KNOW = "dont_know"
 DONT_KNOW_LABEL = "Don't know"
 # The code "Don't know" gets in SPSS files, declared a user-missing value there.
 DONT_KNOW_CODE = -1
-NAME_LENGTH = 90
+NAME_LENGTH = 120
 TRUST_LEVELS = ["Not at all", "A little", "Mostly", "Completely"]
 INTENSITY_LEVELS = [
     "We know of each other",

@@ -121,9 +121,10 @@ class Step:
 
 
 def _pages_of(sectors: list[Sector]) -> list[list[Sector]]:
-    """Sectors split evenly into pages of at most TRUST_SECTORS_PER_PAGE (5 → 3 + 2)."""
+    """Sectors in order, split evenly into pages of at most TRUST_SECTORS_PER_PAGE (5 → 3 + 2)."""
     pages = math.ceil(len(sectors) / TRUST_SECTORS_PER_PAGE)
-    return [sectors[i::pages] for i in range(pages)] if pages else []
+    bounds = [math.ceil(i * len(sectors) / pages) for i in range(pages + 1)] if pages else []
+    return [sectors[bounds[i]:bounds[i + 1]] for i in range(pages)]
 
 
 def journey_steps(instrument: Instrument, sectors: list[Sector]) -> list[Step]:
@@ -135,8 +136,7 @@ def journey_steps(instrument: Instrument, sectors: list[Sector]) -> list[Step]:
             pages = _pages_of(sorted(sectors, key=lambda s: (s.position, s.name)))
             for number, page in enumerate(pages, start=1):
                 title = item.section if len(pages) == 1 else f"{item.section} ({number} of {len(pages)})"
-                ordered = sorted(page, key=lambda s: (s.position, s.name))
-                steps.append(Step(title, (item,), tuple((s.id, s.name) for s in ordered)))
+                steps.append(Step(title, (item,), tuple((s.id, s.name) for s in page)))
         elif steps and not steps[-1].is_trust and steps[-1].title == item.section:
             steps[-1] = Step(item.section, steps[-1].items + (item,))
         else:

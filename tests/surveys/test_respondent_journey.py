@@ -144,7 +144,7 @@ def test_a_wave_without_dont_know_neither_shows_nor_takes_it(client, db_session,
     assert not page.select(f"input[value={DONT_KNOW}]")
     response = client.post(f"/s/{link.token}/0", data=answer_everything(page) | {"cs_1": DONT_KNOW})
     assert [a.get_text(strip=True) for a in soup(response).select(".govuk-error-summary a")] == [
-        "Select how much you agree that when a new need comes up, organisations here can start working on it together within…"
+        "Select how much you agree that when a new need comes up, organisations here can start working on it together within days, not months"
     ]
 
 

@@ -210,7 +210,7 @@ def test_step_refuses_answers_outside_the_scale(client, db_session, make_survey)
     assert response.status_code == 200
     assert soup(response).title.get_text().startswith("Error: ")
     assert error_summary(response)[:2] == [
-        "Select how much you agree that when a new need comes up, organisations here can start working on it together within…",
+        "Select how much you agree that when a new need comes up, organisations here can start working on it together within days, not months",
         "Select how much you agree that joint work between organisations here gets stuck waiting for someone to approve it",
     ]
     assert soup(response).select_one(".govuk-error-summary a")["href"] == "#cs_1"

@@ -33,6 +33,7 @@ GOVUK_FRONTEND_DIST = PROJECT_ROOT / "node_modules" / "govuk-frontend" / "dist" 
 ENVIRONMENT_SETTINGS = (
     "SECRET_KEY", "PANEL_SECRET", "DATABASE_URL", "RATELIMIT_STORAGE_URI", "CACHE_REDIS_URL", "CACHE_DIR",
     "MAIL_SERVER", "MAIL_PORT", "MAIL_USE_TLS", "MAIL_USE_SSL", "MAIL_USERNAME", "MAIL_PASSWORD", "MAIL_SENDER",
+    "PUBLIC_URL",
 )
 INT_ENVIRONMENT_SETTINGS = ("PROXY_FIX_X_FOR",)
 
@@ -47,6 +48,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         MAX_CONTENT_LENGTH=5 * 1024 * 1024,
         WTF_CSRF_TIME_LIMIT=None,  # tied to the session instead, so long surveys do not expire
         PROXY_FIX_X_FOR=0,
+        # Where respondents reach Holdfast: the worker builds the links in reminders from it.
+        PUBLIC_URL="http://127.0.0.1:5000",
     )
     if test_config is None:
         app.config.from_pyfile("config.py", silent=True)

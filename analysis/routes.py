@@ -40,12 +40,13 @@ from analysis.network import TRUST_SCALE_DIMENSIONS, TrustNetwork, trust_network
 from analysis.scores import construct_scores, reverse_scored
 from analysis.trend import construct_counts, construct_trends
 from core import db
+from core.db import utcnow
 from core.models import Organisation, Place, Role, Sector
 from core.security import allow, signed_in
 from surveys import service as surveys
 from surveys.exports import safe_text
 from surveys.routes import survey_or_404
-from surveys.models import Construct, Item, MarginChange, Response, Survey, Wave, WaveStatus
+from surveys.models import Construct, Item, MarginChange, Response, Survey, Wave
 
 bp = Blueprint("analysis", __name__, url_prefix="/analysis")
 readers = allow(Role.ADMIN, Role.COORDINATOR, Role.EVALUATOR)
@@ -504,13 +505,14 @@ class CachedResults:
 
 
 def _waves_with_responses(survey: Survey) -> tuple[Wave, ...]:
-    """Closed waves with responses: an open wave shows counts only (on its own page), so
-    results cannot be watched moving while answers are added to a small group."""
+    """Closed waves with responses, once late sends are over: an open wave shows counts only
+    (on its own page), so results cannot be watched moving while answers are added to a small group."""
     answered = set(db.session().scalars(
         select(Response.wave_id).where(Response.wave_id.in_([w.id for w in survey.waves]))
         .group_by(Response.wave_id).having(func.count() > 0)
     ))
-    return tuple(w for w in survey.waves if w.id in answered and w.status == WaveStatus.CLOSED)
+    now = utcnow()
+    return tuple(w for w in survey.waves if w.id in answered and w.results_ready(now))
 
 
 def _default_waves(waves: tuple[Wave, ...]) -> tuple[Wave, Wave, Wave | None]:

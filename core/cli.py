@@ -8,13 +8,14 @@ from pathlib import Path
 import click
 from alembic import command
 from alembic.config import Config
-from flask import Flask, current_app
+from flask import Flask, current_app, url_for
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core import outbox, service
 from core.demo import DEMO_EMAILS, DEMO_PASSWORD, load_demo_data
+from surveys import schedule
 from surveys.demo import load_demo_surveys
 from core.models import Place, Role, User
 
@@ -100,7 +101,7 @@ def seed_demo(if_empty: bool) -> None:
             click.echo(f"  {user.role:<12} {user.email}")
 
 
-@click.command("worker", help="Send queued email (invitations, reminders) until stopped.")
+@click.command("worker", help="Send queued email and keep waves to their timetables, until stopped.")
 @with_appcontext
 @click.option("--once", is_flag=True, help="Send what is due now, then stop.")
 @click.option("--batch", default=50, show_default=True, help="Messages claimed at a time.")
@@ -111,7 +112,11 @@ def worker(once: bool, batch: int, poll: float) -> None:
         click.echo("No mail server is configured (MAIL_SERVER): messages stay queued until one is.")
     else:
         click.echo(f"Sending email through {settings.server}:{settings.port} as {settings.sender}.")
+    timetable_due = 0.0
     while True:
+        if time.monotonic() >= timetable_due:
+            _run_timetable(mail=settings is not None)
+            timetable_due = time.monotonic() + TIMETABLE_EVERY
         if settings is not None:
             with _session() as session:
                 sent, failed = outbox.run_once(session, settings, batch)
@@ -124,6 +129,26 @@ def worker(once: bool, batch: int, poll: float) -> None:
         elif once:
             return
         time.sleep(poll)
+
+
+TIMETABLE_EVERY = 30.0  # seconds: waves open and close within this of their set time
+
+
+def _run_timetable(mail: bool) -> None:
+    """Open, close, remind and erase as the waves' timetables say. Links in reminders are
+    built for PUBLIC_URL, as no request is there to say where Holdfast is reached."""
+    with current_app.test_request_context(base_url=current_app.config["PUBLIC_URL"]), _session() as session:
+        def respondent_link(token: str) -> str:
+            return url_for("surveys.token_start", token=token, _external=True)
+
+        def stop_link(token: str) -> str:
+            return url_for("surveys.token_stop_reminders", token=token, _external=True)
+
+        done = schedule.run_due(session, current_app.config["SECRET_KEY"],
+                                respondent_link if mail else None, stop_link if mail else None)
+    if any(vars(done).values()):
+        click.echo(f"Timetable: {done.opened} opened, {done.closed} closed, {done.reminded} reminded, "
+                   f"{done.erased} erased")
 
 
 def init_app(app: Flask) -> None:

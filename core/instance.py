@@ -8,6 +8,8 @@ from pathlib import Path
 
 TEMPLATE = '''# Holdfast instance settings. Not in git: it holds this installation's secrets.
 # Environment variables of the same name override these.
+# Also derives invitation links (only their hashes are stored): changing it makes the next
+# reminder carry a new link, and the old one then says it was replaced.
 SECRET_KEY = "{secret_key}"
 # Keys pseudonymous survey panels (HMAC). Changing it breaks the link between waves.
 PANEL_SECRET = "{panel_secret}"
@@ -21,6 +23,8 @@ PANEL_SECRET = "{panel_secret}"
 # MAIL_USERNAME = "holdfast"
 # MAIL_PASSWORD = "..."
 # MAIL_SENDER = "Holdfast <holdfast@example.org>"
+# Where respondents reach Holdfast, for the links in reminders the worker sends.
+# PUBLIC_URL = "https://holdfast.example.org"
 '''
 
 

@@ -23,6 +23,7 @@ from wtforms import (
     RadioField,
     SelectField,
     SelectMultipleField,
+    StringField,
     SubmitField,
     TextAreaField,
 )
@@ -176,15 +177,69 @@ class ConfirmForm(FlaskForm):
 
 
 class InvitationForm(FlaskForm):
+    default_organisation = SelectField(
+        "Organisation for addresses on their own", widget=GovSelect(), coerce=int, default=0,
+        description="Used for each line that gives only an email address. Its sector and place come with it.",
+    )
+    default_sector = SelectField(
+        "Or a sector for addresses on their own", widget=GovSelect(), coerce=int, default=0,
+        description="Used when no organisation is chosen above.",
+    )
     invitees = TextAreaField(
         "People to invite",
         widget=GovTextArea(),
-        description="One per line: email, organisation, sector (and place, if the survey covers several). "
-        "Leave out the organisation or the sector if the other says enough.",
+        description="One per line: an email address on its own, or email, organisation, sector (and place, "
+        "if the survey covers several). A value on a line overrides the choices above.",
         validators=[Length(max=500_000)],
     )
     file = FileField("Or upload a CSV file with the same columns", widget=GovFileInput())
-    submit = SubmitField("Create invitation links", widget=GovSubmitInput())
+    submit = SubmitField("Invite these people", widget=GovSubmitInput())
+
+
+def invitation_form(organisations, sectors) -> InvitationForm:
+    """The invitation form with the organisations of the user's places and every sector to choose from."""
+    form = InvitationForm()
+    form.default_organisation.choices = [(0, "None")] + [
+        (o.id, f"{o.name} ({o.sector.name}, {o.place.name})") for o in organisations
+    ]
+    form.default_sector.choices = [(0, "None")] + [(s.id, s.name) for s in sectors]
+    return form
+
+
+class ScheduleForm(FlaskForm):
+    """When a wave opens and closes by itself, and its reminder and erasing rules."""
+
+    opens_at = StringField(
+        "Open the wave at", widget=GovTextInput(), filters=[strip_whitespace],
+        description="UK time, for example 1/3/2027 09:00. Leave blank to open it yourself.",
+    )
+    closes_at = StringField(
+        "Close the wave at", widget=GovTextInput(), filters=[strip_whitespace],
+        description="UK time, for example 31/3/2027 17:00. Leave blank to close it yourself.",
+    )
+    grace_minutes = IntegerField(
+        "Minutes after closing that people part-way through may still send", widget=GovTextInput(),
+        validators=[InputRequired("Enter the minutes people part-way through may still send"),
+                    NumberRange(0, 24 * 60, "Enter a number of minutes from 0 to 1440")],
+    )
+    reminders_automatic = BooleanField("Send reminders by themselves", widget=GovCheckboxInput())
+    reminder_delay_days = IntegerField(
+        "Days to wait before each reminder", widget=GovTextInput(),
+        validators=[InputRequired("Enter the days to wait before a reminder"),
+                    NumberRange(1, 60, "Enter a number of days from 1 to 60")],
+    )
+    reminder_limit = IntegerField(
+        "Most reminders to send each person", widget=GovTextInput(),
+        validators=[InputRequired("Enter the most reminders to send each person"),
+                    NumberRange(0, 10, "Enter a number from 0 to 10")],
+    )
+    erase_after_days = IntegerField(
+        "Days after closing to erase who was invited", widget=GovTextInput(),
+        description="Their email addresses and the wave’s email are deleted then. Responses are kept.",
+        validators=[InputRequired("Enter the days after closing to erase who was invited"),
+                    NumberRange(0, 3650, "Enter a number of days from 0 to 3650")],
+    )
+    submit = SubmitField("Save the schedule", widget=GovSubmitInput())
 
 
 class ImportUploadForm(FlaskForm):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import JSON, Column, Float, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint, false
@@ -212,6 +212,17 @@ class Wave(Base):
 
     survey: Mapped[Survey] = relationship(back_populates="waves")
     instrument: Mapped[Instrument] = relationship(lazy="joined")
+
+    @property
+    def results_from(self) -> datetime | None:
+        """When a closed wave's results may be shown: once the grace period for people
+        part-way through has ended (None: not closed)."""
+        if self.status != WaveStatus.CLOSED:
+            return None
+        return self.closes_at + timedelta(minutes=self.grace_minutes) if self.closes_at else None
+
+    def results_ready(self, now: datetime) -> bool:
+        return self.status == WaveStatus.CLOSED and (self.results_from is None or self.results_from <= now)
 
 
 class InviteeIdentity(Base):

@@ -8,6 +8,7 @@ and `respondent_routes`, imported at the end of this module."""
 from __future__ import annotations
 
 
+import segno
 from flask import (
     Blueprint,
     Response as HttpResponse,
@@ -228,6 +229,7 @@ def wave(wave_id: int):
     places = service.places_for(current_user, survey)
     can_manage = current_user.role in (Role.ADMIN, Role.COORDINATOR)
     can_run = service.may_run_survey(current_user, survey)
+    open_link = url_for("surveys.open_start", slug=wave.open_link_slug, _external=True)
     return render_template(
         "surveys/wave.html",
         wave=wave,
@@ -247,7 +249,9 @@ def wave(wave_id: int):
         if can_manage else [],
         may_undo=wave.status != WaveStatus.CLOSED or current_user.role == Role.ADMIN,
         can_export=current_user.role in (Role.ADMIN, Role.EVALUATOR),
-        open_link=url_for("surveys.open_start", slug=wave.open_link_slug, _external=True),
+        open_link=open_link,
+        # Inline, so it prints with the page; its title reads the link out to screen readers.
+        open_link_qr=segno.make(open_link, error="m").svg_inline(scale=4, title=f"QR code for {open_link}"),
     )
 
 

@@ -237,25 +237,28 @@ def margin_changes(session: Session, survey: Survey) -> list[MarginChange]:
 # --- waves -------------------------------------------------------------------------
 
 
-def open_wave(session: Session, wave: Wave, *, actor: User | None) -> None:
-    """Open a draft wave. Its instrument version is frozen from now on."""
+def open_wave(session: Session, wave: Wave, *, actor: User | None, at: datetime | None = None) -> None:
+    """Open a draft wave (`at`: the time set for it, when the worker opens it on schedule).
+    Its instrument version is frozen from now on."""
     if wave.status != WaveStatus.DRAFT:
         raise ServiceError("wave", "Only a draft wave can be opened")
     if any(other.status == WaveStatus.OPEN for other in wave.survey.waves):
         raise ServiceError("wave", "Close the open wave before opening another")
     if not wave.instrument.items:
         raise ServiceError("wave", "Add at least one question before opening the wave")
-    now = utcnow()
+    now = at or utcnow()
     wave.instrument.published_at = wave.instrument.published_at or now
     wave.status, wave.opens_at = WaveStatus.OPEN.value, now
     audit.record(session, actor, AuditAction.WAVE_OPENED, wave=wave, detail=f"{wave.label} opened")
     session.commit()
 
 
-def close_wave(session: Session, wave: Wave, *, actor: User | None) -> None:
+def close_wave(session: Session, wave: Wave, *, actor: User | None, at: datetime | None = None) -> None:
+    """Close an open wave now (or at `at`, the time set for it). People part-way through
+    may still send during its grace period; results wait for that to end."""
     if wave.status != WaveStatus.OPEN:
         raise ServiceError("wave", "Only an open wave can be closed")
-    wave.status, wave.closes_at = WaveStatus.CLOSED.value, utcnow()
+    wave.status, wave.closes_at = WaveStatus.CLOSED.value, at or utcnow()
     audit.record(session, actor, AuditAction.WAVE_CLOSED, wave=wave, detail=f"{wave.label} closed")
     session.commit()
 

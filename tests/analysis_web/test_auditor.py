@@ -28,6 +28,7 @@ from scipy.optimize import linprog
 from sqlalchemy import select
 
 from analysis.scores import construct_scores
+from core.db import utcnow
 from core.models import Role, Sector
 from surveys import service as survey_service
 from surveys.models import Construct, WaveRole
@@ -70,7 +71,7 @@ def awkward(db_session, make_place, make_sector, make_organisation, make_survey)
                                                            organisations[(p, s)][i % 3].id)
                     survey_service.insert_response(db_session, wave, respondent, answers,
                                                    f"audit-{wave.id}-{p}-{s}-{i}")
-        survey_service.close_wave(db_session, wave, actor=None)
+        survey_service.close_wave(db_session, wave, actor=None, at=utcnow() - timedelta(days=1))  # results show
     db_session.flush()
     return Awkward(survey, true_cells(db_session, survey), places, {name: sector.name for name, sector in sectors.items()})
 

@@ -65,6 +65,15 @@ def survey_objects(db_session, make_survey, make_answered_survey, places, organi
     }
 
 
+def fresh_invitation(db_session, wave, place) -> int:
+    """An invitation nobody has answered, revoked or replaced: an earlier role's POST may have."""
+    sector = db_session.scalar(select(Organisation.sector_id).where(Organisation.place_id == place.id))
+    [link] = invitations.create_invitations(
+        db_session, wave, [invitations.Invitee(f"{uuid.uuid4().hex}@example.org", None, sector, place.id)],
+        "secret", "link-secret")
+    return link.invitation.id
+
+
 def workshop_objects(db_session, place, organisation, construct_id: int) -> dict:
     """An open workshop in `place` with an idea, a group and an action, for the workshop pages."""
     workshop = codesign_service.create_workshop(db_session, place, "Workshop", date(2027, 3, 27), [], 5,
@@ -114,6 +123,7 @@ def route_objects(db_session, make_place, make_sector, make_organisation, make_u
                                       b"id,sector,cs_1\n%s,Funder,4\n" % uuid.uuid4().hex.encode())
         importing.commit_import(db_session, done, [place], actor=None)
         values["imported_id"] = done.id  # an import carried out, to undo
+        values["invitation_id"] = fresh_invitation(db_session, wave, place)
 
     refresh()
     return values, users, refresh
@@ -141,6 +151,7 @@ def spanning_objects(db_session, route_objects, make_place, make_survey, make_an
                                       % (uuid.uuid4().hex.encode(), place.name.encode()))
         importing.commit_import(db_session, done, [place], actor=None)
         spanning["imported_id"] = done.id
+        spanning["invitation_id"] = fresh_invitation(db_session, wave, place)
 
     refresh()
     return spanning, users, refresh, place, unassigned
@@ -191,7 +202,7 @@ NOT_FOR_A_PARTIAL_COORDINATOR = {
     "surveys.settings", "surveys.new_wave", "surveys.edit_item", "surveys.move_item", "surveys.delete_item",
     "surveys.open_wave", "surveys.close_wave", "surveys.erase_identities",
     "surveys.import_columns", "surveys.import_values", "surveys.import_preview", "audit.survey_log",
-    "surveys.import_undo",
+    "surveys.import_undo", "surveys.wave_schedule",
 }
 
 

@@ -105,7 +105,7 @@ class Pass:
 
 
 def _locked_wave(session: Session, wave_id: int) -> Wave | None:
-    return session.scalar(select(Wave).where(Wave.id == wave_id).with_for_update(skip_locked=True))
+    return session.scalar(select(Wave).where(Wave.id == wave_id).with_for_update(skip_locked=True, of=Wave))
 
 
 def run_due(session: Session, link_secret: str, email_link: invitations.LinkBuilder | None,

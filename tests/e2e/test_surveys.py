@@ -44,7 +44,7 @@ def test_coordinator_runs_a_wave_and_a_respondent_answers_on_a_phone(visitor, br
     expect(page.locator("h1")).to_contain_text("Open")
     visitor.click("a:has-text('Invite people')")
     page.fill("#invitees", "pat@example.org,Coastline Housing Trust,")
-    visitor.click("button:has-text('Create invitation links')")
+    visitor.click("button:has-text('Invite these people')")
     link = page.input_value("#link-1")
     wave_url = page.url.replace("/invitations", "")
 

@@ -27,6 +27,7 @@ from analysis import ENGINE_VERSION, tables
 from analysis.disclosure import ANY_ANSWER, NOT_GIVEN, round_public
 from analysis.routes import CODE_VERSION, CachedResults, Selection, _selected, cache, data_version
 from briefings import pdf, quotes as quotes_service
+from codesign import service as codesign_service
 from core import db
 from surveys import exports, service as surveys
 from surveys.models import Invitation, Response, Survey
@@ -170,9 +171,19 @@ class Foreword:
 
 
 @dataclass(frozen=True)
+class ActionLine:
+    title: str
+    organisation: str  # the owning organisation; a person's name is not published
+    due: str
+    status: str
+    since: str  # what the construct did after, from the wave the action was set against
+
+
+@dataclass(frozen=True)
 class Actions:
     partial: ClassVar[str] = "briefings/sections/actions.html"
     title: ClassVar[str] = "You said, we did"
+    by_construct: tuple[tuple[str, tuple[ActionLine, ...]], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -358,7 +369,8 @@ def briefing_version(survey: Survey, k: int, quotes: list[quotes_service.ChosenQ
     """Everything a briefing's content is built from, as one digest: the survey's data
     (analysis.routes.data_version), the public threshold, and the quotes chosen. A briefing
     issued at one version and a preview at another may differ."""
-    parts = (data_version(survey), k, [(q.text, q.sector, q.place) for q in quotes])
+    parts = (data_version(survey), k, [(q.text, q.sector, q.place) for q in quotes],
+             codesign_service.actions_version(db.session(), [p.id for p in survey.places]))
     return hashlib.sha256(repr(parts).encode()).hexdigest()
 
 
@@ -368,7 +380,7 @@ def build(selection: Selection, results: PublicResults, foreword: str = "") -> B
     version = briefing_version(selection.survey, results.k, chosen)
     sections = (
         _headline(selection, results, rows), _trends(results), _sectors(results), _trust(selection, results),
-        Actions(), _quotes(selection, results, chosen), _caveats(selection, results, rows),
+        _actions(selection), _quotes(selection, results, chosen), _caveats(selection, results, rows),
         _appendix(selection, results, rows, version),
     )
     if foreword:
@@ -511,6 +523,23 @@ def _caveats(selection: Selection, results: PublicResults, rows: list[dict]) -> 
         # Rounded to 5 points, like every public count, so no count can be worked back.
         panel_share=f"about {round_public(round(100 * max(shares)))}%" if shares else None,
     )
+
+
+def _actions(selection: Selection) -> Actions:
+    """Workshop actions for the briefing's place (or the survey's places), by the construct
+    each aims to move, with what that construct did after: worded as what followed, not
+    what the action caused."""
+    # Imported here: codesign.results reads its figures through this module's PublicResults.
+    from codesign.results import later_result
+
+    places = [selection.place] if selection.place else list(selection.survey.places)
+    grouped: dict[str, list[ActionLine]] = {}
+    for action in codesign_service.actions_for_places(db.session(), [p.id for p in places]):
+        later = later_result(action.wave, action.construct, action.workshop.place)
+        grouped.setdefault(action.construct.name, []).append(ActionLine(
+            action.title, action.organisation.name, action.due_on.strftime("%-d %B %Y"),
+            action.status_enum.label, later.words))
+    return Actions(tuple((name, tuple(lines)) for name, lines in grouped.items()))
 
 
 def _quotes(selection: Selection, results: PublicResults, chosen: list[quotes_service.ChosenQuote]) -> Quotes:

@@ -598,3 +598,19 @@ def export_rows(session: Session, workshop: Workshop) -> tuple[list[str], list[l
                      action.owner_name, action.due_on.isoformat(), action.construct.name,
                      action.status_enum.label])
     return columns, rows
+
+
+# --- for the briefing ("you said, we did") -----------------------------------------------
+
+
+def actions_for_places(session: Session, place_ids: list[int]) -> list[Action]:
+    """Every action of these places' workshops, by construct, then soonest due."""
+    return list(session.scalars(select(Action).join(Workshop).join(Construct, Action.construct_id == Construct.id)
+                                .where(Workshop.place_id.in_(place_ids))
+                                .order_by(Construct.position, Action.due_on, Action.id)))
+
+
+def actions_version(session: Session, place_ids: list[int]) -> list[tuple]:
+    """What a briefing's actions section is built from, for its version digest."""
+    return [(a.id, a.title, a.status, a.due_on.isoformat(), a.organisation_id, a.construct_id, a.wave_id)
+            for a in actions_for_places(session, place_ids)]

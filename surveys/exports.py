@@ -108,8 +108,7 @@ class ExportTable:
 
 
 def _dont_know_cells(data: TidyData) -> pd.DataFrame:
-    frame = getattr(data, "dont_know", None)
-    return frame if frame is not None else pd.DataFrame(columns=["response_id", "item"])
+    return data.dont_know
 
 
 def export_table(data: TidyData, items: Iterable[Item], include_panel_keys: bool) -> ExportTable:

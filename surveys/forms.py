@@ -98,6 +98,15 @@ class SettingsForm(FlaskForm):
         description="Never below 3. Can only be raised.",
         validators=[InputRequired("Enter the fewest organisations"), NumberRange(min=3, max=100, message="Enter a whole number from 3 to 100")],
     )
+    offer_dont_know = BooleanField(
+        "Offer “Don’t know” on agreement questions", widget=GovCheckboxInput(),
+        description="Counted as no answer in every figure. Applies to waves not yet open; an open or closed wave keeps what it offered.",
+    )
+    trust_sectors = SelectMultipleField(
+        "Sectors the trust matrix asks about", coerce=int, widget=GovCheckboxesInput(),
+        description="Leave all unticked to ask about the sectors with organisations in each respondent’s place. "
+        "A respondent is never asked about their own sector or “Other”.",
+    )
     submit = SubmitField("Save settings", widget=GovSubmitInput())
 
 
@@ -105,8 +114,9 @@ def margin_field_name(construct_id: int) -> str:
     return f"margin_{construct_id}"
 
 
-def settings_form(survey) -> SettingsForm:
-    """The settings form with a margin field per construct of the survey."""
+def settings_form(survey, sectors=()) -> SettingsForm:
+    """The settings form with a margin field per construct of the survey, and every
+    sector but "Other" to choose for the trust matrix."""
     class Form(SettingsForm):
         pass
 
@@ -115,6 +125,8 @@ def settings_form(survey) -> SettingsForm:
         "k_internal": survey.k_internal,
         "k_briefing": survey.k_briefing,
         "min_organisations": survey.min_organisations,
+        "offer_dont_know": survey.offer_dont_know,
+        "trust_sectors": list(survey.trust_sector_ids or []),
     }
     for margin in sorted(survey.margins, key=lambda m: m.construct.position):
         name = margin_field_name(margin.construct_id)
@@ -132,7 +144,9 @@ def settings_form(survey) -> SettingsForm:
             ),
         )
         data[name] = Decimal(str(margin.margin))
-    return Form(data=data)
+    form = Form(data=data)
+    form.trust_sectors.choices = [(s.id, s.name) for s in sectors if s.name.strip().casefold() != "other"]
+    return form
 
 
 class ItemForm(FlaskForm):

@@ -24,7 +24,7 @@ from flask_login import current_user
 from core import audit, db
 from core.models import Role
 from core.security import allow
-from core.service import ServiceError, list_places
+from core.service import ServiceError, list_places, list_sectors
 from surveys import charts, dashboard, exports, importing, questions, respondent, service
 from surveys import invitations
 from surveys.forms import ConfirmForm, SurveyForm, WaveForm, margin_field_name, settings_form
@@ -186,7 +186,7 @@ def survey(survey_id: int):
 def settings(survey_id: int):
     survey = survey_or_404(survey_id)
     require_running(survey)
-    form = settings_form(survey)
+    form = settings_form(survey, list_sectors(db.session()))
     if form.validate_on_submit():
         margins = {m.construct_id: float(form[margin_field_name(m.construct_id)].data) for m in survey.margins}
         try:
@@ -199,6 +199,8 @@ def settings(survey_id: int):
                 form.k_briefing.data,
                 form.min_organisations.data,
                 margins,
+                offer_dont_know=form.offer_dont_know.data,
+                trust_sector_ids=form.trust_sectors.data or [],
             )
         except ServiceError as error:
             form_errors_to(form, error, "anonymity")

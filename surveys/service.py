@@ -15,7 +15,7 @@ import json
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import pandas as pd
@@ -48,7 +48,7 @@ from surveys.models import (
     WaveRole,
     WaveStatus,
 )
-from surveys.question_types import question_type
+from surveys.question_types import DONT_KNOW, question_type
 
 MIN_K_INTERNAL = 5
 MIN_K_BRIEFING = 10
@@ -166,10 +166,17 @@ def update_settings(
     k_briefing: int,
     min_organisations: int,
     margins: Mapping[int, float],
+    offer_dont_know: bool | None = None,
+    trust_sector_ids: list[int] | None = None,
 ) -> None:
     """Thresholds can only go up; anonymity is fixed once a wave has opened; margin
     changes after a wave has opened are kept in the log for the briefing. Each change
-    is audited."""
+    is audited.
+
+    `offer_dont_know` (None: unchanged) applies to draft waves and waves made later; a
+    wave that has opened keeps what it offered, so its questions never change under its
+    respondents. `trust_sector_ids` (None: unchanged; empty: the sectors working in each
+    respondent's place) are the sectors the trust matrix asks about."""
     invited = session.scalar(
         select(func.count()).select_from(Invitation).join(Wave).where(Wave.survey_id == survey.id)
     )
@@ -223,6 +230,30 @@ def update_settings(
                 )
             )
         margin.margin = new_margin
+    if offer_dont_know is not None and offer_dont_know != survey.offer_dont_know:
+        for wave in survey.waves:
+            if wave.status != WaveStatus.DRAFT and wave.offer_dont_know is None:
+                wave.offer_dont_know = survey.offer_dont_know
+        audit.record(
+            session, user, AuditAction.SURVEY_SETTINGS_CHANGED, survey=survey,
+            detail=f"\"Don't know\" on agreement questions turned {'on' if offer_dont_know else 'off'} for waves not yet open",
+            data={"setting": "offer_dont_know", "old": survey.offer_dont_know, "new": offer_dont_know},
+        )
+        survey.offer_dont_know = offer_dont_know
+    if trust_sector_ids is not None:
+        new_ids = sorted({int(i) for i in trust_sector_ids}) or None
+        old_ids = sorted(survey.trust_sector_ids) if survey.trust_sector_ids else None
+        if new_ids is not None:
+            known = set(session.scalars(select(Sector.id).where(Sector.id.in_(new_ids))))
+            if known != set(new_ids):
+                raise ServiceError("trust_sectors", "Select sectors from the list")
+        if new_ids != old_ids:
+            audit.record(
+                session, user, AuditAction.SURVEY_SETTINGS_CHANGED, survey=survey,
+                detail="Sectors the trust matrix asks about changed",
+                data={"setting": "trust_sector_ids", "old": old_ids, "new": new_ids},
+            )
+            survey.trust_sector_ids = new_ids
     session.commit()
 
 
@@ -358,19 +389,22 @@ class LateChanges:
 
 def late_changes(session: Session, waves: list[Wave], k: int) -> LateChanges:
     """Responses added after a wave closed (an admin's import), and imports undone after
-    it closed: each is a new version of the wave's published counts."""
+    it closed: each is a new version of the wave's published counts. Answers sent in the
+    grace period after the close (surveys.respondent.may_still_send) come before results
+    are shown, so they are not late."""
     dates: dict[str, list[datetime]] = {}
     withheld: dict[str, dict[tuple, str]] = {}
     sector_names = dict(session.execute(select(Sector.id, Sector.name)).all())
     for wave in waves:
         if wave.status != WaveStatus.CLOSED or wave.closes_at is None:
             continue
+        published = wave.closes_at + timedelta(minutes=wave.grace_minutes or 0)
         later = session.scalars(select(Response.submitted_at).where(
-            Response.wave_id == wave.id, Response.submitted_at > wave.closes_at).distinct()).all()
+            Response.wave_id == wave.id, Response.submitted_at > published).distinct()).all()
         undone = session.execute(
             select(ImportedFile.undone_at, ImportedFile.removed, ResponseImport.imported_at)
             .join(ResponseImport, ResponseImport.id == ImportedFile.import_id)
-            .where(ImportedFile.wave_id == wave.id, ImportedFile.undone_at > wave.closes_at)
+            .where(ImportedFile.wave_id == wave.id, ImportedFile.undone_at > published)
         ).all()
         if not later and not undone:
             continue
@@ -386,7 +420,7 @@ def late_changes(session: Session, waves: list[Wave], k: int) -> LateChanges:
         frame = pd.DataFrame(rows, columns=["place", "sector", "submitted_at"])
         frame["place"], frame["sector"] = frame["place"].map(place_names), frame["sector"].map(sector_names)
         dates[wave.label] = sorted({*later, *(undone_at for undone_at, _, _ in undone)})
-        withheld[wave.label] = changed_after_closing(frame, wave.closes_at, k)
+        withheld[wave.label] = changed_after_closing(frame, published, k)
     return LateChanges(dates, withheld)
 
 
@@ -401,6 +435,9 @@ class TidyData:
     codebook: pd.DataFrame
     trust: pd.DataFrame
     text: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # Agreement answers of "Don't know" (response_id, item): missing in `responses`, as
+    # every statistic counts them, and labelled in exports.
+    dont_know: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["response_id", "item"]))
 
 
 RESPONSE_COLUMNS = ["response_id", "wave", "sector", "place", "organisation", "panel_key"]
@@ -484,6 +521,7 @@ def responses_frame(session: Session, waves: list[Wave]) -> TidyData:
     )
 
     text = answers[answers["kind"] == "text"][["response_id", "item", "text"]].reset_index(drop=True)
+    dont_know = answers[(answers["kind"] == "likert") & (answers["text"] == DONT_KNOW)][["response_id", "item"]]
     trust = pd.DataFrame(
         _plain(session.execute(
             select(TrustRating.response_id, Response.wave_id, Response.sector_id, TrustRating.target_sector_id,
@@ -497,7 +535,7 @@ def responses_frame(session: Session, waves: list[Wave]) -> TidyData:
     trust["wave"] = trust["wave"].map(wave_labels)
     trust["sector"] = trust["sector"].map(sector_names)
     trust["target_sector"] = trust["target_sector"].map(sector_names)
-    return TidyData(responses[RESPONSE_COLUMNS + columns], codebook, trust, text)
+    return TidyData(responses[RESPONSE_COLUMNS + columns], codebook, trust, text, dont_know.reset_index(drop=True))
 
 
 def items_breaking_trend(waves: list[Wave]) -> set[str]:

@@ -2,7 +2,9 @@
 
 import csv
 import io
+import json
 
+import numpy as np
 import openpyxl
 import pandas as pd
 import pyreadstat
@@ -11,7 +13,7 @@ import pytest
 from core.models import Role
 from surveys import exports, questions, respondent as journey, service
 from surveys.models import AnonymityMode
-from surveys.question_types import AGREEMENT_5, TRUST_DIMENSIONS, TRUST_LEVELS, labelled_choices
+from surveys.question_types import AGREEMENT_5, DONT_KNOW, TRUST_DIMENSIONS, TRUST_LEVELS, labelled_choices
 from tests.surveys.test_service import complete_answers
 
 IDENTIFIERS = ["response_id", "wave", "sector", "place", "organisation"]
@@ -169,3 +171,93 @@ def test_export_table_places_trust_after_the_questions_when_no_item_names_it(db_
     assert columns[-4:] == [f"trust_10_{dimension}" for dimension in TRUST_DIMENSIONS]
     assert list(table.codebook["item"]) == columns and table.codebook["label"].astype(bool).all()
     assert table.measures["extra_count"] == "scale" and table.measures["trust_1_open"] == "ordinal"
+
+
+# --- "Don't know" ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def dont_know_wave(db_session, make_survey):
+    """Three responses; the first two answered "Don't know" to cs_1."""
+    wave = make_survey().waves[0]
+    service.open_wave(db_session, wave, actor=None)
+    place = wave.survey.places[0]
+    for n, value in enumerate([DONT_KNOW, DONT_KNOW, 5]):
+        answers = complete_answers(wave) | {"cs_1": value}
+        journey.submit_response(db_session, wave, service.Respondent(2, place.id), answers, f"dk-{n}")
+    return wave
+
+
+def test_dont_know_is_exported_with_its_label_in_every_format(client, admin, dont_know_wave, tmp_path):
+    rows = list(csv.DictReader(io.StringIO(download(client, dont_know_wave, "csv", tmp_path).read_text("utf-8-sig"))))
+    assert [row["cs_1"] for row in rows] == ["Don't know", "Don't know", "5.0"]
+    assert {row["cs_2"] for row in rows} == {"4.0"}
+
+    book = openpyxl.load_workbook(download(client, dont_know_wave, "xlsx", tmp_path))
+    header = [c.value for c in book["responses"][1]]
+    column = header.index("cs_1") + 1
+    assert [book["responses"].cell(r, column).value for r in (2, 3, 4)] == ["Don't know", "Don't know", 5]
+    codebook = {row[0]: row for row in book["codebook"].iter_rows(min_row=2, values_only=True)}
+    names = [c.value for c in book["codebook"][1]]
+    cs_1 = dict(zip(names, codebook["cs_1"]))
+    assert cs_1["value_labels"] == AGREEMENT_LABELS + "; -1 = Don't know"
+    assert (cs_1["min"], cs_1["max"]) == (1, 5)  # the scale's, never the code
+    assert dict(zip(names, codebook["cs_2"]))["value_labels"] == AGREEMENT_LABELS
+
+    path = download(client, dont_know_wave, "sav", tmp_path)
+    frame, meta = pyreadstat.read_sav(path, user_missing=True)
+    assert frame["cs_1"].tolist() == [-1.0, -1.0, 5.0]
+    assert meta.variable_value_labels["cs_1"][-1.0] == "Don't know"
+    assert meta.missing_ranges["cs_1"] == [{"lo": -1.0, "hi": -1.0}]
+    assert "cs_2" not in meta.missing_ranges
+    # Read as SPSS users read it, "Don't know" is missing.
+    plain, _ = pyreadstat.read_sav(path)
+    assert plain["cs_1"].isna().tolist() == [True, True, False]
+
+
+def test_compare_files_carry_dont_know_and_the_command_reads_it_as_no_answer(db_session, dont_know_wave, tmp_path):
+    from analysis.cli import read_responses
+
+    responses, codebook = exports.compare_files(service.responses_frame(db_session, [dont_know_wave]), False)
+    path = tmp_path / "responses.csv"
+    path.write_bytes(responses)
+    assert "Don't know" in responses.decode("utf-8-sig")
+    read = read_responses(str(path), None)
+    assert read["cs_1"].isna().tolist() == [True, True, False] and read["cs_1"].dtype.kind == "f"
+    assert b"Don't know" not in codebook
+
+
+def test_holdfast_compare_treats_dont_know_as_missing(tmp_path):
+    """The same comparison with "Don't know" in some cells as with those cells empty; and
+    different from putting a score there, so the cells were read."""
+    from click.testing import CliRunner
+
+    from analysis.cli import compare_command
+
+    rng = np.random.default_rng(13)
+    rows = []
+    for wave, shift in (("Before", 0), ("After", 0.3)):
+        for n in range(40):
+            rows.append({"response_id": f"{wave}-{n}", "wave": wave, "sector": "Health and care",
+                         "a1": int(np.clip(round(3 + shift + rng.normal()), 1, 5)),
+                         "a2": int(np.clip(round(3 + shift + rng.normal()), 1, 5))})
+    base = pd.DataFrame(rows).astype({"a1": object, "a2": object})
+    chosen = base.index[base["wave"] == "After"][:12]
+    codebook = tmp_path / "codebook.csv"
+    pd.DataFrame({"item": ["a1", "a2"], "construct": ["x", "x"], "reverse": [0, 0], "min": [1, 1], "max": [5, 5]}).to_csv(codebook, index=False)
+
+    def run(cell) -> dict:
+        frame = base.copy()
+        frame.loc[chosen, "a1"] = cell
+        frame.loc[chosen[:6], "a2"] = cell
+        path = tmp_path / "responses.csv"
+        frame.to_csv(path, index=False)
+        result = CliRunner().invoke(compare_command, [str(path), "--codebook", str(codebook), "--reference", "Before",
+                                                      "--current", "After", "--format", "json"])
+        assert result.exit_code == 0, result.output
+        return json.loads(result.output)
+
+    dont_know, empty, curly, scored = run("Don't know"), run(""), run("Don\u2019t know"), run(1)
+    assert dont_know == empty == curly
+    assert dont_know["constructs"][0]["current"]["n"] == 40 - 6  # a score needs half the questions answered
+    assert dont_know != scored

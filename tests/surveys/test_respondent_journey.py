@@ -339,3 +339,36 @@ def test_a_withdrawn_link_says_who_to_contact_and_changes_nothing(client, db_ses
         assert "help@example.org" in soup(response).get_text()
     assert count(db_session, Draft) == drafts
     assert link.invitation.used_at is None
+
+
+# --- the survey's settings ------------------------------------------------------------------
+
+
+def test_the_settings_turn_dont_know_off_for_waves_not_yet_open_and_choose_the_sectors(
+    client, db_session, make_user, login, survey, place
+):
+    from core.audit import AuditEntry
+    from core.models import Role
+    from surveys.models import WaveRole
+
+    login(make_user(Role.COORDINATOR, places=[place]))
+    page = soup(client.get(f"/surveys/{survey.id}/settings"))
+    assert page.select_one("input[name=offer_dont_know]").has_attr("checked")
+    choices = [label.get_text(strip=True) for label in page.select("input[name=trust_sectors] + label")]
+    assert "Other" not in choices and "Funder" in choices
+    service.close_wave(db_session, survey.waves[0], actor=None)
+    next_wave = service.clone_wave(db_session, survey, "Wave 2", WaveRole.FOLLOW_UP)
+    margins = {f"margin_{m.construct_id}": "0.25" for m in survey.margins}
+    chosen = [sector(db_session, name).id for name in ("Business", "Housing")]
+    response = client.post(f"/surveys/{survey.id}/settings", data={
+        "anonymity": survey.anonymity, "k_internal": "5", "k_briefing": "10", "min_organisations": "3",
+        "trust_sectors": chosen, **margins,
+    })
+    assert response.status_code == 302
+    db_session.expire_all()
+    assert survey.offer_dont_know is False and sorted(survey.trust_sector_ids) == sorted(chosen)
+    assert respondent.offers_dont_know(survey.waves[0])  # the closed wave keeps what it offered
+    assert not respondent.offers_dont_know(next_wave)
+    rated = respondent.sectors_to_rate(db_session, survey, place.id, sector(db_session, "Funder").id)
+    assert [s.name for s in rated] == ["Business", "Housing"]
+    assert db_session.scalar(select(AuditEntry).where(AuditEntry.detail.like("%Don't know%")))

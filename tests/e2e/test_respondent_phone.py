@@ -141,7 +141,7 @@ def answer_the_survey(phone: Phone, token: str) -> int:
     screens = 1
 
     # Every error at once, each naming its question, each linked to it.
-    phone.click("button:has-text('Continue') >> nth=1", "page-1-errors")
+    phone.click("button:has-text('Continue')", "page-1-errors")
     assert phone.page.title() == f"Error: {phone.page.locator('h1').inner_text()} – Holdfast"
     messages = phone.page.locator(".govuk-error-summary__list a").all_inner_texts()
     assert len(messages) == 6 and len(set(messages)) == 6
@@ -152,7 +152,7 @@ def answer_the_survey(phone: Phone, token: str) -> int:
         assert phone.page.locator(f"{target}").count() == 1
         expect(phone.page.locator(".govuk-error-message").nth(index)).to_contain_text(message)
     phone.answer(dont_know="cs_1")
-    phone.click("button:has-text('Continue') >> nth=1", "page-2")
+    phone.click("button:has-text('Continue')", "page-2")
     while "/check" not in phone.page.url:
         screens += 1
         title = phone.page.locator("h1").inner_text()
@@ -164,7 +164,7 @@ def answer_the_survey(phone: Phone, token: str) -> int:
             assert phone.page.locator("h1").inner_text() == "Anything else"
         else:
             phone.answer()
-        phone.click("button:has-text('Continue') >> nth=1", f"after-page-{screens}")
+        phone.click("button:has-text('Continue')", f"after-page-{screens}")
     screens += 1  # check your answers
     expect(phone.page.locator("#closing-date")).to_contain_text("Send your answers by")
     first = phone.page.locator(".govuk-summary-card").first

@@ -66,8 +66,8 @@ def test_coordinator_runs_a_wave_and_a_respondent_answers_on_a_phone(visitor, br
         respondent.page.goto(link)
         respondent.check()
         respondent.click("a:has-text('Continue where you left off')")
-        expect(respondent.page.locator(".govuk-caption-l")).to_contain_text("Section 2 of")
-        expect(respondent.page.locator("input[type=radio]:checked")).to_have_count(3)
+        expect(respondent.page.locator("#progress")).to_contain_text("Section 2 of")
+        expect(respondent.page.locator("input[type=radio]:checked")).to_have_count(6)
         respondent.click("button:has-text('Continue')")
         while "/check" not in respondent.page.url:
             answer_page(respondent)

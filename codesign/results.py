@@ -21,8 +21,8 @@ from surveys.models import Construct, Survey, Wave, survey_places
 # How many sector-gap prompts to propose at most, largest gaps first.
 GAP_PROMPTS = 2
 HOW_MIGHT_WE = {
-    "slipping": "How might we stop {name} slipping further?",
-    "cant_tell": "How might we strengthen {name}, which may be slipping?",
+    "slipping": "How might we turn round ‘{name}’, which is slipping?",
+    "cant_tell": "How might we strengthen ‘{name}’, which may be slipping?",
 }
 
 
@@ -71,7 +71,7 @@ def propose_prompts(selection: Selection, focus: list[Construct]) -> list[Propos
         code = row["construct"]
         if code in codes and not row.get("withheld") and row["verdict"] in HOW_MIGHT_WE:
             proposals.append(Proposal(
-                HOW_MIGHT_WE[row["verdict"]].format(name=names[code].lower()),
+                HOW_MIGHT_WE[row["verdict"]].format(name=names[code]),
                 f"{names[code]}: {Tile.of(names[code], row['verdict']).word.lower()}, "
                 f"{selection.current.label} against {selection.reference.label}",
             ))

@@ -262,3 +262,21 @@ def test_the_register_marks_overdue_actions(app, client, db_session, make_user, 
     sign_in(client, make_user(Role.COORDINATOR, places=[place]))
     page = text_of(client.get("/actions"))
     assert "Late thing" in page and "Overdue" in page and "No later wave yet" in page
+
+
+def test_the_reminder_command_queues_each_overdue_action_once(app, db_session, make_workshop, make_organisation,
+                                                              place, construct):
+    from core.outbox import OutboxMessage
+
+    workshop = make_workshop(stage="actions")
+    action = service.add_action(db_session, workshop, "Late thing", make_organisation(place=place).id, "Sam",
+                                "sam@example.org", date(2020, 1, 1), construct.id, None)
+    db_session.flush()
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["codesign", "send-reminders", "--base-url", "https://holdfast.example.org"])
+    assert first.exit_code == 0 and "1 reminder queued" in first.output, first.output
+    assert "0 reminders queued" in runner.invoke(
+        args=["codesign", "send-reminders", "--base-url", "https://holdfast.example.org"]).output
+    body = db_session.scalars(select(OutboxMessage.body).where(OutboxMessage.kind == "action-reminder")).one()
+    token = service.action_token(app.config["SECRET_KEY"], action)
+    assert f"https://holdfast.example.org/action-update/{token}" in body

@@ -398,19 +398,25 @@ def late_changes(session: Session, waves: list[Wave], k: int) -> LateChanges:
     for wave in waves:
         if wave.status != WaveStatus.CLOSED or wave.closes_at is None:
             continue
-        published = wave.closes_at + timedelta(minutes=wave.grace_minutes or 0)
+        # Sent by respondents in the grace period: on time, as if sent at the close.
+        grace_end = wave.closes_at + timedelta(minutes=wave.grace_minutes or 0)
+        in_grace = Response.channel.in_(("link", "open")) & (Response.submitted_at <= grace_end)
         later = session.scalars(select(Response.submitted_at).where(
-            Response.wave_id == wave.id, Response.submitted_at > published).distinct()).all()
+            Response.wave_id == wave.id, Response.submitted_at > wave.closes_at, ~in_grace).distinct()).all()
         undone = session.execute(
             select(ImportedFile.undone_at, ImportedFile.removed, ResponseImport.imported_at)
             .join(ResponseImport, ResponseImport.id == ImportedFile.import_id)
-            .where(ImportedFile.wave_id == wave.id, ImportedFile.undone_at > published)
+            .where(ImportedFile.wave_id == wave.id, ImportedFile.undone_at > wave.closes_at)
         ).all()
         if not later and not undone:
             continue
         place_names = {p.id: p.name for p in wave.survey.places}
-        rows = [tuple(row) for row in session.execute(
-            select(Response.place_id, Response.sector_id, Response.submitted_at).where(Response.wave_id == wave.id))]
+        rows = [
+            (place_id, sector_id, wave.closes_at if channel in ("link", "open") and sent <= grace_end else sent)
+            for place_id, sector_id, sent, channel in session.execute(
+                select(Response.place_id, Response.sector_id, Response.submitted_at, Response.channel)
+                .where(Response.wave_id == wave.id))
+        ]
         for undone_at, removed, imported_at in undone:
             # The removed responses as they stood, then as many again when they went: a
             # removal changes each group by as much as an addition of the same responses,
@@ -420,7 +426,7 @@ def late_changes(session: Session, waves: list[Wave], k: int) -> LateChanges:
         frame = pd.DataFrame(rows, columns=["place", "sector", "submitted_at"])
         frame["place"], frame["sector"] = frame["place"].map(place_names), frame["sector"].map(sector_names)
         dates[wave.label] = sorted({*later, *(undone_at for undone_at, _, _ in undone)})
-        withheld[wave.label] = changed_after_closing(frame, published, k)
+        withheld[wave.label] = changed_after_closing(frame, wave.closes_at, k)
     return LateChanges(dates, withheld)
 
 

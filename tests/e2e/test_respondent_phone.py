@@ -96,7 +96,7 @@ class Phone:
         if self.visitor:
             self.visitor.check()
             # Readable at 375 px: nothing wider than the screen, so no sideways scrolling.
-            assert self.page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], self.page.url
+            assert self.page.evaluate("document.documentElement.scrollWidth") <= self.page.viewport_size["width"], self.page.url
         self.shots += 1
         self.page.screenshot(path=SCREENSHOTS / f"{self.name}-{self.shots:02d}-{label}.png", full_page=True)
 
@@ -210,5 +210,16 @@ def test_the_pages_shown_instead_of_the_survey(browser, phone_server):
         phone.click("button:has-text('Save and come back later')", "saved")
         expect(phone.page.locator("h1")).to_have_text("Your answers have been saved")
         expect(phone.page.locator("footer a:has-text('Privacy')")).to_have_count(1)
+
+        # A trust page: on the phone one sector's four questions stack, an answer a line;
+        # on a wide screen each question's answers share a row, like a table.
+        phone.goto(f"/o/{phone_server['open_slug']}/7", "trust-phone")
+        first, second = (phone.page.locator("input[type=radio]").nth(i).bounding_box()["y"] for i in (0, 1))
+        assert second > first
+        phone.page.set_viewport_size({"width": 1024, "height": 800})
+        phone.goto(f"/o/{phone_server['open_slug']}/7", "trust-wide")
+        first, second = (phone.page.locator("input[type=radio]").nth(i).bounding_box()["y"] for i in (0, 1))
+        assert second == first
+        assert phone.page.locator("fieldset h2.govuk-fieldset__heading").count() == 3
     finally:
         phone.close()

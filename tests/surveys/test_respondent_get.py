@@ -53,3 +53,11 @@ def test_the_first_post_makes_the_draft_and_later_gets_show_its_answers(app, cli
     assert checked(response) == ["cs_1"] and writes == []
     assert count(db_session, Draft) == before + 1
 
+
+
+@pytest.mark.parametrize("page", ["", "/privacy", "/check"])
+def test_the_start_privacy_and_check_pages_write_nothing(app, client, db_session, token, page):
+    before = count(db_session, Draft)
+    response, writes = writes_during(app, lambda: client.get(f"/s/{token}{page}"))
+    assert response.status_code in (200, 302)
+    assert writes == [] and count(db_session, Draft) == before

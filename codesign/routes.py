@@ -337,6 +337,7 @@ def screen(workshop_id: int):
         abort(404)
     return render_template("codesign/screen.html", workshop=workshop, stage=stage_of(workshop.stage),
                            qr=qr_svg(workshop, 12), join_url=join_url(workshop),
+                           review=_review(workshop) if workshop.stage == "review" else None,
                            ideas=service.visible_ideas(db.session(), workshop), title=workshop.title)
 
 

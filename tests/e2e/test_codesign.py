@@ -110,6 +110,14 @@ def test_a_workshop_run_from_a_console_with_phones(browser, live_server, tmp_pat
         plain.click("button:has-text('Save my dots')")
         expect(plain.page.locator("main")).to_contain_text("You have 0 of 5 dots left")
 
+        console.goto(console_url + "/paper")
+        page.select_option("#sector", label="Health and care")
+        console.click("button:has-text('Show this sector’s counts')")
+        page.fill("#people", "3")
+        page.locator("input[name^='idea_']").first.fill("2")
+        console.click("button:has-text('Save paper votes')")
+        expect(page.locator("main")).to_contain_text("Health and care (3 people)")
+        console.goto(console_url)
         move_on(console, "Prioritise")
         console.goto(console_url + "/prioritise")
         console.page.select_option("select[name^='impact_']", "5")
@@ -118,7 +126,7 @@ def test_a_workshop_run_from_a_console_with_phones(browser, live_server, tmp_pat
         console.goto(console_url)
         move_on(console, "Agree actions")
         console.goto(console_url + "/actions")
-        page.fill("#title", "Publish one calendar of partnership meetings")
+        page.fill("#title", "Share one diary of partnership meetings")
         page.select_option("#organisation", label="Wexcombe Together")
         page.fill("#owner_name", "Priya Owner")
         page.fill("#due_on-day", "1")
@@ -136,12 +144,25 @@ def test_a_workshop_run_from_a_console_with_phones(browser, live_server, tmp_pat
 
         expect(phone.page.locator("h1")).to_have_text("What the workshop agreed", timeout=15000)
         phone.check()
-        expect(phone.page.locator("main")).to_contain_text("Publish one calendar of partnership meetings: Priya Owner")
+        expect(phone.page.locator("main")).to_contain_text("Share one diary of partnership meetings: Priya Owner")
         fits_the_phone(phone.page)
         phone.page.screenshot(path=str(tmp_path / "phone-summary.png"), full_page=True)
         console.goto("/actions")
-        expect(page.locator("main")).to_contain_text("Publish one calendar")
+        expect(page.locator("main")).to_contain_text("Share one diary")
+        console.click("a:has-text('Share one diary')")
+        owner_link = re.search(r"(/action-update/[0-9a-f-]+)", page.locator("main").inner_text()).group(1)
+        page.get_by_label("In progress", exact=True).check()
+        page.fill("#note", "Draft calendar shared")
+        console.click("button:has-text('Save update')")
+        expect(page.locator("main")).to_contain_text("Draft calendar shared")
+        owner = Visitor(contexts[1].new_page(), live_server)  # the owner, on a phone, no account
+        owner.goto(owner_link)
+        owner.page.get_by_label("Done", exact=True).check()
+        owner.click("button:has-text('Save update')")
+        expect(owner.page.locator("main")).to_contain_text("Priya Owner (owner)")
+        fits_the_phone(owner.page)
         assert console.console_errors == [] and phone.console_errors == [] and plain.console_errors == []
+        assert owner.console_errors == []
     finally:
         for context in contexts:
             context.close()

@@ -11,7 +11,7 @@ class Stage:
     name: ClassVar[str]
     title: ClassVar[str]
     # What the participant's phone shows, under templates/codesign/participant/.
-    participant_template: ClassVar[str]
+    participant_template: ClassVar[str | None]
     instruction: ClassVar[str]
     takes_ideas: ClassVar[bool] = False
     takes_dots: ClassVar[bool] = False
@@ -22,7 +22,7 @@ class Stage:
 class Preparing(Stage):
     name = "preparing"
     title = "Preparing"
-    participant_template = "waiting.html"
+    participant_template = None  # no phone reaches it: a workshop gets its join code as it opens
     instruction = "The workshop has not started yet."
     is_open = False
 

@@ -130,7 +130,7 @@ class RenameForm(FlaskForm):
     submit = SubmitField("Rename", widget=GovSubmitInput())
 
 
-def dots_form(ideas, allowed: int, placed: dict[int, int], formdata=None):
+def dots_form(ideas, allowed: int, placed: dict[int, int]):
     """A number of dots per idea, 0 to the dots allowed, set to what is placed now."""
     class DotsForm(FlaskForm):
         submit = SubmitField("Save my dots", widget=GovSubmitInput())
@@ -140,7 +140,7 @@ def dots_form(ideas, allowed: int, placed: dict[int, int], formdata=None):
         setattr(DotsForm, f"idea_{idea.id}", SelectField(
             idea.text, coerce=int, choices=choices, default=placed.get(idea.id, 0), widget=GovSelect(),
             validators=[InputRequired("Choose a number of dots")]))
-    return DotsForm(formdata=formdata) if formdata is not None else DotsForm()
+    return DotsForm()
 
 
 def assign_form(ideas, clusters):

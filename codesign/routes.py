@@ -789,7 +789,7 @@ def dots(code: str):
         return _too_many()
     session = db.session()
     ideas = service.visible_ideas(session, workshop)
-    form = forms.dots_form(ideas, workshop.dots_per_participant, service.dots_of(session, me), request.form)
+    form = forms.dots_form(ideas, workshop.dots_per_participant, service.dots_of(session, me))
     if form.validate_on_submit():
         try:
             service.set_dots(session, workshop, me, {idea.id: form[f"idea_{idea.id}"].data for idea in ideas})

@@ -85,6 +85,10 @@ def test_a_workshop_run_from_a_console_with_phones(browser, live_server, tmp_pat
         expect(plain.page.locator("main")).to_contain_text("A shared calendar")
         fits_the_phone(phone.page)
         phone.page.screenshot(path=str(tmp_path / "phone-ideas.png"), full_page=True)
+        console.page.fill("#minutes", "5")
+        console.click("button:has-text('Set timer')")
+        # The phone reloads for the new deadline and counts down to it.
+        expect(phone.page.locator("[data-deadline]")).to_have_text(re.compile(r"^[45]:\d\d left$"), timeout=15000)
 
         move_on(console, "Group the ideas")
         console.goto(console_url + "/cluster")
@@ -94,6 +98,13 @@ def test_a_workshop_run_from_a_console_with_phones(browser, live_server, tmp_pat
             select.select_option(label="Knowing each other")
         console.click("button:has-text('Save groups')")
         expect(console.page.locator("#cluster-board")).to_contain_text("Swap staff")
+        # Drag and drop where JavaScript runs: the calendar idea into a new group.
+        console.page.fill("#name", "Get-togethers")
+        console.click("button:has-text('Add group')")
+        with console.page.expect_navigation():
+            console.page.drag_and_drop("[data-idea]:has-text('A shared calendar')", "[data-cluster]:has-text('Get-togethers')")
+        expect(console.page.locator("[data-cluster]:has-text('Get-togethers')")).to_contain_text("A shared calendar")
+        console.check()
 
         console.goto(console_url)
         move_on(console, "Dot vote")

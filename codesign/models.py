@@ -228,7 +228,7 @@ class Action(Base):
     construct: Mapped[Construct] = relationship(lazy="joined")
     wave: Mapped[Wave | None] = relationship()
     updates: Mapped[list[ActionUpdate]] = relationship(
-        order_by="ActionUpdate.created_at.desc()", cascade="all, delete-orphan"
+        order_by=lambda: (ActionUpdate.created_at.desc(), ActionUpdate.id.desc()), cascade="all, delete-orphan"
     )
 
     @property

@@ -10,7 +10,7 @@ from bs4 import BeautifulSoup
 from sqlalchemy import func, select
 
 from codesign import service
-from codesign.models import Idea, Vote, Workshop
+from codesign.models import ActionStatus, Idea, Vote, Workshop
 from core.models import Role
 from tests.conftest import sign_in
 
@@ -256,12 +256,14 @@ def test_the_owner_updates_their_action_without_an_account(app, db_session, make
 def test_the_register_marks_overdue_actions(app, client, db_session, make_user, make_workshop, make_organisation,
                                             place, construct):
     workshop = make_workshop(stage="actions")
-    service.add_action(db_session, workshop, "Late thing", make_organisation(place=place).id, "Sam", None,
-                       date(2020, 1, 1), construct.id, None)
+    late = service.add_action(db_session, workshop, "Late thing", make_organisation(place=place).id, "Sam", None,
+                              date(2020, 1, 1), construct.id, None)
     db_session.flush()
+    service.update_action(db_session, late, ActionStatus.IN_PROGRESS, "Waiting for the venue", "Sam")
     sign_in(client, make_user(Role.COORDINATOR, places=[place]))
     page = text_of(client.get("/actions"))
     assert "Late thing" in page and "Overdue" in page and "No later wave yet" in page
+    assert "In progress" in page and "Waiting for the venue" in page
 
 
 def test_the_reminder_command_queues_each_overdue_action_once(app, db_session, make_workshop, make_organisation,

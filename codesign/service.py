@@ -549,7 +549,9 @@ def queue_overdue_reminders(session: Session, today: date, link_for) -> int:
     owner's update link. Returns how many were queued."""
     overdue = session.scalars(select(Action).where(
         Action.due_on < today, Action.owner_email.is_not(None), Action.reminded_at.is_(None),
-        Action.status.in_([s.value for s in ActionStatus if s.is_open])).order_by(Action.id)).all()
+        Action.status.in_([s.value for s in ActionStatus if s.is_open])).order_by(Action.id)
+        # Locked, so two workers passing at once remind each owner once.
+        .with_for_update(skip_locked=True, of=Action)).all()
     for action in overdue:
         outbox.queue(
             session, action.owner_email, f"Overdue: {action.title}",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import date
 from pathlib import Path
 
 import click
@@ -13,7 +14,10 @@ from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from codesign import service as codesign_service
+from codesign.routes import owner_link
 from core import outbox, service
+from core.db import writing
 from core.demo import DEMO_EMAILS, DEMO_PASSWORD, load_demo_data
 from surveys import schedule
 from surveys.demo import load_demo_surveys
@@ -135,8 +139,9 @@ TIMETABLE_EVERY = 30.0  # seconds: waves open and close within this of their set
 
 
 def _run_timetable(mail: bool) -> None:
-    """Open, close, remind and erase as the waves' timetables say. Links in reminders are
-    built for PUBLIC_URL, as no request is there to say where Holdfast is reached."""
+    """Open, close, remind and erase as the waves' timetables say, and remind the owners of
+    overdue workshop actions. Links in reminders are built for PUBLIC_URL, as no request is
+    there to say where Holdfast is reached."""
     with current_app.test_request_context(base_url=current_app.config["PUBLIC_URL"]), _session() as session:
         def respondent_link(token: str) -> str:
             return url_for("surveys.token_start", token=token, _external=True)
@@ -146,9 +151,14 @@ def _run_timetable(mail: bool) -> None:
 
         done = schedule.run_due(session, current_app.config["SECRET_KEY"],
                                 respondent_link if mail else None, stop_link if mail else None)
-    if any(vars(done).values()):
+        overdue = 0
+        if mail:
+            with writing(session):
+                overdue = codesign_service.queue_overdue_reminders(session, date.today(), owner_link)
+                session.commit()
+    if any(vars(done).values()) or overdue:
         click.echo(f"Timetable: {done.opened} opened, {done.closed} closed, {done.reminded} reminded, "
-                   f"{done.erased} erased")
+                   f"{done.erased} erased; {overdue} overdue workshop actions reminded")
 
 
 def init_app(app: Flask) -> None:

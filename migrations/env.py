@@ -8,6 +8,7 @@ from core.db import Base
 
 # Every package's models must be imported so their tables are in the metadata.
 import briefings.models  # noqa: F401
+import codesign.models  # noqa: F401
 import core.audit  # noqa: F401
 import core.models  # noqa: F401
 import core.outbox  # noqa: F401

@@ -282,3 +282,20 @@ def test_the_reminder_command_queues_each_overdue_action_once(app, db_session, m
     body = db_session.scalars(select(OutboxMessage.body).where(OutboxMessage.kind == "action-reminder")).one()
     token = service.action_token(app.config["SECRET_KEY"], action)
     assert f"https://holdfast.example.org/action-update/{token}" in body
+
+
+def test_the_worker_reminds_owners_of_overdue_actions_on_its_own(make_app, db_session, make_workshop,
+                                                                 make_organisation, place, construct):
+    from core.outbox import OutboxMessage
+    from tests.core.test_outbox import free_port
+
+    workshop = make_workshop(stage="actions")
+    action = service.add_action(db_session, workshop, "Late thing", make_organisation(place=place).id, "Sam",
+                                "sam@example.org", date(2020, 1, 1), construct.id, None)
+    db_session.flush()
+    # A mail server nobody answers on: the reminder is queued, and stays queued to try again.
+    worker_app = make_app(MAIL_SERVER="127.0.0.1", MAIL_PORT=str(free_port()), PUBLIC_URL="https://holdfast.example.org")
+    result = worker_app.test_cli_runner().invoke(args=["worker", "--once"])
+    assert result.exit_code == 0 and "1 overdue workshop actions reminded" in result.output, result.output
+    body = db_session.scalars(select(OutboxMessage.body).where(OutboxMessage.kind == "action-reminder")).one()
+    assert f"https://holdfast.example.org/action-update/{service.action_token(worker_app.config['SECRET_KEY'], action)}" in body

@@ -56,8 +56,8 @@ def test_close_says_how_many_answered_and_who_is_part_way(client, db_session, ma
     assert count(db_session, Draft) == 1
     confirmation = client.get(f"/waves/{wave.id}/close")
     text = said(confirmation)
-    assert text.startswith("Wave 1 has 3 responses. Closing it stops every invitation link and the open link")
-    assert "1 person has started answering and not sent their answers yet. They will not be able to send them." in text
+    assert text.startswith("Wave 1 has 3 responses. Closing it stops every invitation link and the open link: nobody else can start")
+    assert "1 person has started answering and not sent their answers yet. They have 60 minutes after closing to send them." in text
     assert "A closed wave cannot be opened again." in text
     db_session.refresh(wave)
     assert wave.status == WaveStatus.OPEN

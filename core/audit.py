@@ -49,6 +49,11 @@ class AuditAction(enum.StrEnum):
     INVITATION_REVOKED = "invitation.revoked"
     REMINDERS_QUEUED = "reminders.queued"
     WAVE_SCHEDULED = "wave.scheduled"
+    USER_DETAILS_CHANGED = "user.details_changed"
+    ORGANISATIONS_MERGED = "organisations.merged"
+    ORGANISATION_DELETED = "organisation.deleted"
+    PLACE_DELETED = "place.deleted"
+    SECTOR_DELETED = "sector.deleted"
 
 
 class AuditEntry(Base):

@@ -28,6 +28,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Email, EqualTo, InputRequired, Length, ValidationError
 
 from core.models import Role
+from core.security import CONTROLS
 from core.service import MIN_PASSWORD_LENGTH, ORGANISATION_NAME_MAX
 
 ROLE_CHOICES = [(role.value, role.label) for role in Role]
@@ -139,6 +140,43 @@ class EditUserForm(_UserAccessForm):
     submit = SubmitField("Save changes", widget=GovSubmitInput())
 
 
+def no_controls(message: str):
+    """Refuse tabs, line breaks and other control characters, which the request filter lets
+    through for multi-line answers but a name or an email address never holds."""
+
+    def check(_form, field) -> None:
+        if isinstance(field.data, str) and CONTROLS.search(field.data):
+            raise ValidationError(message)
+
+    return check
+
+
+class UserDetailsForm(FlaskForm):
+    name = StringField(
+        "Full name",
+        widget=GovTextInput(),
+        filters=[strip_whitespace],
+        validators=[
+            DataRequired("Enter the person’s name"),
+            Length(max=120, message="Name must be 120 characters or fewer"),
+            no_controls("The name must not contain unusual characters such as tabs or line breaks"),
+        ],
+    )
+    email = StringField(
+        "Email address",
+        widget=GovTextInput(),
+        description="They sign in with this address. Their password stays the same.",
+        filters=[strip_whitespace],
+        validators=[
+            DataRequired("Enter an email address"),
+            Length(max=254, message="Email address must be 254 characters or fewer"),
+            no_controls("The email address must not contain unusual characters such as tabs or line breaks"),
+            Email("Enter an email address in the correct format, like name@example.org"),
+        ],
+    )
+    submit = SubmitField("Save name and email", widget=GovSubmitInput())
+
+
 class RenewLinkForm(FlaskForm):
     submit = SubmitField("Create a new set-password link", widget=GovSubmitInput())
 
@@ -172,3 +210,20 @@ class OrganisationImportForm(FlaskForm):
         validators=[FileRequired("Select a CSV file")],
     )
     submit = SubmitField("Import organisations", widget=GovSubmitInput())
+
+
+class MergeChoiceForm(FlaskForm):
+    # Unknown ids become 0, which the service answers with "Select … from the list".
+    survivor = SelectField(
+        "Merge into", coerce=choice_id, widget=GovSelect(), validate_choice=False,
+        description="Only organisations in the same place are listed.",
+    )
+    submit = SubmitField("Continue", widget=GovSubmitInput())
+
+
+class ConfirmMergeForm(FlaskForm):
+    submit = SubmitField("Merge organisations", widget=GovSubmitInput())
+
+
+class ConfirmDeleteForm(FlaskForm):
+    submit = SubmitField("Delete", widget=GovSubmitInput())

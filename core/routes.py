@@ -20,8 +20,11 @@ from flask_wtf import FlaskForm
 
 from core import db, security, service
 from core.forms import (
+    ConfirmDeleteForm,
+    ConfirmMergeForm,
     EditUserForm,
     InviteUserForm,
+    MergeChoiceForm,
     OrganisationForm,
     OrganisationImportForm,
     PlaceForm,
@@ -29,6 +32,7 @@ from core.forms import (
     SectorForm,
     SetPasswordForm,
     SignInForm,
+    UserDetailsForm,
 )
 from core.models import Role, User
 from core.security import allow, public, require_place_access, signed_in
@@ -39,12 +43,15 @@ admin_only = allow(Role.ADMIN)
 # Service navigation: (endpoint, label, endpoints that also mark it as the current section).
 NAVIGATION = (
     ("core.dashboard", "Dashboard", ()),
-    ("core.places", "Places", ("core.place", "core.edit_place")),
+    ("core.places", "Places", ("core.place", "core.edit_place", "core.delete_place")),
     ("surveys.surveys", "Surveys", ("surveys.", "audit.survey_log")),
     ("analysis.index", "Results", ("analysis.",)),
-    ("core.users", "Users", ("core.invite_user", "core.edit_user", "core.renew_set_password_link")),
-    ("core.sectors", "Sectors", ("core.edit_sector",)),
-    ("core.organisations", "Organisations", ("core.edit_organisation", "core.import_organisations")),
+    ("core.users", "Users", ("core.invite_user", "core.edit_user", "core.edit_user_details",
+                             "core.renew_set_password_link")),
+    ("core.sectors", "Sectors", ("core.edit_sector", "core.delete_sector")),
+    ("core.organisations", "Organisations", ("core.edit_organisation", "core.import_organisations",
+                                             "core.merge_organisation", "core.confirm_merge",
+                                             "core.delete_organisation")),
     ("audit.everything", "Audit log", ()),
 )
 
@@ -241,6 +248,25 @@ def edit_user(user_id: int):
     )
 
 
+@bp.route("/admin/users/<int:user_id>/details", methods=["GET", "POST"])
+@admin_only
+def edit_user_details(user_id: int):
+    user = _get_or_404(service.get_user, user_id)
+    form = UserDetailsForm(obj=user)
+    if form.validate_on_submit():
+        try:
+            service.update_user_details(db.session(), current_user, user, form.name.data, form.email.data)
+        except service.ServiceError as error:
+            _show_service_error(form, error)
+        else:
+            flash(f"{user.name}’s name and email address saved. They sign in with {user.email}.")
+            return redirect(url_for("core.edit_user", user_id=user.id))
+    return render_template(
+        "form_page.html", form=form, title=f"Change {user.name}’s name or email address",
+        back=url_for("core.edit_user", user_id=user.id),
+    )
+
+
 @bp.post("/admin/users/<int:user_id>/set-password-link")
 @admin_only
 def renew_set_password_link(user_id: int):
@@ -273,7 +299,8 @@ def edit_place(place_id: int | None):
             flash(f"{saved.name} saved.")
             return redirect(url_for("core.places"))
     title = f"Edit {place.name}" if place else "Add a place"
-    return render_template("form_page.html", form=form, title=title, back=url_for("core.places"))
+    links = [(url_for("core.delete_place", place_id=place.id), "Delete this place")] if place else []
+    return render_template("core/admin/edit.html", form=form, title=title, back=url_for("core.places"), links=links)
 
 
 @bp.get("/admin/sectors")
@@ -297,7 +324,8 @@ def edit_sector(sector_id: int | None):
             flash(f"{saved.name} saved.")
             return redirect(url_for("core.sectors"))
     title = f"Edit {sector.name}" if sector else "Add a sector"
-    return render_template("form_page.html", form=form, title=title, back=url_for("core.sectors"))
+    links = [(url_for("core.delete_sector", sector_id=sector.id), "Delete this sector")] if sector else []
+    return render_template("core/admin/edit.html", form=form, title=title, back=url_for("core.sectors"), links=links)
 
 
 @bp.get("/admin/organisations")
@@ -336,8 +364,12 @@ def edit_organisation(organisation_id: int | None):
             flash(f"{saved.name} saved.")
             return redirect(url_for("core.organisations"))
     title = f"Edit {organisation.name}" if organisation else "Add an organisation"
+    links = [
+        (url_for("core.merge_organisation", organisation_id=organisation.id), "Merge into another organisation"),
+        (url_for("core.delete_organisation", organisation_id=organisation.id), "Delete this organisation"),
+    ] if organisation else []
     return render_template(
-        "form_page.html", form=form, title=title, back=url_for("core.organisations")
+        "core/admin/edit.html", form=form, title=title, back=url_for("core.organisations"), links=links
     )
 
 
@@ -354,3 +386,87 @@ def import_organisations():
             return redirect(url_for("core.organisations"))
         form.file.errors.append("The file has problems. Nothing was imported. Fix the rows listed and upload it again.")
     return render_template("core/admin/import.html", form=form, report=report)
+
+
+@bp.route("/admin/organisations/<int:organisation_id>/merge", methods=["GET", "POST"])
+@admin_only
+def merge_organisation(organisation_id: int):
+    session = db.session()
+    organisation = _get_or_404(service.get_organisation, organisation_id)
+    form = MergeChoiceForm()
+    candidates = service.merge_candidates(session, organisation)
+    form.survivor.choices = [(0, "Select an organisation")] + [(o.id, o.name) for o in candidates]
+    if form.validate_on_submit():
+        try:
+            survivor = service.check_merge(session, organisation, form.survivor.data)
+        except service.ServiceError as error:
+            _show_service_error(form, error)
+        else:
+            return redirect(url_for("core.confirm_merge", organisation_id=organisation.id, into=survivor.id))
+    return render_template("core/admin/merge.html", form=form, organisation=organisation, candidates=candidates)
+
+
+@bp.route("/admin/organisations/<int:organisation_id>/merge/confirm", methods=["GET", "POST"])
+@admin_only
+def confirm_merge(organisation_id: int):
+    session = db.session()
+    organisation = _get_or_404(service.get_organisation, organisation_id)
+    form = ConfirmMergeForm()
+    try:
+        # The choice travels in the address, so the confirmation can be reloaded or bookmarked.
+        survivor = service.check_merge(session, organisation, request.args.get("into", 0, type=int))
+    except service.ServiceError as error:
+        flash(error.message, "info")
+        return redirect(url_for("core.merge_organisation", organisation_id=organisation.id))
+    if form.validate_on_submit():
+        name = organisation.name
+        try:
+            moved = service.merge_organisations(session, current_user, organisation, survivor.id)
+        except service.ServiceError as error:
+            flash(error.message, "info")
+            return redirect(url_for("core.merge_organisation", organisation_id=organisation_id))
+        flash(f"{name} merged into {survivor.name}." + (f" Moved: {moved}." if moved.total else ""))
+        return redirect(url_for("core.organisations"))
+    uses = service.uses_of_organisation(session, organisation)
+    return render_template("core/admin/confirm_merge.html", confirm=form, organisation=organisation,
+                           survivor=survivor, uses=uses)
+
+
+def _delete_page(row, uses, deleter, kind: str, listing: str):
+    form = ConfirmDeleteForm()
+    if form.validate_on_submit():
+        name = row.name
+        try:
+            deleter(db.session(), current_user, row)
+        except service.ServiceError as error:
+            flash(error.message, "info")  # the page then lists what still uses it
+            return redirect(request.path)
+        flash(f"{kind.capitalize()} {name} deleted.")
+        return redirect(url_for(listing))
+    title = f"{row.name} is still in use" if uses.total else f"Delete {row.name}?"
+    return render_template("core/admin/delete.html", form=form, row=row, uses=uses, kind=kind,
+                           back=url_for(listing), title=title)
+
+
+@bp.route("/admin/places/<int:place_id>/delete", methods=["GET", "POST"])
+@admin_only
+def delete_place(place_id: int):
+    place = _get_or_404(service.get_place, place_id)
+    return _delete_page(place, service.uses_of_place(db.session(), place), service.delete_place, "place",
+                        "core.places")
+
+
+@bp.route("/admin/sectors/<int:sector_id>/delete", methods=["GET", "POST"])
+@admin_only
+def delete_sector(sector_id: int):
+    sector = _get_or_404(service.get_sector, sector_id)
+    return _delete_page(sector, service.uses_of_sector(db.session(), sector), service.delete_sector, "sector",
+                        "core.sectors")
+
+
+@bp.route("/admin/organisations/<int:organisation_id>/delete", methods=["GET", "POST"])
+@admin_only
+def delete_organisation(organisation_id: int):
+    organisation = _get_or_404(service.get_organisation, organisation_id)
+    return _delete_page(organisation, service.uses_of_organisation(db.session(), organisation),
+                        service.delete_organisation, "organisation", "core.organisations")

@@ -9,15 +9,16 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from core import audit
-from core.audit import AuditAction
-from core.db import utcnow
+from core.audit import AuditAction, count_of
+from core.db import Base, utcnow
 from core.models import Organisation, Place, Role, Sector, SetPasswordToken, User, normalise_email
+from core.security import CONTROLS
 
 SET_PASSWORD_LINK_LIFETIME = timedelta(days=7)
 MIN_PASSWORD_LENGTH = 10
@@ -216,6 +217,40 @@ def _audit_user_changes(
             detail=f"{user.email} {'reactivated' if active else 'deactivated'}",
             data={"user_id": user.id},
         )
+
+
+def update_user_details(session: Session, acting_user: User, user: User, name: str, email: str) -> None:
+    """Correct a user's name or email address. They sign in with the new address from now on;
+    their password, role, places and signed-in sessions are unchanged."""
+    name, email = name.strip(), normalise_email(email)
+    if not name:
+        raise ServiceError("name", "Enter the person’s name")
+    if CONTROLS.search(name):
+        raise ServiceError("name", "The name must not contain unusual characters such as tabs or line breaks")
+    if not email:
+        raise ServiceError("email", "Enter an email address")
+    if CONTROLS.search(email) or any(ch.isspace() for ch in email):
+        raise ServiceError("email", "The email address must not contain spaces or unusual characters")
+    # Stored addresses are already lower case (User._normalise_email); lower() again in
+    # case a row was written some other way, so no two accounts can share an address.
+    message = "Another account already uses this email address"
+    if session.scalar(select(User.id).where(func.lower(User.email) == email, User.id != user.id)) is not None:
+        raise ServiceError("email", message)
+    changes = {}
+    if name != user.name:
+        changes["name"] = {"old": user.name, "new": name}
+    if email != user.email:
+        changes["email"] = {"old": user.email, "new": email}
+    if not changes:
+        return
+    said = "; ".join(f"{field} changed from {change['old']} to {change['new']}" for field, change in changes.items())
+    audit.record(
+        session, acting_user, AuditAction.USER_DETAILS_CHANGED,
+        detail=f"{user.email}: {said}", data={"user_id": user.id, **changes},
+    )
+    user.name = name
+    user.email = email
+    _commit_or_clash(session, "email", message)
 
 
 def _place_names(places: list[Place]) -> str:
@@ -435,3 +470,197 @@ def _read_csv(data: bytes) -> tuple[list[tuple[int, dict[str, str]]], str | None
     if not rows:
         return [], "The file has a header row but no organisations"
     return rows, None
+
+
+# --- merging organisations, deleting places, sectors and organisations ------------------
+
+# What each table that can point at a place, sector or organisation holds, in plain
+# English (one, many). A table not named here is still found and counted (by its name):
+# the references are read from the models' foreign keys, so a new one is never missed.
+REFERRING = {
+    "responses": ("response", "responses"),
+    "invitations": ("invitation", "invitations"),
+    "drafts": ("part-finished response", "part-finished responses"),
+    "trust_ratings": ("trust rating", "trust ratings"),
+    "workshop_actions": ("workshop action", "workshop actions"),
+    "workshops": ("workshop", "workshops"),
+    "workshop_participants": ("workshop participant", "workshop participants"),
+    "workshop_paper_groups": ("workshop paper vote group", "workshop paper vote groups"),
+    "workshop_paper_votes": ("workshop paper vote", "workshop paper votes"),
+    "issued_briefings": ("issued briefing", "issued briefings"),
+    "organisations": ("organisation", "organisations"),
+    "user_places": ("user with access to it", "users with access to it"),
+    "survey_places": ("survey", "surveys"),
+    "surveys": ("survey", "surveys"),
+    "response_imports": ("saved import matching", "saved import matchings"),
+}
+
+
+@dataclass(frozen=True)
+class Uses:
+    """What still points at a place, sector or organisation: (description, count) pairs."""
+
+    counts: tuple[tuple[str, int], ...]
+
+    @property
+    def total(self) -> int:
+        return sum(number for _, number in self.counts)
+
+    def lines(self) -> list[str]:
+        return [count_of(number, *_names(key)) for key, number in self.counts]
+
+    def __str__(self) -> str:
+        return ", ".join(self.lines())
+
+
+def _names(table: str) -> tuple[str, str]:
+    return REFERRING.get(table, (table.replace("_", " ").rstrip("s"), table.replace("_", " ")))
+
+
+def _foreign_keys_to(table_name: str) -> list[tuple[Table, object]]:
+    """Every column in every model that holds an id of `table_name`."""
+    found = []
+    for table in Base.metadata.sorted_tables:
+        for key in table.foreign_keys:
+            if key.column.table.name == table_name and key.column.name == "id":
+                found.append((table, key.parent))
+    return sorted(found, key=lambda pair: (pair[0].name, pair[1].name))
+
+
+def _count_uses(session: Session, table_name: str, row_id: int) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for table, column in _foreign_keys_to(table_name):
+        number = session.scalar(select(func.count()).select_from(table).where(column == row_id))
+        if number:
+            counts[table.name] = counts.get(table.name, 0) + number
+    return counts
+
+
+def _surveys_asking_about_sector(session: Session, sector_id: int) -> int:
+    """Surveys whose trust questions name the sector: a list of ids kept as JSON, no key."""
+    surveys = Base.metadata.tables.get("surveys")
+    if surveys is None or "trust_sector_ids" not in surveys.c:
+        return 0
+    chosen = session.scalars(select(surveys.c.trust_sector_ids).where(surveys.c.trust_sector_ids.is_not(None)))
+    return sum(1 for ids in chosen if sector_id in {int(i) for i in ids or ()})
+
+
+def _import_matchings(session: Session, organisation_id: int) -> list[tuple[int, dict]]:
+    """Imports whose saved matching maps a text in the file to this organisation's id:
+    (import id, the matching with the organisation's entries)."""
+    imports = Base.metadata.tables.get("response_imports")
+    if imports is None:
+        return []
+    found = []
+    for import_id, columns, values in session.execute(
+        select(imports.c.id, imports.c.columns, imports.c["values"]).where(imports.c.imported_at.is_(None))
+    ):
+        organisation_columns = [column for column, target in (columns or {}).items() if target == "organisation"]
+        if any(organisation_id in (values or {}).get(column, {}).values() for column in organisation_columns):
+            found.append((import_id, values))
+    return found
+
+
+def uses_of_place(session: Session, place: Place) -> Uses:
+    return Uses(tuple(_count_uses(session, "places", place.id).items()))
+
+
+def uses_of_sector(session: Session, sector: Sector) -> Uses:
+    counts = _count_uses(session, "sectors", sector.id)
+    asking = _surveys_asking_about_sector(session, sector.id)
+    if asking:
+        counts["surveys"] = counts.get("surveys", 0) + asking
+    return Uses(tuple(counts.items()))
+
+
+def uses_of_organisation(session: Session, organisation: Organisation) -> Uses:
+    counts = _count_uses(session, "organisations", organisation.id)
+    matchings = len(_import_matchings(session, organisation.id))
+    if matchings:
+        counts["response_imports"] = matchings
+    return Uses(tuple(counts.items()))
+
+
+def _delete_unused(session: Session, actor: User, row, uses: Uses, kind: str, action: AuditAction) -> None:
+    if uses.total:
+        raise ServiceError(
+            "submit",
+            f"{row.name} cannot be deleted because it is still used by {uses}. "
+            f"Only a {kind} that nothing uses can be deleted.",
+        )
+    audit.record(session, actor, action, detail=f"{kind.capitalize()} {row.name} deleted",
+                 data={"id": row.id, "name": row.name})
+    session.delete(row)
+    _commit_or_still_used(session, row.name)
+
+
+def _commit_or_still_used(session: Session, name: str) -> None:
+    # Something may start pointing at the row between the count and the delete; the
+    # foreign key then refuses the whole transaction, and nothing is changed.
+    try:
+        session.commit()
+    except IntegrityError as error:
+        session.rollback()
+        raise ServiceError(
+            "submit", f"Something started using {name} while it was being changed. Nothing was changed: try again."
+        ) from error
+
+
+def delete_place(session: Session, actor: User, place: Place) -> None:
+    _delete_unused(session, actor, place, uses_of_place(session, place), "place", AuditAction.PLACE_DELETED)
+
+
+def delete_sector(session: Session, actor: User, sector: Sector) -> None:
+    _delete_unused(session, actor, sector, uses_of_sector(session, sector), "sector", AuditAction.SECTOR_DELETED)
+
+
+def delete_organisation(session: Session, actor: User, organisation: Organisation) -> None:
+    _delete_unused(session, actor, organisation, uses_of_organisation(session, organisation), "organisation",
+                   AuditAction.ORGANISATION_DELETED)
+
+
+def merge_candidates(session: Session, organisation: Organisation) -> list[Organisation]:
+    """The organisations `organisation` can be merged into: the others in its place."""
+    return [other for other in list_organisations(session, organisation.place_id) if other.id != organisation.id]
+
+
+def check_merge(session: Session, merged: Organisation, survivor_id: int) -> Organisation:
+    """The organisation to merge into, or a ServiceError saying why not."""
+    survivor = session.get(Organisation, survivor_id) if survivor_id else None
+    if survivor is None or survivor.id == merged.id:
+        raise ServiceError("survivor", "Select the organisation to merge into from the list")
+    if survivor.place_id != merged.place_id:
+        # A response's place is its own column: moving it to an organisation elsewhere
+        # would file answers under one place and their organisation under another.
+        raise ServiceError(
+            "survivor", f"Select an organisation in {merged.place.name}: only organisations in one place can be merged"
+        )
+    return survivor
+
+
+def merge_organisations(session: Session, actor: User, merged: Organisation, survivor_id: int) -> Uses:
+    """Move everything that points at `merged` to the survivor and delete `merged`, in one
+    transaction with its audit entry. Returns what moved. Responses keep their own sector
+    and place: only the organisation they name changes."""
+    survivor = check_merge(session, merged, survivor_id)
+    moved = uses_of_organisation(session, merged)
+    for table, column in _foreign_keys_to("organisations"):
+        session.execute(table.update().where(column == merged.id).values({column.name: survivor.id}))
+    imports = Base.metadata.tables.get("response_imports")
+    for import_id, values in _import_matchings(session, merged.id):
+        rewritten = {
+            column: {text: survivor.id if value == merged.id else value for text, value in matched.items()}
+            if isinstance(matched, dict) else matched
+            for column, matched in values.items()
+        }
+        session.execute(imports.update().where(imports.c.id == import_id).values({"values": rewritten}))
+    said = f" ({moved} moved)" if moved.total else " (nothing pointed at it)"
+    audit.record(
+        session, actor, AuditAction.ORGANISATIONS_MERGED,
+        detail=f"{merged.name} merged into {survivor.name} in {survivor.place.name}{said}",
+        data={"merged": {"id": merged.id, "name": merged.name, "sector": merged.sector.name},
+              "survivor": {"id": survivor.id, "name": survivor.name}, "moved": dict(moved.counts)},
+    )
+    session.delete(merged)
+    _commit_or_still_used(session, merged.name)
+    return moved

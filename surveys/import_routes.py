@@ -75,7 +75,7 @@ def import_columns(import_id: int):
             return redirect(url_for("surveys.import_values", import_id=record.id))
     return render_template(
         "surveys/import/columns.html", record=record, parsed=parsed, columns=columns, error=error,
-        items=importing.importable_items(record.wave), fields=importing.COLUMN_FIELDS,
+        targets=importing.column_targets(db.session(), record.wave),
         title=("Error: " if error else "") + "Match the columns",
     )
 
@@ -83,21 +83,26 @@ def import_columns(import_id: int):
 @bp.route("/imports/<int:import_id>/values", methods=["GET", "POST"])
 @managers
 def import_values(import_id: int):
+    """One matching per distinct set of answers (all agreement questions together), each
+    suggestion shown selected: nothing is used until the user presses Continue."""
     record = _import_or_404(import_id)
-    questions = importing.value_questions(db.session(), record, _import_places(record))
-    if not questions:
+    sets = importing.answer_sets(db.session(), record, _import_places(record))
+    if not sets:
         return redirect(url_for("surveys.import_preview", import_id=record.id))
     if request.method == "POST":
         if not ConfirmForm().validate_on_submit():
             abort(400)
         values = {}
-        for qi, question in enumerate(questions):
-            allowed = {str(value): value for value, _ in question.choices}
-            chosen = {text: allowed.get(request.form.get(f"value-{qi}-{ti}", "")) for ti, text in enumerate(question.texts)}
-            values[question.column] = {text: value for text, value in chosen.items() if value is not None}
+        for si, answer_set in enumerate(sets):
+            allowed = answer_set.allowed()
+            chosen = {text: allowed.get(request.form.get(f"value-{si}-{ti}", "")) for ti, text in enumerate(answer_set.texts)}
+            for column, _target in answer_set.columns:
+                values[column] = {text: value for text, value in chosen.items() if value is not None}
         importing.save_values(db.session(), record, values)
         return redirect(url_for("surveys.import_preview", import_id=record.id))
-    return render_template("surveys/import/values.html", record=record, questions=questions, confirm=ConfirmForm())
+    targets = importing.column_targets(db.session(), record.wave)
+    return render_template("surveys/import/values.html", record=record, sets=sets, targets=targets,
+                           confirm=ConfirmForm())
 
 
 @bp.route("/imports/<int:import_id>/preview", methods=["GET", "POST"])

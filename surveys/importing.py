@@ -21,6 +21,7 @@ import hashlib
 import io
 import json
 import math
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,7 +37,15 @@ from core.models import Organisation, Place, Sector, User
 from core.service import ServiceError
 from surveys.import_ledger import ImportedFile, ImportedRow
 from surveys.models import Answer, Item, Response, ResponseImport, TrustRating, Wave, WaveStatus
-from surveys.question_types import TrustMatrixQuestion, question_type
+from surveys.question_types import (
+    DONT_KNOW,
+    DONT_KNOW_LABEL,
+    TRUST_DIMENSIONS,
+    LikertQuestion,
+    TrustMatrixQuestion,
+    question_type,
+)
+from surveys.respondent import offers_dont_know
 from surveys.service import Respondent, insert_response
 
 MAX_BYTES = 5 * 1024 * 1024
@@ -53,6 +62,16 @@ SOURCE_ID_HEADERS = ("response id", "responseid", "response_id", "respondent id"
                      "submission id", "id", "_id")
 CHOICE_TYPES = ("likert", "single", "multi")
 MULTI_SEPARATORS = (";", "|")
+# What an answer in the file may be matched to besides a choice: no answer at all (as a
+# blank cell is), or, where the question offers it, "Don't know" (stored as such).
+NO_ANSWER = "no_answer"
+NO_ANSWER_LABEL = "No answer"
+# Labels suggested as no answer, and as "Don't know", compared as `_normalised` gives them.
+NO_ANSWER_TEXTS = {"", "na", "nan", "notapplicable", "prefernottosay", "prefernottoanswer", "rathernotsay",
+                   "noanswer", "notanswered", "noresponse", "refused", "skipped", "missing", "none"}
+DONT_KNOW_TEXTS = {"dontknow", "donotknow", "dk", "dontknowcantsay", "notsure", "unsure", "cantsay"}
+# Trust-matrix columns are named as exports name them: trust_<sector id>_<dimension>.
+TRUST_COLUMN = re.compile(r"^trust_(\d+)_(" + "|".join(TRUST_DIMENSIONS) + r")$")
 
 
 @dataclass(frozen=True)
@@ -123,6 +142,29 @@ def _refuse_imported_file(session: Session, wave: Wave, digest: str) -> None:
         )
 
 
+def trust_item(wave: Wave) -> Item | None:
+    return next((item for item in wave.instrument.items if item.type == TrustMatrixQuestion.name), None)
+
+
+def trust_targets(session: Session, wave: Wave) -> dict[str, str]:
+    """The trust-matrix columns a file may hold, named as exports name them, with what
+    each is; none where the wave asks no trust questions."""
+    if trust_item(wave) is None:
+        return {}
+    return {
+        f"trust_{sector.id}_{dimension}": f"Trust in {sector.name}: {question}"
+        for sector in session.scalars(select(Sector).order_by(Sector.position))
+        for dimension, (question, _levels) in TRUST_DIMENSIONS.items()
+    }
+
+
+def remembered(survey) -> dict[str, dict]:
+    """The survey's last confirmed matching: {"columns": {heading: target or ""},
+    "values": {target: {answer in the file: value}}}."""
+    mapping = survey.import_mapping or {}
+    return {"columns": dict(mapping.get("columns") or {}), "values": dict(mapping.get("values") or {})}
+
+
 def start_import(session: Session, wave: Wave, user: User, filename: str, data: bytes) -> ResponseImport:
     if wave.status == WaveStatus.DRAFT:
         raise ServiceError("file", "Open the wave before importing responses into it")
@@ -130,37 +172,63 @@ def start_import(session: Session, wave: Wave, user: User, filename: str, data: 
     _refuse_imported_file(session, wave, content_sha256(data.decode("utf-8-sig")))
     record = ResponseImport(
         wave_id=wave.id,
-        user_id=user.id,
+        user_id=user.id if user is not None else None,
         filename=(filename or "responses.csv")[:255],
         content=data.decode("utf-8-sig"),
-        columns=suggest_columns(parsed.headers, importable_items(wave)),
+        columns=suggest_columns(parsed.headers, importable_items(wave), trust_targets(session, wave),
+                                remembered(wave.survey)["columns"]),
     )
     session.add(record)
     session.commit()
     return record
 
 
-def suggest_columns(headers: list[str], items: list[Item]) -> dict[str, str]:
-    """Match columns named like an item's code or text, like sector/place/organisation,
-    or like another tool's response id."""
+def _normalised(text: str) -> str:
+    """For matching only: case, spaces, underscores and punctuation make no difference."""
+    return re.sub(r"[\W_]+", "", text.casefold())
+
+
+def suggest_columns(headers: list[str], items: list[Item], trust: dict[str, str] | None = None,
+                    earlier: dict[str, str] | None = None) -> dict[str, str]:
+    """Match columns as they were matched last time for this survey, else named like an
+    item's code or text (a KoboToolbox `group/name` heading by its last part), like
+    sector/place/organisation, like an export's trust column, or like another tool's
+    response id."""
+    trust = trust or {}
+    valid = {item.code for item in items} | set(COLUMN_FIELDS) | set(trust)
     by_name = {item.code.lower(): item.code for item in items}
     by_name |= {item.text.strip().lower(): item.code for item in items}
     by_name |= {field: field for field in RESPONDENT_FIELDS}
-    suggested = {}
-    for header in headers:
-        target = by_name.get(header.strip().lower())
+    by_name |= {target: target for target in trust}
+    suggested: dict[str, str] = {}
+    earlier = {h: t for h, t in (earlier or {}).items() if h in headers and (not t or t in valid)}
+    for header, target in earlier.items():
         if target and target not in suggested.values():
             suggested[header] = target
-    lowered = {header.strip().lower(): header for header in headers if header not in suggested}
-    source = next((lowered[name] for name in SOURCE_ID_HEADERS if name in lowered), None)
-    if source is not None:
-        suggested[source] = SOURCE_ID
+    for header in headers:
+        if header in earlier:
+            continue
+        name = header.strip().lower()
+        target = by_name.get(name) or by_name.get(name.rsplit("/", 1)[-1].strip())
+        if target and target not in suggested.values():
+            suggested[header] = target
+    lowered = {header.strip().lower(): header for header in headers if header not in suggested and header not in earlier}
+    if SOURCE_ID not in suggested.values():
+        source = next((lowered[name] for name in SOURCE_ID_HEADERS if name in lowered), None)
+        if source is not None:
+            suggested[source] = SOURCE_ID
     return suggested
+
+
+def column_targets(session: Session, wave: Wave) -> dict[str, str]:
+    """Everything a column can be imported as, by target, with its label."""
+    return {**COLUMN_FIELDS, **{item.code: f"{item.code}: {item.text}" for item in importable_items(wave)},
+            **trust_targets(session, wave)}
 
 
 def save_columns(session: Session, record: ResponseImport, columns: dict[str, str]) -> None:
     wave = record.wave
-    codes = {item.code for item in importable_items(wave)} | set(COLUMN_FIELDS)
+    codes = set(column_targets(session, wave))
     chosen = {column: target for column, target in columns.items() if target}
     if not set(chosen.values()) <= codes:
         raise ServiceError("columns", "Match columns only to the questions listed")
@@ -176,64 +244,137 @@ def save_columns(session: Session, record: ResponseImport, columns: dict[str, st
         raise ServiceError("columns", "Match at least one column to a question")
     record.columns = chosen
     record.values = {}
+    mapping = remembered(wave.survey)
+    mapping["columns"] |= {column: columns.get(column) or "" for column in columns}
+    wave.survey.import_mapping = mapping
     session.commit()
 
 
 @dataclass(frozen=True)
-class ValueQuestion:
-    """A column whose text answers need a number: the texts found and the choices."""
+class AnswerSet:
+    """Answers in the file that need matching, once for every column sharing the same
+    choices (all agreement questions together): the texts found, the choices (with no
+    answer, and "Don't know" where offered) and what is suggested for each text."""
 
-    column: str
-    target: str
+    columns: list[tuple[str, str]]  # column in the file, target
     texts: list[str]
     choices: list[tuple[Any, str]]
     suggested: dict[str, Any]
 
+    @property
+    def respondent_field(self) -> str | None:
+        target = self.columns[0][1]
+        return target if target in RESPONDENT_FIELDS else None
 
-def value_questions(session: Session, record: ResponseImport, places: list[Place]) -> list[ValueQuestion]:
+    def allowed(self) -> dict[str, Any]:
+        """Form value → value, for reading what was posted."""
+        return {str(value): value for value, _ in self.choices}
+
+
+def answer_sets(session: Session, record: ResponseImport, places: list[Place]) -> list[AnswerSet]:
     parsed = parse_file(record.content.encode())
     index = {header: i for i, header in enumerate(parsed.headers)}
-    items = {item.code: item for item in importable_items(record.wave)}
-    questions = []
+    wave = record.wave
+    items = {item.code: item for item in importable_items(wave)}
+    earlier = remembered(wave.survey)["values"]
+    groups: dict[str, dict[str, Any]] = {}
     for column, target in record.columns.items():
         if target == SOURCE_ID:
             continue
-        choices = _choices(session, target, items, places)
+        choices = _choices(session, wave, target, items, places)
         if choices is None:
             continue
         cells = [row[index[column]] for row in parsed.rows]
         if target in RESPONDENT_FIELDS:  # a sector, place or organisation: the whole cell
-            texts = sorted({cell for cell in cells if cell})
+            texts = {cell for cell in cells if cell}
         else:  # an answer: each choice named in the cell that is not already a number
-            texts = sorted({
-                part for cell in cells for part in _split(cell, target, items) if part and not _is_number(part)
-            })
+            texts = {part for cell in cells for part in _split(cell, target, items)
+                     if part and not _is_number(part.replace(",", "") if _is(items, target, "number") else part)}
         if not texts:
             continue
-        by_label = {label.casefold(): value for value, label in choices}
-        saved = (record.values or {}).get(column, {})
-        suggested = {text: saved.get(text, by_label.get(text.casefold())) for text in texts}
-        questions.append(ValueQuestion(column, target, texts, choices, suggested))
-    return questions
+        key = target if target in RESPONDENT_FIELDS else json.dumps(choices)
+        group = groups.setdefault(key, {"columns": [], "texts": set(), "choices": choices})
+        group["columns"].append((column, target))
+        group["texts"] |= texts
+    sets = []
+    for group in groups.values():
+        texts = sorted(group["texts"], key=lambda text: (text.casefold(), text))
+        saved: dict[str, Any] = {}
+        for column, target in reversed(group["columns"]):  # this import's own matching before last time's
+            saved |= earlier.get(target) or {}
+        for column, target in reversed(group["columns"]):
+            saved |= (record.values or {}).get(column) or {}
+        suggested = {text: suggest_value(text, group["choices"], saved) for text in texts}
+        sets.append(AnswerSet(group["columns"], texts, group["choices"], suggested))
+    return sets
 
 
-def _choices(session, target, items, places: list[Place]) -> list[tuple[Any, str]] | None:
+def suggest_value(text: str, choices: list[tuple[Any, str]], saved: dict[str, Any] | None = None) -> Any:
+    """What an answer in the file most likely means: as matched before, else the choice
+    whose label (or code, like `strongly_agree`) it is, ignoring case, spaces and
+    punctuation, or a choice's number with its label ("5 - Strongly agree"); else
+    "Don't know" or no answer for the usual ways of saying so; else None."""
+    values = {value for value, _ in choices}
+    if saved and text in saved and saved[text] in values:
+        return saved[text]
+    by_label = {_normalised(label): value for value, label in choices}
+    by_label |= {_normalised(str(value)): value for value, _ in choices if _normalised(str(value)) not in by_label}
+    wanted = _normalised(text)
+    if wanted in by_label and wanted:
+        return by_label[wanted]
+    numbered = re.fullmatch(r"\s*\(?(\d+)\)?\s*[-.:=)]?\s*(.*?)\s*|\s*(.*?)\s*\((\d+)\)\s*", text)
+    if numbered:
+        number, label = (numbered[1], numbered[2]) if numbered[1] else (numbered[4], numbered[3])
+        value = by_label.get(_normalised(label))
+        if value is not None and str(value) == number:
+            return value
+    if wanted in DONT_KNOW_TEXTS and DONT_KNOW in values:
+        return DONT_KNOW
+    if (wanted in NO_ANSWER_TEXTS or wanted in DONT_KNOW_TEXTS) and NO_ANSWER in values:
+        return NO_ANSWER
+    return None
+
+
+def _trust_levels(target: str) -> list[tuple[Any, str]]:
+    _levels = TRUST_DIMENSIONS[TRUST_COLUMN.match(target)[2]][1]
+    return [(value, label) for value, label in enumerate(_levels, start=1)]
+
+
+def _choices(session, wave: Wave, target, items, places: list[Place]) -> list[tuple[Any, str]] | None:
     if target == "sector":
         return [(s.id, s.name) for s in session.scalars(select(Sector).order_by(Sector.position))]
     if target == "place":
         return [(p.id, p.name) for p in places]
     if target == "organisation":
         place_ids = [p.id for p in places]
-        return [(o.id, o.name) for o in session.scalars(select(Organisation).where(Organisation.place_id.in_(place_ids)))]
+        organisations = session.scalars(select(Organisation).where(Organisation.place_id.in_(place_ids)))
+        return [(o.id, o.name) for o in organisations] + [(NO_ANSWER, "None given")]
+    if TRUST_COLUMN.match(target):
+        return [*_trust_levels(target), (NO_ANSWER, NO_ANSWER_LABEL)]
     item = items[target]
     if item.type in CHOICE_TYPES:
-        return [(c["value"], c["label"]) for c in item.options["choices"]]
+        extra = [(DONT_KNOW, DONT_KNOW_LABEL)] if item.type == LikertQuestion.name and offers_dont_know(wave) else []
+        return [(c["value"], c["label"]) for c in item.options["choices"]] + extra + [(NO_ANSWER, NO_ANSWER_LABEL)]
+    if item.type == "number":  # words in a number column ("N/A") can only mean no answer
+        return [(NO_ANSWER, NO_ANSWER_LABEL)]
     return None
 
 
 def save_values(session: Session, record: ResponseImport, values: dict[str, dict[str, Any]]) -> None:
+    """Keep the matching the user confirmed, for this import and, by target, for the
+    survey's next file."""
     record.values = values
+    mapping = remembered(record.wave.survey)
+    for column, chosen in values.items():
+        target = record.columns.get(column)
+        if target and target != SOURCE_ID:
+            mapping["values"][target] = {**(mapping["values"].get(target) or {}), **chosen}
+    record.wave.survey.import_mapping = mapping
     session.commit()
+
+
+def _is(items: dict[str, Item], target: str, kind: str) -> bool:
+    return target in items and items[target].type == kind
 
 
 def _is_number(text: str) -> bool:
@@ -273,7 +414,7 @@ def _source_key(source_id: str) -> str:
 def _answers_key(respondent: Respondent, answers: dict[str, Any], copy: int) -> str:
     """Who answered what, and which copy of exactly that in its file: two identical rows
     in one file are two responses; the same row in a later file is the first again."""
-    given = {code: value for code, value in answers.items() if value not in (None, "", [])}
+    given = {code: value for code, value in answers.items() if value not in (None, "", [], {})}
     text = json.dumps([respondent.sector_id, respondent.place_id, respondent.organisation_id, given],
                       sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return f"{hashlib.sha256(text.encode()).hexdigest()}#{copy}"
@@ -289,9 +430,13 @@ def preview(session: Session, record: ResponseImport, places: list[Place]) -> Im
     values = record.values or {}
     single_place = wave.survey.places[0].id if len(wave.survey.places) == 1 else None
     lookups = {
-        field: {label.casefold(): value for value, label in _choices(session, field, items, places)}
+        field: {label.casefold(): value for value, label in _choices(session, wave, field, items, places)
+                if value != NO_ANSWER}
         for field in RESPONDENT_FIELDS
     }
+    trust_code = getattr(trust_item(wave), "code", None)
+    trust_columns = [(column, TRUST_COLUMN.match(target)) for column, target in record.columns.items()
+                     if TRUST_COLUMN.match(target)]
     source_column = by_target.get(SOURCE_ID)
     first_line_of: dict[str, int] = {}
     converted, errors = [], []
@@ -314,6 +459,8 @@ def preview(session: Session, record: ResponseImport, places: list[Place]) -> Im
             if not text:
                 return None
             mapped = values.get(column, {}).get(text)
+            if mapped == NO_ANSWER and field == "organisation":
+                return None
             found = mapped if mapped is not None else lookups[field].get(text.casefold())
             # Checked against the lookups, not just found: a matching saved earlier must
             # still name one of `places` (or an organisation in one).
@@ -342,6 +489,8 @@ def preview(session: Session, record: ResponseImport, places: list[Place]) -> Im
             if problem:
                 problems.append(f"{column}: {problem}")
             answers[code] = value
+        if trust_columns and trust_code is not None:
+            answers[trust_code] = _convert_trust(row, index, trust_columns, values, sector_id, problems)
         if problems:
             message = "; ".join(problems)
             errors.append((line, message[0].upper() + message[1:]))
@@ -380,34 +529,61 @@ def _leave_out_rows_already_there(session, wave, converted, errors, source_colum
     return ImportPreview(rows, errors, already, {line: keys[line] for line, _, _ in rows})
 
 
+def _convert_trust(row, index, trust_columns, values, own_sector_id, problems: list[str]) -> dict:
+    """A row's trust-matrix cells (1–4, or words matched to them) as the trust item's value."""
+    ratings: dict[str, dict[str, int]] = {}
+    for column, match in trust_columns:
+        cell = row[index[column]]
+        if not cell:
+            continue
+        mapped = values.get(column, {}).get(cell)
+        if mapped == NO_ANSWER:
+            continue
+        number = mapped if mapped is not None else (float(cell) if _is_number(cell) else None)
+        if number is None or float(number) not in (1.0, 2.0, 3.0, 4.0):
+            problems.append(f"{column}: ‘{cell}’ is not one of the choices (1 to 4)")
+            continue
+        if own_sector_id is not None and int(match[1]) == own_sector_id:
+            problems.append(f"{column}: a respondent does not rate their own sector")
+            continue
+        ratings.setdefault(match[1], {})[match[2]] = int(number)
+    return ratings
+
+
 def _convert(item: Item, cell: str, labels: dict[str, Any]) -> tuple[Any, str | None]:
     """One cell to a draft value, checked against the item (blank is allowed: not answered).
 
-    Words are turned into numbers by the coordinator's matching, else by the item's own
-    choice labels (ignoring case), as the matching screen suggested."""
+    Numbers are taken as they are; words only as the coordinator confirmed them on the
+    matching screen (never silently, even where one is a choice's own label)."""
     kind = question_type(item.type)
     if not cell:
         return None, None
-    own_labels = {label.casefold(): value for value, label in kind.value_labels(item).items()}
-    labels = {**{text: own_labels[text.casefold()] for text in _split(cell, item.code, {item.code: item})
-                 if text.casefold() in own_labels}, **labels}
     if item.type == "text":
         value = cell
     elif item.type == "number":
+        if labels.get(cell) == NO_ANSWER:
+            return None, None
         if not _is_number(cell.replace(",", "")):
             return None, f"‘{cell}’ is not a number"
         value = float(cell.replace(",", ""))
     elif item.type == "multi":
         value = []
         for part in _split(cell, item.code, {item.code: item}):
+            if labels.get(part) == NO_ANSWER:
+                continue
             number = labels.get(part) if not _is_number(part) else float(part)
-            if number is None or float(number) != int(float(number)):
+            if not isinstance(number, (int, float)) or float(number) != int(float(number)):
                 return None, f"‘{part}’ is not one of the choices"
             value.append(int(float(number)))
-        value = sorted(set(value))
+        value = sorted(set(value)) or None
     else:
-        number = labels.get(cell) if not _is_number(cell) else float(cell)
-        if number is None or float(number) != int(float(number)):
+        mapped = labels.get(cell)
+        if mapped == NO_ANSWER:
+            return None, None
+        if mapped == DONT_KNOW and item.type == LikertQuestion.name:
+            return DONT_KNOW, None
+        number = mapped if not _is_number(cell) else float(cell)
+        if not isinstance(number, (int, float)) or float(number) != int(float(number)):
             return None, f"‘{cell}’ is not one of the choices"
         value = int(float(number))
     problem = kind.error(item, value)

@@ -6,7 +6,9 @@ from hypothesis import strategies as st
 
 from core.service import ServiceError
 from surveys import importing
-from surveys.models import Answer, Response
+from core.models import Sector
+from surveys.models import Answer, Response, TrustRating
+from surveys.question_types import AGREEMENT_5, DONT_KNOW
 from tests.conftest import count
 
 HEADER = "Respondent sector,Organisation,cs_1,I know who to contact in other organisations to get something moving quickly.,pp\n"
@@ -30,21 +32,22 @@ def test_full_import_with_text_labels(db_session, wave, make_user):
     record = start(db_session, wave, make_user(), HEADER + "Funder,,4,Agree,x\nfaith,,5,strongly agree,y\nMystery,,2,Sort of,z\n")
     cs_2 = "I know who to contact in other organisations to get something moving quickly."
     importing.save_columns(db_session, record, {"Respondent sector": "sector", "cs_1": "cs_1", cs_2: "cs_2"})
-    questions = {q.column: q for q in importing.value_questions(db_session, record, wave.survey.places)}
-    assert questions[cs_2].texts == ["Agree", "Sort of", "strongly agree"]
-    assert questions[cs_2].suggested == {"Agree": 4, "Sort of": None, "strongly agree": 5}
-    assert questions["Respondent sector"].suggested["faith"] is not None
+    sets = {s.columns[0][0]: s for s in importing.answer_sets(db_session, record, wave.survey.places)}
+    assert sets[cs_2].texts == ["Agree", "Sort of", "strongly agree"]
+    assert sets[cs_2].suggested == {"Agree": 4, "Sort of": None, "strongly agree": 5}
+    assert sets["Respondent sector"].suggested["faith"] is not None
 
+    # Suggestions are not used until confirmed: every row with words is blocked so far.
     preview = importing.preview(db_session, record, wave.survey.places)
-    assert [line for line, _ in preview.errors] == [4]
-    assert "Sector ‘Mystery’ is not known" in preview.errors[0][1]
-    assert "‘Sort of’ is not one of the choices" in preview.errors[0][1]
+    assert [line for line, _ in preview.errors] == [2, 3, 4]
+    assert "Sector ‘Mystery’ is not known" in preview.errors[2][1]
+    assert "‘Sort of’ is not one of the choices" in preview.errors[2][1]
     before = count(db_session, Response)
     with pytest.raises(ServiceError, match="nothing was imported"):
         importing.commit_import(db_session, record, wave.survey.places, actor=None)
     assert count(db_session, Response) == before
 
-    sector_map = dict(questions["Respondent sector"].suggested) | {"Mystery": 11}
+    sector_map = dict(sets["Respondent sector"].suggested) | {"Mystery": 11}
     importing.save_values(db_session, record, {"Respondent sector": sector_map, cs_2: {"Agree": 4, "Sort of": 3, "strongly agree": 5}})
     assert importing.commit_import(db_session, record, wave.survey.places, actor=None) == 3
     assert importing.commit_import(db_session, record, wave.survey.places, actor=None) == 3  # a replayed import writes nothing more
@@ -136,3 +139,148 @@ def test_any_file_imports_fully_or_writes_nothing(db_session, wave, importer, ro
         with pytest.raises(ServiceError):
             importing.commit_import(db_session, record, wave.survey.places, actor=None)
         assert (count(db_session, Response), count(db_session, Answer)) == (responses, answers)
+
+
+# --- matching answers: once per set of choices, suggested, confirmed, remembered -----------
+
+
+def confirm_suggestions(db_session, record, places) -> None:
+    """What pressing Continue on the answers page does with every suggestion left as shown."""
+    values = {}
+    for answer_set in importing.answer_sets(db_session, record, places):
+        chosen = {text: value for text, value in answer_set.suggested.items() if value is not None}
+        values |= {column: dict(chosen) for column, _ in answer_set.columns}
+    importing.save_values(db_session, record, values)
+
+
+def stored(db_session, wave) -> list[tuple]:
+    rows = db_session.query(Answer.item_code, Answer.numeric_value, Answer.text_value).join(Response).filter(
+        Response.wave_id == wave.id).all()
+    return sorted(rows, key=repr)
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("strongly_agree", 5), ("Strongly Agree", 5), ("STRONGLY-AGREE!", 5), (" neither agree nor disagree ", 3),
+        ("5 - Strongly agree", 5), ("Agree (4)", 4), ("4 - Strongly agree", None), ("N/A", importing.NO_ANSWER),
+        ("Prefer not to say", importing.NO_ANSWER), ("-", importing.NO_ANSWER), ("Don't know", DONT_KNOW),
+        ("dont_know", DONT_KNOW), ("Sort of", None),
+    ],
+)
+def test_answers_are_suggested_from_their_labels_and_codes(text, expected):
+    choices = [(v, label) for v, label in enumerate(AGREEMENT_5, start=1)]
+    choices += [(DONT_KNOW, "Don't know"), (importing.NO_ANSWER, "No answer")]
+    assert importing.suggest_value(text, choices) == expected
+
+
+def test_dont_know_is_no_answer_where_the_question_does_not_offer_it():
+    choices = [(1, "Yes"), (2, "No"), (importing.NO_ANSWER, "No answer")]
+    assert importing.suggest_value("Don't know", choices) == importing.NO_ANSWER
+    assert importing.suggest_value("yes", choices) == 1
+
+
+def test_agreement_questions_are_matched_once_and_na_means_no_answer(db_session, wave, make_user):
+    record = start(db_session, wave, make_user(), "sector,cs_1,cs_2,tr_4,sf_1\n"
+                   "Funder,N/A,strongly_agree,Don't know,Agree\n"
+                   "Funder,Prefer not to say,Agree,,N/A\n"
+                   "Faith,2,disagree,Strongly agree,5\n")
+    sets = importing.answer_sets(db_session, record, wave.survey.places)
+    answers = [s for s in sets if s.respondent_field is None]
+    assert len(answers) == 1  # one matching for the four agreement columns, not one each
+    [agreement] = answers
+    assert [column for column, _ in agreement.columns] == ["cs_1", "cs_2", "tr_4", "sf_1"]
+    assert agreement.texts == ["Agree", "disagree", "Don't know", "N/A", "Prefer not to say", "Strongly agree",
+                               "strongly_agree"]
+    assert agreement.suggested == {"Agree": 4, "disagree": 2, "Don't know": DONT_KNOW, "N/A": importing.NO_ANSWER,
+                                   "Prefer not to say": importing.NO_ANSWER, "Strongly agree": 5, "strongly_agree": 5}
+    # Not used before it is confirmed.
+    assert [line for line, _ in importing.preview(db_session, record, wave.survey.places).errors] == [2, 3, 4]
+    confirm_suggestions(db_session, record, wave.survey.places)
+    assert importing.commit_import(db_session, record, wave.survey.places, actor=None) == 3
+    assert stored(db_session, wave) == sorted([
+        ("cs_2", 5.0, None), ("tr_4", None, DONT_KNOW), ("sf_1", 4.0, None),
+        ("cs_2", 4.0, None),
+        ("cs_1", 2.0, None), ("cs_2", 2.0, None), ("tr_4", 5.0, None), ("sf_1", 5.0, None),
+    ], key=repr)
+
+
+def test_dont_know_maps_to_no_answer_where_the_wave_does_not_offer_it(db_session, wave, make_user):
+    wave.offer_dont_know = False
+    db_session.commit()
+    record = start(db_session, wave, make_user(), "sector,cs_1\nFunder,Don't know\nFunder,3\n")
+    [agreement] = [s for s in importing.answer_sets(db_session, record, wave.survey.places) if not s.respondent_field]
+    assert DONT_KNOW not in agreement.allowed().values()
+    assert agreement.suggested == {"Don't know": importing.NO_ANSWER}
+    confirm_suggestions(db_session, record, wave.survey.places)
+    importing.commit_import(db_session, record, wave.survey.places, actor=None)
+    assert stored(db_session, wave) == [("cs_1", 3.0, None)]
+
+
+def test_no_answer_in_number_and_multiple_choice_columns(db_session, make_survey, make_user):
+    wave = make_survey(template="participation", open_first_wave=True).waves[0]
+    record = start(db_session, wave, make_user(), "sector,pp_meetings,pp_forums,pp_role\n"
+                   "Funder,N/A,N/A,We lead decisions\nFunder,\"1,200\",Consultations or surveys; n/a,N/A\n")
+    sets = {s.columns[0][0]: s for s in importing.answer_sets(db_session, record, wave.survey.places)}
+    assert sets["pp_meetings"].texts == ["N/A"]  # 1,200 is a number
+    assert sets["pp_meetings"].suggested == {"N/A": importing.NO_ANSWER}
+    assert sets["pp_forums"].suggested == {"Consultations or surveys": 4, "N/A": importing.NO_ANSWER,
+                                           "n/a": importing.NO_ANSWER}
+    confirm_suggestions(db_session, record, wave.survey.places)
+    result = importing.preview(db_session, record, wave.survey.places)
+    assert result.errors == [(3, "Pp_meetings: ‘1,200’: enter a number between 0 and 500")]
+    assert [answers for _, _, answers in result.rows] == [
+        {"pp_meetings": None, "pp_forums": None, "pp_role": 5}]
+
+
+def test_the_matching_is_remembered_for_the_next_file(db_session, wave, make_user):
+    user = make_user()
+    record = start(db_session, wave, user, "Who,Q one,Response ID\nFunder,Sort of,a\n")
+    assert record.columns == {"Response ID": importing.SOURCE_ID}
+    importing.save_columns(db_session, record, {"Who": "sector", "Q one": "cs_1", "Response ID": ""})
+    [agreement] = [s for s in importing.answer_sets(db_session, record, wave.survey.places) if not s.respondent_field]
+    assert agreement.suggested == {"Sort of": None}
+    importing.save_values(db_session, record, {"Q one": {"Sort of": 3}})
+    assert importing.commit_import(db_session, record, wave.survey.places, actor=None) == 1
+    assert wave.survey.import_mapping == {
+        "columns": {"Who": "sector", "Q one": "cs_1", "Response ID": ""}, "values": {"cs_1": {"Sort of": 3}}}
+
+    # A corrected file: the same columns are suggested (the response id left out, as
+    # last time), and the same meaning is preselected, still to be confirmed.
+    again = start(db_session, wave, user, "Response ID,Who,Q one\nb,Faith,Sort of\n")
+    assert again.columns == {"Who": "sector", "Q one": "cs_1"}
+    [agreement] = [s for s in importing.answer_sets(db_session, again, wave.survey.places) if not s.respondent_field]
+    assert agreement.suggested == {"Sort of": 3}
+    assert importing.preview(db_session, again, wave.survey.places).errors != []
+
+
+def test_kobo_group_headings_and_trust_columns_are_matched(db_session, wave, make_user, make_sector):
+    other = make_sector("Health")
+    record = start(db_session, wave, make_user(),
+                   f"_uuid,meta/sector,intro/coordination/cs_1,trust_{other.id}_reliable,trust_{other.id}_intensity\n"
+                   "u1,Funder,4,3,Completely\nu2,Faith,,Mostly,\n")
+    assert record.columns == {"_uuid": importing.SOURCE_ID, "meta/sector": "sector",
+                              "intro/coordination/cs_1": "cs_1", f"trust_{other.id}_reliable": f"trust_{other.id}_reliable",
+                              f"trust_{other.id}_intensity": f"trust_{other.id}_intensity"}
+    sets = [s for s in importing.answer_sets(db_session, record, wave.survey.places) if not s.respondent_field]
+    # Reliability and closeness have different levels: two matchings.
+    assert sorted(tuple(s.texts) for s in sets) == [("Completely",), ("Mostly",)]
+    suggested = {text: value for s in sets for text, value in s.suggested.items()}
+    assert suggested == {"Mostly": 3, "Completely": None}  # closeness has no "Completely"
+    values = {f"trust_{other.id}_reliable": {"Mostly": 3}, f"trust_{other.id}_intensity": {"Completely": 4}}
+    importing.save_values(db_session, record, values)
+    assert importing.commit_import(db_session, record, wave.survey.places, actor=None) == 2
+    ratings = db_session.query(TrustRating.target_sector_id, TrustRating.dimension, TrustRating.value).order_by(
+        TrustRating.id).all()
+    assert ratings == [(other.id, "reliable", 3), (other.id, "intensity", 4), (other.id, "reliable", 3)]
+
+
+def test_trust_values_outside_1_to_4_and_own_sector_are_refused(db_session, wave, make_user):
+    record = start(db_session, wave, make_user(), "sector,cs_1,trust_1_open\nFunder,4,5\n")
+    funder = db_session.query(Sector).filter(Sector.name == "Funder").one()
+    importing.save_columns(db_session, record, {"sector": "sector", "cs_1": "cs_1", "trust_1_open": "trust_1_open"})
+    errors = importing.preview(db_session, record, wave.survey.places).errors
+    assert errors == [(2, "Trust_1_open: ‘5’ is not one of the choices (1 to 4)")]
+    record = start(db_session, wave, make_user(), f"sector,cs_1,trust_{funder.id}_open\nFunder,4,2\n")
+    errors = importing.preview(db_session, record, wave.survey.places).errors
+    assert errors == [(2, f"Trust_{funder.id}_open: a respondent does not rate their own sector")]

@@ -119,11 +119,15 @@ def import_preview(import_id: int):
             return redirect(url_for("surveys.import_preview", import_id=record.id))
         flash(f"{imported} response{'s' if imported != 1 else ''} imported into {record.wave.label}.")
         return redirect(url_for("surveys.wave", wave_id=record.wave_id))
-    result = importing.preview(db.session(), record, _import_places(record))
+    places = _import_places(record)
+    result = importing.preview(db.session(), record, places)
     items = {item.code: item for item in importing.importable_items(record.wave)}
+    trust = importing.trust_item(record.wave)
     return render_template(
         "surveys/import/preview.html", record=record, result=result, items=items, confirm=ConfirmForm(),
         mapped=[target for target in record.columns.values() if target in items],
+        trust_code=trust.code if trust is not None and importing.has_trust_columns(record) else None,
+        names=importing.respondent_names(db.session(), places),
     )
 
 

@@ -360,6 +360,16 @@ def _choices(session, wave: Wave, target, items, places: list[Place]) -> list[tu
     return None
 
 
+def has_trust_columns(record: ResponseImport) -> bool:
+    return any(TRUST_COLUMN.match(target) for target in record.columns.values())
+
+
+def respondent_names(session: Session, places: list[Place]) -> dict[str, dict[int, str]]:
+    """Sector, place and organisation names by id, for showing a preview's rows."""
+    return {field: {value: label for value, label in _choices(session, None, field, {}, places) if value != NO_ANSWER}
+            for field in RESPONDENT_FIELDS}
+
+
 def save_values(session: Session, record: ResponseImport, values: dict[str, dict[str, Any]]) -> None:
     """Keep the matching the user confirmed, for this import and, by target, for the
     survey's next file."""

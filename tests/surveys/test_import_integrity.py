@@ -346,3 +346,14 @@ def test_migration_0006_records_the_files_of_earlier_imports(tmp_path):
         with pytest.raises(ServiceError, match="already imported"):
             importing.start_import(session, session.get(Wave, wave_id), None, "again.csv", content.encode())
     engine.dispose()
+
+
+def test_the_preview_shows_each_rows_sector_and_place(client, db_session, make_survey, coordinator):
+    wave = make_survey(places=coordinator.places, open_first_wave=True).waves[0]
+    preview_path = upload(client, wave, b"sector,cs_1\nFunder,4\nFaith,5\n").location.replace("/columns", "/preview")
+    page = BeautifulSoup(client.get(preview_path).get_data(as_text=True), "html.parser")
+    headings = [th.get_text(strip=True) for th in page.select("table thead th")]
+    assert headings[:3] == ["Row", "Sector", "Place"]
+    rows = [[td.get_text(strip=True) for td in tr.select("td")] for tr in page.select("table tbody tr")]
+    place = coordinator.places[0].name
+    assert [row[:3] for row in rows] == [["2", "Funder", place], ["3", "Faith", place]]

@@ -1,5 +1,8 @@
 """Importing responses from another tool's CSV: all or nothing, every problem reported."""
 
+import csv
+import io
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -112,9 +115,6 @@ def importer(make_user):
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(rows=st.lists(st.tuples(CELLS, CELLS, CELLS), min_size=1, max_size=6))
 def test_any_file_imports_fully_or_writes_nothing(db_session, wave, importer, rows):
-    import csv
-    import io
-
     buffer = io.StringIO()
     csv.writer(buffer).writerows([["sector", "cs_1", "tr_4"], *rows])
     responses, answers = count(db_session, Response), count(db_session, Answer)
@@ -284,3 +284,39 @@ def test_trust_values_outside_1_to_4_and_own_sector_are_refused(db_session, wave
     record = start(db_session, wave, make_user(), f"sector,cs_1,trust_{funder.id}_open\nFunder,4,2\n")
     errors = importing.preview(db_session, record, wave.survey.places).errors
     assert errors == [(2, f"Trust_{funder.id}_open: a respondent does not rate their own sector")]
+
+
+WORDS = ["Agree", "strongly_agree", "N/A", "Don't know", "Sort of", "Prefer not to say", "mostly", "3", "5", ""]
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(st.tuples(st.sampled_from(["Funder", "Faith"]), st.sampled_from(WORDS), st.sampled_from(WORDS)),
+                     min_size=1, max_size=6),
+       data=st.data())
+def test_a_remembered_matching_reused_stores_the_same_values(db_session, make_survey, importer, rows, data):
+    wave = make_survey(open_first_wave=True).waves[0]
+    places = wave.survey.places
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows([["sector", "Q1", "Q2"], *rows])
+    record = importing.start_import(db_session, wave, importer, "first.csv", buffer.getvalue().encode())
+    importing.save_columns(db_session, record, {"sector": "sector", "Q1": "cs_1", "Q2": "cs_2"})
+    values = {}
+    for answer_set in importing.answer_sets(db_session, record, places):
+        if answer_set.respondent_field:
+            continue
+        allowed = list(answer_set.allowed().values())
+        chosen = {text: data.draw(st.sampled_from(allowed), label=text) for text in answer_set.texts}
+        values |= {column: dict(chosen) for column, _ in answer_set.columns}
+    importing.save_values(db_session, record, values)
+    assert importing.commit_import(db_session, record, places, actor=None) == len(rows)
+    first = stored(db_session, wave)
+    importing.undo_import(db_session, importing.imported_file(db_session, record.id), actor=None)
+
+    # The corrected file: other bytes (the columns the other way round), the same rows.
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows([["Q2", "Q1", "sector"], *[row[::-1] for row in rows]])
+    again = importing.start_import(db_session, wave, importer, "second.csv", buffer.getvalue().encode())
+    assert again.columns == {"sector": "sector", "Q1": "cs_1", "Q2": "cs_2"}
+    confirm_suggestions(db_session, again, places)  # every remembered meaning left as shown
+    assert importing.commit_import(db_session, again, places, actor=None) == len(rows)
+    assert stored(db_session, wave) == first

@@ -427,7 +427,7 @@ def confirm_merge(organisation_id: int):
             return redirect(url_for("core.merge_organisation", organisation_id=organisation_id))
         flash(f"{name} merged into {survivor.name}." + (f" Moved: {moved}." if moved.total else ""))
         return redirect(url_for("core.organisations"))
-    uses = service.uses_of_organisation(session, organisation)
+    uses = service.uses_of_organisation(session, organisation, matchings=True)
     return render_template("core/admin/confirm_merge.html", confirm=form, organisation=organisation,
                            survivor=survivor, uses=uses)
 

@@ -6,6 +6,7 @@ import csv
 import hashlib
 import io
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -493,6 +494,7 @@ REFERRING = {
     "survey_places": ("survey", "surveys"),
     "surveys": ("survey", "surveys"),
     "response_imports": ("saved import matching", "saved import matchings"),
+    "trust_questions": ("survey asking about trust in it", "surveys asking about trust in it"),
 }
 
 
@@ -545,20 +547,56 @@ def _surveys_asking_about_sector(session: Session, sector_id: int) -> int:
     return sum(1 for ids in chosen if sector_id in {int(i) for i in ids or ()})
 
 
-def _import_matchings(session: Session, organisation_id: int) -> list[tuple[int, dict]]:
-    """Imports whose saved matching maps a text in the file to this organisation's id:
-    (import id, the matching with the organisation's entries)."""
-    imports = Base.metadata.tables.get("response_imports")
-    if imports is None:
-        return []
+def _names_id(value, row_id: int) -> bool:
+    return str(value) == str(row_id)
+
+
+def _without(matched, organisation_id: int, replacement: int | None):
+    """A matching {text in a file: organisation id} naming `replacement` (or, with None,
+    nothing) where it named `organisation_id`."""
+    if not isinstance(matched, dict):
+        return matched
+    return {
+        text: replacement if _names_id(value, organisation_id) else value
+        for text, value in matched.items()
+        if not (replacement is None and _names_id(value, organisation_id))
+    }
+
+
+def _import_matchings(session: Session, organisation_id: int) -> list[tuple[Table, int, str, Callable]]:
+    """Matchings of an import's answers that name the organisation, kept as JSON (no key):
+    an unfinished import's confirmed values, and each survey's remembered matching for its
+    next file. (table, row id, column, how to rewrite the column's value)."""
     found = []
-    for import_id, columns, values in session.execute(
-        select(imports.c.id, imports.c.columns, imports.c["values"]).where(imports.c.imported_at.is_(None))
-    ):
-        organisation_columns = [column for column, target in (columns or {}).items() if target == "organisation"]
-        if any(organisation_id in (values or {}).get(column, {}).values() for column in organisation_columns):
-            found.append((import_id, values))
+    imports = Base.metadata.tables.get("response_imports")
+    if imports is not None:
+        for import_id, columns, values in session.execute(
+            select(imports.c.id, imports.c.columns, imports.c["values"]).where(imports.c.imported_at.is_(None))
+        ):
+            mapped = [column for column, target in (columns or {}).items() if target == "organisation"]
+            if any(_names_id(v, organisation_id) for column in mapped for v in (values or {}).get(column, {}).values()):
+                def rewrite(replacement, values=values, mapped=mapped):
+                    return {column: _without(matched, organisation_id, replacement) if column in mapped else matched
+                            for column, matched in values.items()}
+                found.append((imports, import_id, "values", rewrite))
+    surveys = Base.metadata.tables.get("surveys")
+    if surveys is not None and "import_mapping" in surveys.c:
+        for survey_id, mapping in session.execute(
+            select(surveys.c.id, surveys.c.import_mapping).where(surveys.c.import_mapping.is_not(None))
+        ):
+            remembered = ((mapping or {}).get("values") or {}).get("organisation") or {}
+            if any(_names_id(v, organisation_id) for v in remembered.values()):
+                def rewrite(replacement, mapping=mapping):
+                    values = {**mapping["values"], "organisation": _without(
+                        mapping["values"]["organisation"], organisation_id, replacement)}
+                    return {**mapping, "values": values}
+                found.append((surveys, survey_id, "import_mapping", rewrite))
     return found
+
+
+def _rewrite_matchings(session: Session, organisation_id: int, replacement: int | None) -> None:
+    for table, row_id, column, rewrite in _import_matchings(session, organisation_id):
+        session.execute(table.update().where(table.c.id == row_id).values({column: rewrite(replacement)}))
 
 
 def uses_of_place(session: Session, place: Place) -> Uses:
@@ -569,15 +607,19 @@ def uses_of_sector(session: Session, sector: Sector) -> Uses:
     counts = _count_uses(session, "sectors", sector.id)
     asking = _surveys_asking_about_sector(session, sector.id)
     if asking:
-        counts["surveys"] = counts.get("surveys", 0) + asking
+        counts["trust_questions"] = asking
     return Uses(tuple(counts.items()))
 
 
-def uses_of_organisation(session: Session, organisation: Organisation) -> Uses:
+def uses_of_organisation(session: Session, organisation: Organisation, matchings: bool = False) -> Uses:
+    """What points at the organisation; with `matchings`, also the imports' saved matchings
+    that name it (what a merge moves, though they do not stop a delete)."""
     counts = _count_uses(session, "organisations", organisation.id)
-    matchings = len(_import_matchings(session, organisation.id))
-    if matchings:
-        counts["response_imports"] = matchings
+    if not matchings:
+        return Uses(tuple(counts.items()))
+    saved = len(_import_matchings(session, organisation.id))
+    if saved:
+        counts["response_imports"] = saved
     return Uses(tuple(counts.items()))
 
 
@@ -615,8 +657,12 @@ def delete_sector(session: Session, actor: User, sector: Sector) -> None:
 
 
 def delete_organisation(session: Session, actor: User, organisation: Organisation) -> None:
-    _delete_unused(session, actor, organisation, uses_of_organisation(session, organisation), "organisation",
-                   AuditAction.ORGANISATION_DELETED)
+    """Delete an organisation nothing points at. An import's matching that names it is only
+    a suggestion: it is forgotten (that answer is asked about again), not a reason to refuse."""
+    uses = Uses(tuple(_count_uses(session, "organisations", organisation.id).items()))
+    if not uses.total:
+        _rewrite_matchings(session, organisation.id, None)
+    _delete_unused(session, actor, organisation, uses, "organisation", AuditAction.ORGANISATION_DELETED)
 
 
 def merge_candidates(session: Session, organisation: Organisation) -> list[Organisation]:
@@ -643,17 +689,10 @@ def merge_organisations(session: Session, actor: User, merged: Organisation, sur
     transaction with its audit entry. Returns what moved. Responses keep their own sector
     and place: only the organisation they name changes."""
     survivor = check_merge(session, merged, survivor_id)
-    moved = uses_of_organisation(session, merged)
+    moved = uses_of_organisation(session, merged, matchings=True)
     for table, column in _foreign_keys_to("organisations"):
         session.execute(table.update().where(column == merged.id).values({column.name: survivor.id}))
-    imports = Base.metadata.tables.get("response_imports")
-    for import_id, values in _import_matchings(session, merged.id):
-        rewritten = {
-            column: {text: survivor.id if value == merged.id else value for text, value in matched.items()}
-            if isinstance(matched, dict) else matched
-            for column, matched in values.items()
-        }
-        session.execute(imports.update().where(imports.c.id == import_id).values({"values": rewritten}))
+    _rewrite_matchings(session, merged.id, survivor.id)
     said = f" ({moved} moved)" if moved.total else " (nothing pointed at it)"
     audit.record(
         session, actor, AuditAction.ORGANISATIONS_MERGED,
@@ -663,4 +702,5 @@ def merge_organisations(session: Session, actor: User, merged: Organisation, sur
     )
     session.delete(merged)
     _commit_or_still_used(session, merged.name)
+    session.expire_all()  # objects loaded before still hold the merged organisation's id
     return moved

@@ -258,9 +258,10 @@ class ScheduleForm(FlaskForm):
 
 class ImportUploadForm(FlaskForm):
     file = FileField(
-        "CSV file exported from another survey tool",
+        "CSV or Excel file exported from another survey tool",
         widget=GovFileInput(),
-        description="One row per response, with the column names in the first row. Up to 5 MB.",
-        validators=[FileRequired("Select a CSV file")],
+        description="A CSV file (UTF-8) or an Excel Workbook (.xlsx; the first sheet is read, and workbooks with "
+        "macros are refused). One row per response, with the column names in the first row. Up to 5 MB.",
+        validators=[FileRequired("Select a CSV or Excel file")],
     )
     submit = SubmitField("Upload and match the columns", widget=GovSubmitInput())

@@ -32,7 +32,8 @@ class ImportedFile(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     import_id: Mapped[int] = mapped_column(ForeignKey("response_imports.id", ondelete="CASCADE"), unique=True)
     wave_id: Mapped[int] = mapped_column(ForeignKey("waves.id", ondelete="CASCADE"), index=True)
-    # SHA-256 of the file's text as UTF-8 (a byte-order mark makes no difference).
+    # SHA-256 of a CSV file's text as UTF-8 (a byte-order mark makes no difference), or
+    # of an Excel workbook's bytes as uploaded (surveys.importing.content_digest).
     content_sha256: Mapped[str] = mapped_column(String(64))
     # Rows of the file left out because they were already in the wave.
     skipped: Mapped[int] = mapped_column(default=0)

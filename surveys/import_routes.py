@@ -60,7 +60,7 @@ def import_upload(wave_id: int):
 @managers
 def import_columns(import_id: int):
     record = _import_or_404(import_id)
-    parsed = importing.parse_file(record.content.encode())
+    parsed = importing.parse_stored(record.content)
     error = None
     columns = record.columns
     if request.method == "POST":

@@ -16,16 +16,21 @@ several places always names the place of each row (save_columns asks for it).
 
 from __future__ import annotations
 
+import base64
 import csv
 import hashlib
 import io
 import json
 import math
 import re
+import warnings
+import zipfile
+from datetime import date, datetime, time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+import openpyxl
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -80,18 +85,32 @@ class ParsedFile:
     rows: list[list[str]]  # each padded to the header length
 
 
+# An uploaded workbook is kept as its bytes, in base64 after this prefix (no CSV starts so:
+# its first row is column names), so that the content hash is of the file as uploaded.
+XLSX_PREFIX = "xlsx-base64:"
+XLSX_UNPACKED_MAX = 100 * 1024 * 1024
+ZIP_MAGIC = b"PK\x03\x04"
+OLE_MAGIC = b"\xd0\xcf\x11\xe0"  # .xls, .xlsb saved the old way, and other Office binaries
+
+
 def parse_file(data: bytes) -> ParsedFile:
-    """Read an uploaded CSV, or raise ServiceError saying plainly what is wrong with it."""
+    """Read an uploaded CSV or Excel workbook (.xlsx, its first sheet), or raise
+    ServiceError saying plainly what is wrong with it."""
     if not data.strip():
         raise ServiceError("file", "The file is empty")
     if len(data) > MAX_BYTES:
         raise ServiceError("file", "The file must be smaller than 5 MB")
+    if data.startswith(ZIP_MAGIC):
+        return _checked(_xlsx_records(data))
+    if data.startswith(OLE_MAGIC):
+        raise ServiceError("file", "This is an older Excel file (.xls). Save it as an Excel Workbook (.xlsx) "
+                                   "or as CSV UTF-8, and upload that")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise ServiceError("file", "The file must be a CSV saved as UTF-8") from None
     if "\x00" in text:
-        raise ServiceError("file", "The file must be a CSV, not a spreadsheet or other binary file")
+        raise ServiceError("file", "The file must be a CSV or an Excel Workbook (.xlsx), not another kind of file")
     try:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
     except csv.Error:
@@ -100,6 +119,10 @@ def parse_file(data: bytes) -> ParsedFile:
         records = [row for row in csv.reader(io.StringIO(text, newline=""), dialect) if any(c.strip() for c in row)]
     except csv.Error as error:
         raise ServiceError("file", f"The file could not be read as CSV: {error}") from None
+    return _checked(records)
+
+
+def _checked(records: list[list[str]]) -> ParsedFile:
     if len(records) < 2:
         raise ServiceError("file", "The file needs a header row and at least one response")
     headers = [h.strip() for h in records[0]]
@@ -117,6 +140,80 @@ def parse_file(data: bytes) -> ParsedFile:
             raise ServiceError("file", f"Row {line} has a cell longer than {CELL_MAX} characters")
         rows.append([cell.strip() for cell in record] + [""] * (len(headers) - len(record)))
     return ParsedFile(headers, rows)
+
+
+def _xlsx_records(data: bytes) -> list[list[str]]:
+    """The first sheet's rows as text. Workbooks with macros, and anything that is not an
+    .xlsx workbook, are refused before openpyxl reads them."""
+    unreadable = "The file could not be read as an Excel Workbook (.xlsx). Save it as .xlsx or CSV UTF-8, and upload that"
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        names = [name.lower() for name in archive.namelist()]
+        unpacked = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, ValueError):
+        raise ServiceError("file", unreadable) from None
+    if any(name.endswith("vbaproject.bin") for name in names):
+        raise ServiceError("file", "The workbook contains macros, which Holdfast does not open. Save it as an "
+                                   "Excel Workbook (.xlsx, without macros) or as CSV UTF-8, and upload that")
+    if "xl/workbook.xml" not in names:
+        raise ServiceError("file", "This is not an Excel Workbook (.xlsx): it may be a Word, OpenDocument or "
+                                   "binary Excel file. Save it as .xlsx or CSV UTF-8, and upload that")
+    if unpacked > XLSX_UNPACKED_MAX:
+        raise ServiceError("file", "The workbook is too large once unpacked: save it as CSV UTF-8 and upload that")
+    try:
+        with warnings.catch_warnings():  # openpyxl warns about styles and extensions it ignores
+            warnings.simplefilter("ignore")
+            workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+            try:
+                sheet = workbook.worksheets[0]
+                records = []
+                for row in sheet.iter_rows(max_col=MAX_COLUMNS + 1, max_row=MAX_ROWS + 2, values_only=True):
+                    cells = [_cell_text(value) for value in row]
+                    while cells and not cells[-1].strip():
+                        cells.pop()
+                    if cells:
+                        records.append(cells)
+            finally:
+                workbook.close()
+    except ServiceError:
+        raise
+    except Exception:  # a damaged workbook fails in many ways inside openpyxl
+        raise ServiceError("file", unreadable) from None
+    return records
+
+
+def _cell_text(value: Any) -> str:
+    """A spreadsheet cell as a CSV would hold it: whole numbers without ".0"."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, (datetime, date, time)):
+        return value.isoformat()
+    return str(value)
+
+
+def stored_content(data: bytes) -> str:
+    """An upload as kept between the matching screens: CSV as its text, a workbook as its bytes."""
+    if data.startswith(ZIP_MAGIC):
+        return XLSX_PREFIX + base64.b64encode(data).decode("ascii")
+    return data.decode("utf-8-sig")
+
+
+def parse_stored(content: str) -> ParsedFile:
+    if content.startswith(XLSX_PREFIX):
+        return parse_file(base64.b64decode(content.removeprefix(XLSX_PREFIX)))
+    return parse_file(content.encode())
+
+
+def content_digest(content: str) -> str:
+    """SHA-256 of a kept upload: of a workbook's bytes as uploaded; of a CSV's text as
+    UTF-8 (so a byte-order mark makes no difference)."""
+    if content.startswith(XLSX_PREFIX):
+        return hashlib.sha256(base64.b64decode(content.removeprefix(XLSX_PREFIX))).hexdigest()
+    return content_sha256(content)
 
 
 def importable_items(wave: Wave) -> list[Item]:
@@ -169,12 +266,13 @@ def start_import(session: Session, wave: Wave, user: User, filename: str, data: 
     if wave.status == WaveStatus.DRAFT:
         raise ServiceError("file", "Open the wave before importing responses into it")
     parsed = parse_file(data)
-    _refuse_imported_file(session, wave, content_sha256(data.decode("utf-8-sig")))
+    content = stored_content(data)
+    _refuse_imported_file(session, wave, content_digest(content))
     record = ResponseImport(
         wave_id=wave.id,
         user_id=user.id if user is not None else None,
         filename=(filename or "responses.csv")[:255],
-        content=data.decode("utf-8-sig"),
+        content=content,
         columns=suggest_columns(parsed.headers, importable_items(wave), trust_targets(session, wave),
                                 remembered(wave.survey)["columns"]),
     )
@@ -272,7 +370,7 @@ class AnswerSet:
 
 
 def answer_sets(session: Session, record: ResponseImport, places: list[Place]) -> list[AnswerSet]:
-    parsed = parse_file(record.content.encode())
+    parsed = parse_stored(record.content)
     index = {header: i for i, header in enumerate(parsed.headers)}
     wave = record.wave
     items = {item.code: item for item in importable_items(wave)}
@@ -432,7 +530,7 @@ def _answers_key(respondent: Respondent, answers: dict[str, Any], copy: int) -> 
 
 def preview(session: Session, record: ResponseImport, places: list[Place]) -> ImportPreview:
     """Convert every row, collecting every problem; nothing is written."""
-    parsed = parse_file(record.content.encode())
+    parsed = parse_stored(record.content)
     index = {header: i for i, header in enumerate(parsed.headers)}
     wave = record.wave
     items = {item.code: item for item in importable_items(wave)}
@@ -618,7 +716,7 @@ def commit_import(session: Session, record: ResponseImport, places: list[Place],
     session.refresh(record)
     if record.imported_at is not None:
         return record.imported_count or 0
-    digest = content_sha256(record.content)
+    digest = content_digest(record.content)
     _refuse_imported_file(session, wave, digest)
     result = preview(session, record, places)
     if not result.ok:

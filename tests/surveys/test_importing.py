@@ -1,8 +1,11 @@
 """Importing responses from another tool's CSV: all or nothing, every problem reported."""
 
 import csv
+import hashlib
 import io
+import zipfile
 
+import openpyxl
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -10,7 +13,7 @@ from hypothesis import strategies as st
 from core.service import ServiceError
 from surveys import importing
 from core.models import Sector
-from surveys.models import Answer, Response, TrustRating
+from surveys.models import Answer, Response, ResponseImport, TrustRating
 from surveys.question_types import AGREEMENT_5, DONT_KNOW
 from tests.conftest import count
 
@@ -320,3 +323,64 @@ def test_a_remembered_matching_reused_stores_the_same_values(db_session, make_su
     confirm_suggestions(db_session, again, places)  # every remembered meaning left as shown
     assert importing.commit_import(db_session, again, places, actor=None) == len(rows)
     assert stored(db_session, wave) == first
+
+
+# --- Excel workbooks --------------------------------------------------------------------------
+
+
+def workbook_bytes(rows: list[list]) -> bytes:
+    workbook = openpyxl.Workbook()
+    for row in rows:
+        workbook.active.append(row)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def test_an_excel_workbook_imports_like_a_csv(db_session, wave, make_user):
+    data = workbook_bytes([["sector", "group/cs_1", "cs_2", None], ["Funder", 4, "Agree", None],
+                           ["Faith", 5.0, None, None], [None, None, None, None]])
+    record = importing.start_import(db_session, wave, make_user(), "kobo.xlsx", data)
+    assert record.columns == {"sector": "sector", "group/cs_1": "cs_1", "cs_2": "cs_2"}
+    parsed = importing.parse_stored(record.content)
+    assert parsed.rows == [["Funder", "4", "Agree"], ["Faith", "5", ""]]
+    confirm_suggestions(db_session, record, wave.survey.places)
+    assert importing.commit_import(db_session, record, wave.survey.places, actor=None) == 2
+    assert stored(db_session, wave) == sorted([("cs_1", 4.0, None), ("cs_2", 4.0, None), ("cs_1", 5.0, None)], key=repr)
+    # The same workbook again is refused by the hash of its bytes.
+    with pytest.raises(ServiceError, match="already imported"):
+        importing.start_import(db_session, wave, make_user(), "again.xlsx", data)
+    done = importing.imported_file(db_session, record.id)
+    assert done.content_sha256 == hashlib.sha256(data).hexdigest()
+
+
+def zipped(files: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, content in files.items():
+            archive.writestr(name, content)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (zipped({"xl/workbook.xml": b"<workbook/>", "xl/vbaProject.bin": b"macro"}), "contains macros"),
+        (zipped({"word/document.xml": b"<document/>"}), "not an Excel Workbook"),
+        (zipped({"xl/workbook.xml": b"not xml"}), "could not be read as an Excel Workbook"),
+        (b"PK\x03\x04 not really a zip", "could not be read as an Excel Workbook"),
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 100, "older Excel file"),
+    ],
+)
+def test_odd_workbooks_are_refused_with_a_clear_message(db_session, wave, make_user, data, message):
+    before = count(db_session, ResponseImport)
+    with pytest.raises(ServiceError, match=message):
+        importing.start_import(db_session, wave, make_user(), "f.xlsx", data)
+    assert count(db_session, ResponseImport) == before
+
+
+def test_a_workbook_with_too_many_columns_or_long_cells_is_refused(db_session, wave, make_user):
+    with pytest.raises(ServiceError, match="at most 300 columns"):
+        importing.parse_file(workbook_bytes([[f"c{n}" for n in range(301)], ["x"] * 301]))
+    with pytest.raises(ServiceError, match="longer than 5000"):
+        importing.parse_file(workbook_bytes([["sector", "cs_1"], ["Funder", "x" * 5001]]))

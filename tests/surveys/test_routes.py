@@ -405,7 +405,7 @@ def test_import_refuses_a_bad_file_with_a_message(client, make_survey, coordinat
     wave = make_survey(places=coordinator.places, open_first_wave=True).waves[0]
     response = client.post(f"/waves/{wave.id}/import", data={"file": (io.BytesIO(b"\x00\x01PK"), "x.xlsx")},
                            content_type="multipart/form-data")
-    assert error_summary(response) == ["The file must be a CSV, not a spreadsheet or other binary file"]
+    assert error_summary(response) == ["The file must be a CSV or an Excel Workbook (.xlsx), not another kind of file"]
     response = client.post(f"/waves/{wave.id}/import", data={"file": (io.BytesIO(b"\xff\xfe\x00x"), "x.csv")},
                            content_type="multipart/form-data")
     assert error_summary(response) == ["The file must be a CSV saved as UTF-8"]

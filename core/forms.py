@@ -25,7 +25,15 @@ from wtforms import (
     SubmitField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, Email, EqualTo, InputRequired, Length, ValidationError
+from wtforms.validators import (
+    DataRequired,
+    Email,
+    EqualTo,
+    InputRequired,
+    Length,
+    StopValidation,
+    ValidationError,
+)
 
 from core.models import Role
 from core.security import CONTROLS
@@ -142,11 +150,12 @@ class EditUserForm(_UserAccessForm):
 
 def no_controls(message: str):
     """Refuse tabs, line breaks and other control characters, which the request filter lets
-    through for multi-line answers but a name or an email address never holds."""
+    through for multi-line answers but a name or an email address never holds. It stops
+    the field's other checks, so the person sees one message for it."""
 
     def check(_form, field) -> None:
         if isinstance(field.data, str) and CONTROLS.search(field.data):
-            raise ValidationError(message)
+            raise StopValidation(message)
 
     return check
 
@@ -158,8 +167,8 @@ class UserDetailsForm(FlaskForm):
         filters=[strip_whitespace],
         validators=[
             DataRequired("Enter the person’s name"),
-            Length(max=120, message="Name must be 120 characters or fewer"),
             no_controls("The name must not contain unusual characters such as tabs or line breaks"),
+            Length(max=120, message="Name must be 120 characters or fewer"),
         ],
     )
     email = StringField(
@@ -169,8 +178,8 @@ class UserDetailsForm(FlaskForm):
         filters=[strip_whitespace],
         validators=[
             DataRequired("Enter an email address"),
-            Length(max=254, message="Email address must be 254 characters or fewer"),
             no_controls("The email address must not contain unusual characters such as tabs or line breaks"),
+            Length(max=254, message="Email address must be 254 characters or fewer"),
             Email("Enter an email address in the correct format, like name@example.org"),
         ],
     )

@@ -80,7 +80,8 @@ def test_control_characters_in_a_name_or_email_are_refused(client, db_session, m
     data = {"name": "Sam Jones", "email": "sam@example.org", field: value}
     response = client.post(f"/admin/users/{user.id}/details", data=data)
     assert response.status_code == 200
-    assert any("unusual characters" in message for message in error_summary(response))
+    [message] = error_summary(response)  # one message for the field, not one per check
+    assert "must not contain unusual characters" in message
     db_session.refresh(user)
     assert user.name != "Sam Jones"
 
@@ -99,6 +100,17 @@ def test_the_service_refuses_control_characters_and_clashes_itself(db_session, m
     service.update_user_details(db_session, admin, user, user.name, user.email.upper())  # nothing changes
     assert db_session.scalar(select(AuditEntry.id).order_by(AuditEntry.id.desc())) == before
     assert other.email == "other@example.org"
+
+
+def test_a_delete_that_races_with_a_new_reference_changes_nothing(db_session, two_organisations, monkeypatch):
+    """Between counting and deleting, something may start naming the row: the foreign key
+    then refuses the whole transaction, and the admin is told to try again."""
+    merged, _, _, _, admin = two_organisations
+    monkeypatch.setattr(service, "_count_uses", lambda *args: {})
+    with pytest.raises(service.ServiceError, match="Something started using Alpha Ltd"):
+        service.delete_organisation(db_session, admin, merged)
+    assert references(db_session, merged.id) == {"responses": 3, "invitations": 2, "actions": 1}
+    assert db_session.scalar(select(AuditEntry).where(AuditEntry.action == "organisation.deleted")) is None
 
 
 def test_the_user_page_links_to_changing_name_and_email(client, make_user, login):

@@ -33,6 +33,7 @@ class AuditAction(enum.StrEnum):
     WAVE_CLOSED = "wave.closed"
     RESPONSES_IMPORTED = "responses.imported"
     IMPORT_UNDONE = "responses.import_undone"
+    IMPORT_REPLACED = "responses.import_replaced"
     MARGIN_CHANGED = "margin.changed"
     THRESHOLD_CHANGED = "threshold.changed"
     SURVEY_SETTINGS_CHANGED = "survey.settings_changed"

@@ -3,7 +3,7 @@ columns, match the answers, preview and import (the work is in surveys.importing
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user
 
 from core import audit, db
@@ -105,32 +105,60 @@ def import_values(import_id: int):
                            confirm=ConfirmForm())
 
 
+# Which earlier import an upload in progress replaces, by the new import's id: kept in
+# the signed session cookie between the matching pages, and checked again on each use.
+REPLACING = "import_replacing"
+
+
+def _replacing(record):
+    """The import that this upload will replace, if it was uploaded as a replacement."""
+    done_id = (session.get(REPLACING) or {}).get(str(record.id))
+    if done_id is None:
+        return None
+    done = _done_import_or_404(done_id)
+    if done.undone or done.wave_id != record.wave_id:
+        return None
+    return done
+
+
 @bp.route("/imports/<int:import_id>/preview", methods=["GET", "POST"])
 @managers
 def import_preview(import_id: int):
+    """The rows as they will be stored; for a replacement, also exactly what goes, and the
+    confirmation that replaces the earlier import."""
     record = _import_or_404(import_id)
+    places = _import_places(record)
+    replacing = _replacing(record)
     if request.method == "POST":
         if not ConfirmForm().validate_on_submit():
             abort(400)
         try:
-            imported = importing.commit_import(db.session(), record, _import_places(record), actor=current_user)
+            if replacing is not None:
+                removed, imported = importing.replace_import(db.session(), replacing, record, places,
+                                                             actor=current_user)
+            else:
+                imported = importing.commit_import(db.session(), record, places, actor=current_user)
         except ServiceError as error:
             flash(error.message, "info")
             return redirect(url_for("surveys.import_preview", import_id=record.id))
-        flash(f"{imported} response{'s' if imported != 1 else ''} imported into {record.wave.label}.")
+        wave = record.wave
+        if replacing is not None:
+            session[REPLACING] = {k: v for k, v in (session.get(REPLACING) or {}).items() if k != str(record.id)}
+            counted = audit.count_of_responses(removed, wave.survey.k_internal).lower()
+            flash(f"Import of {replacing.record.filename} replaced by {record.filename}: {counted} removed, "
+                  f"{imported} response{'s' if imported != 1 else ''} imported into {wave.label}.")
+        else:
+            flash(f"{imported} response{'s' if imported != 1 else ''} imported into {wave.label}.")
         return redirect(url_for("surveys.wave", wave_id=record.wave_id))
-    places = _import_places(record)
-    result = importing.preview(db.session(), record, places)
+    result = importing.preview(db.session(), record, places, replacing)
     items = {item.code: item for item in importing.importable_items(record.wave)}
     trust = importing.trust_item(record.wave)
     return render_template(
         "surveys/import/preview.html", record=record, result=result, items=items, confirm=ConfirmForm(),
         mapped=[target for target in record.columns.values() if target in items],
         trust_code=trust.code if trust is not None and importing.has_trust_columns(record) else None,
-        names=importing.respondent_names(db.session(), places),
+        names=importing.respondent_names(db.session(), places), replacing=replacing,
     )
-
-
 
 
 def _done_import_or_404(imported_id: int):
@@ -165,3 +193,24 @@ def import_undo(imported_id: int):
         return redirect(url_for("surveys.wave", wave_id=wave.id) + "#imports")
     return render_template("surveys/import/undo.html", done=done, record=done.record, wave=wave,
                            confirm=ConfirmForm())
+
+
+@bp.route("/imported/<int:imported_id>/replace", methods=["GET", "POST"])
+@managers
+def import_replace(imported_id: int):
+    """Upload a corrected file to replace an import; the matching pages follow, and the
+    preview asks to confirm before anything changes."""
+    done = _done_import_or_404(imported_id)
+    wave = done.record.wave
+    form = ImportUploadForm()
+    if not done.undone and form.validate_on_submit():
+        upload = form.file.data
+        try:
+            record = importing.start_import(db.session(), wave, current_user, upload.filename, upload.read())
+        except ServiceError as error:
+            form.file.errors = [error.message]
+        else:
+            session[REPLACING] = {**(session.get(REPLACING) or {}), str(record.id): done.import_id}
+            return redirect(url_for("surveys.import_columns", import_id=record.id))
+    return render_template("surveys/import/replace.html", form=form, done=done, record=done.record, wave=wave,
+                           title=f"Replace the import of {done.record.filename}")

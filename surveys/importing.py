@@ -528,8 +528,10 @@ def _answers_key(respondent: Respondent, answers: dict[str, Any], copy: int) -> 
     return f"{hashlib.sha256(text.encode()).hexdigest()}#{copy}"
 
 
-def preview(session: Session, record: ResponseImport, places: list[Place]) -> ImportPreview:
-    """Convert every row, collecting every problem; nothing is written."""
+def preview(session: Session, record: ResponseImport, places: list[Place],
+            replacing: ImportedFile | None = None) -> ImportPreview:
+    """Convert every row, collecting every problem; nothing is written. Rows of the
+    import being replaced (`replacing`) are not taken to be there: they go as these come."""
     parsed = parse_stored(record.content)
     index = {header: i for i, header in enumerate(parsed.headers)}
     wave = record.wave
@@ -604,10 +606,12 @@ def preview(session: Session, record: ResponseImport, places: list[Place]) -> Im
             errors.append((line, message[0].upper() + message[1:]))
         else:
             converted.append((line, Respondent(sector_id, place_id, organisation_id, None, "import"), answers))
-    return _leave_out_rows_already_there(session, wave, converted, errors, source_column, parsed, index)
+    ignored = replacing.import_id if replacing is not None else None
+    return _leave_out_rows_already_there(session, wave, converted, errors, source_column, parsed, index, ignored)
 
 
-def _leave_out_rows_already_there(session, wave, converted, errors, source_column, parsed, index) -> ImportPreview:
+def _leave_out_rows_already_there(session, wave, converted, errors, source_column, parsed, index,
+                                  ignored: int | None = None) -> ImportPreview:
     copies: Counter = Counter()
     keys: dict[int, tuple[str | None, str]] = {}
     for line, respondent, answers in converted:
@@ -618,7 +622,8 @@ def _leave_out_rows_already_there(session, wave, converted, errors, source_colum
     known_sources, known_answers = set(), set()
     if keys:
         known = session.execute(
-            select(ImportedRow.source_key, ImportedRow.answers_key).where(ImportedRow.wave_id == wave.id)
+            select(ImportedRow.source_key, ImportedRow.answers_key).where(
+                ImportedRow.wave_id == wave.id, ImportedRow.import_id != (ignored if ignored is not None else -1))
         ).all()
         known_sources = {source for source, _ in known if source is not None}
         known_answers = {answers for _, answers in known}
@@ -716,6 +721,22 @@ def commit_import(session: Session, record: ResponseImport, places: list[Place],
     session.refresh(record)
     if record.imported_at is not None:
         return record.imported_count or 0
+    result = _write_import(session, record, places)
+    left_out = f"; {audit.count_of(len(result.already), 'row')} already there left out" if result.already else ""
+    audit.record(
+        session, actor, AuditAction.RESPONSES_IMPORTED, wave=wave,
+        detail=f"{audit.count_of_responses(len(result.rows), wave.survey.k_internal)} imported into {wave.label}"
+        f" from {record.filename}{left_out}",
+        data={"count": len(result.rows), "filename": record.filename, "import_id": record.id},
+    )
+    _commit_or_refuse(session, wave)
+    return len(result.rows)
+
+
+def _write_import(session: Session, record: ResponseImport, places: list[Place]) -> ImportPreview:
+    """Check the whole file and add its rows, the ledger and the import's record to the
+    session (no commit), or raise ServiceError having added nothing."""
+    wave = record.wave
     digest = content_digest(record.content)
     _refuse_imported_file(session, wave, digest)
     result = preview(session, record, places)
@@ -734,13 +755,10 @@ def commit_import(session: Session, record: ResponseImport, places: list[Place],
     session.execute(insert(ImportedRow), ledger)
     session.add(ImportedFile(import_id=record.id, wave_id=wave.id, content_sha256=digest, skipped=len(result.already)))
     record.imported_at, record.imported_count = now, len(result.rows)
-    left_out = f"; {audit.count_of(len(result.already), 'row')} already there left out" if result.already else ""
-    audit.record(
-        session, actor, AuditAction.RESPONSES_IMPORTED, wave=wave,
-        detail=f"{audit.count_of_responses(len(result.rows), wave.survey.k_internal)} imported into {wave.label}"
-        f" from {record.filename}{left_out}",
-        data={"count": len(result.rows), "filename": record.filename, "import_id": record.id},
-    )
+    return result
+
+
+def _commit_or_refuse(session: Session, wave: Wave) -> None:
     try:
         session.commit()
     except IntegrityError:
@@ -751,7 +769,6 @@ def commit_import(session: Session, record: ResponseImport, places: list[Place],
             "file", f"Some of these rows were imported into {wave.label} a moment ago: nothing was imported. "
             "Check the preview again."
         ) from None
-    return len(result.rows)
 
 
 def imports_of(session: Session, wave: Wave) -> list[ImportedFile]:
@@ -780,6 +797,20 @@ def undo_import(session: Session, done: ImportedFile, *, actor: User | None) -> 
     wave = record.wave
     _lock_wave(session, wave)
     session.refresh(done)
+    total = _remove_import(session, done, actor)
+    audit.record(
+        session, actor, AuditAction.IMPORT_UNDONE, wave=wave,
+        detail=f"Import of {record.filename} into {wave.label} undone: "
+        f"{audit.count_of_responses(total, wave.survey.k_internal).lower()} removed",
+        data={"count": total, "filename": record.filename, "import_id": record.id},
+    )
+    session.commit()
+    return total
+
+
+def _remove_import(session: Session, done: ImportedFile, actor: User | None) -> int:
+    """Delete an import's responses and ledger rows and mark it undone (no commit)."""
+    record = done.record
     if done.undone_at is not None:
         raise ServiceError("import", f"This import was already undone on {done.undone_at.strftime('%-d %B %Y')}")
     ids = _responses_of(record)
@@ -801,14 +832,41 @@ def undo_import(session: Session, done: ImportedFile, *, actor: User | None) -> 
     done.undone_at = utcnow()
     done.undone_by_id = actor.id if actor is not None else None
     done.removed = [[place_id, sector_id, n] for place_id, sector_id, n in removed]
-    audit.record(
-        session, actor, AuditAction.IMPORT_UNDONE, wave=wave,
-        detail=f"Import of {record.filename} into {wave.label} undone: "
-        f"{audit.count_of_responses(total, wave.survey.k_internal).lower()} removed",
-        data={"count": total, "filename": record.filename, "import_id": record.id},
-    )
-    session.commit()
     return total
+
+
+def replace_import(session: Session, done: ImportedFile, record: ResponseImport, places: list[Place], *,
+                   actor: User | None) -> tuple[int, int]:
+    """Replace an import by a corrected file in one transaction (logged): the earlier
+    import's responses are removed and the new file's stored, or, if the new file has
+    any problem, nothing changes. Returns (removed, imported)."""
+    wave = record.wave
+    if done.wave_id != record.wave_id:
+        raise ServiceError("import", "A file can only replace an import into the same wave")
+    _lock_wave(session, wave)
+    session.refresh(done)
+    session.refresh(record)
+    if record.imported_at is not None:
+        raise ServiceError("import", f"{record.filename} was already imported")
+    old = done.record
+    try:
+        removed = _remove_import(session, done, actor)
+        session.flush()
+        result = _write_import(session, record, places)
+    except ServiceError:
+        session.rollback()
+        raise
+    k = wave.survey.k_internal
+    audit.record(
+        session, actor, AuditAction.IMPORT_REPLACED, wave=wave,
+        detail=f"Import of {old.filename} into {wave.label} replaced by {record.filename}: "
+        f"{audit.count_of_responses(removed, k).lower()} removed, "
+        f"{audit.count_of_responses(len(result.rows), k).lower()} imported",
+        data={"removed": removed, "count": len(result.rows), "filename": record.filename, "import_id": record.id,
+              "replaced_filename": old.filename, "replaced_import_id": old.id},
+    )
+    _commit_or_refuse(session, wave)
+    return removed, len(result.rows)
 
 
 def get_import(session: Session, import_id: int) -> ResponseImport | None:

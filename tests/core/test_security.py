@@ -203,6 +203,7 @@ NOT_FOR_A_PARTIAL_COORDINATOR = {
     "surveys.open_wave", "surveys.close_wave", "surveys.erase_identities",
     "surveys.import_columns", "surveys.import_values", "surveys.import_preview", "audit.survey_log",
     "surveys.import_undo", "surveys.wave_schedule",
+    "surveys.import_replace",
 }
 
 
@@ -238,7 +239,8 @@ def walk_route_table(app, values, users, refresh, refused=lambda identity, rule:
 
 # A closed wave's responses change only by an admin's import (each change logged and shown).
 ADMINS_ONLY_AFTER_CLOSING = {"surveys.import_upload", "surveys.import_columns", "surveys.import_values",
-                             "surveys.import_preview", "surveys.import_undo"}
+                             "surveys.import_preview", "surveys.import_undo",
+                             "surveys.import_replace"}
 
 
 def test_route_table_with_every_role(app, route_objects):

@@ -357,3 +357,110 @@ def test_the_preview_shows_each_rows_sector_and_place(client, db_session, make_s
     rows = [[td.get_text(strip=True) for td in tr.select("td")] for tr in page.select("table tbody tr")]
     place = coordinator.places[0].name
     assert [row[:3] for row in rows] == [["2", "Funder", place], ["3", "Faith", place]]
+
+
+# --- replacing an import by a corrected file ---------------------------------------------------
+
+
+def test_replace_swaps_an_import_for_a_corrected_file_in_one_step(db_session, wave, importer):
+    import_file(db_session, wave, importer, b"sector,cs_1\nFaith,1\n", "other.csv")
+    first = importing.start_import(db_session, wave, importer, "paper.csv", b"sector,cs_1,tr_4\nFunder,4,1\nFaith,5,2\n")
+    importing.commit_import(db_session, first, wave.survey.places, actor=importer)
+    done = importing.imported_file(db_session, first.id)
+    # The corrected file: one row the same (not taken as already there: it goes and comes
+    # back), one corrected, one more.
+    corrected = importing.start_import(db_session, wave, importer, "paper-fixed.csv",
+                                       b"sector,cs_1,tr_4\nFunder,4,1\nFaith,3,2\nFaith,2,\n")
+    preview = importing.preview(db_session, corrected, wave.survey.places, done)
+    assert (len(preview.rows), preview.already) == (3, [])
+    assert importing.replace_import(db_session, done, corrected, wave.survey.places, actor=importer) == (2, 3)
+    answers = db_session.query(Answer.item_code, Answer.numeric_value).join(Response).filter(
+        Response.wave_id == wave.id).all()
+    assert sorted(answers) == sorted([("cs_1", 1.0), ("cs_1", 4.0), ("tr_4", 1.0), ("cs_1", 3.0), ("tr_4", 2.0),
+                                      ("cs_1", 2.0)])
+    assert done.undone and importing.imported_file(db_session, corrected.id).record.imported_count == 3
+    entry = db_session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc())).first()
+    assert (entry.action, entry.user_id) == (AuditAction.IMPORT_REPLACED, importer.id)
+    assert entry.detail == ("Import of paper.csv into Wave 1 replaced by paper-fixed.csv: fewer than 5 responses "
+                            "removed, fewer than 5 responses imported")
+    assert entry.data["removed"] == 2 and entry.data["count"] == 3 and entry.data["replaced_import_id"] == first.id
+    with pytest.raises(ServiceError, match="already undone"):
+        later = importing.start_import(db_session, wave, importer, "again.csv", b"sector,cs_1\nFunder,5\n")
+        importing.replace_import(db_session, done, later, wave.survey.places, actor=importer)
+
+
+def test_a_replacement_with_a_problem_changes_nothing(db_session, wave, importer):
+    first = importing.start_import(db_session, wave, importer, "paper.csv", b"sector,cs_1\nFunder,4\nFaith,5\n")
+    importing.commit_import(db_session, first, wave.survey.places, actor=importer)
+    done = importing.imported_file(db_session, first.id)
+    before = (counts(db_session, wave), count(db_session, ImportedRow), count(db_session, AuditEntry))
+    corrected = importing.start_import(db_session, wave, importer, "bad.csv", b"sector,cs_1\nFunder,4\nFaith,9\n")
+    with pytest.raises(ServiceError, match="1 row has a problem: nothing was imported"):
+        importing.replace_import(db_session, done, corrected, wave.survey.places, actor=importer)
+    db_session.expire_all()
+    assert (counts(db_session, wave), count(db_session, ImportedRow), count(db_session, AuditEntry)) == before
+    assert not importing.imported_file(db_session, first.id).undone
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(old=ROWS, new=ROWS)
+def test_a_replaced_import_leaves_exactly_the_corrected_files_rows(db_session, make_survey, importer, old, new):
+    wave = make_survey(open_first_wave=True).waves[0]
+    record = importing.start_import(db_session, wave, importer, "old.csv", csv_bytes([["sector", "cs_1", "tr_4"], *old]))
+    importing.commit_import(db_session, record, wave.survey.places, actor=None)
+    corrected = importing.start_import(db_session, wave, importer, "new.csv",
+                                       csv_bytes([["sector", "cs_1", "tr_4", "corrected"], *[[*r, "y"] for r in new]]))
+    done = importing.imported_file(db_session, record.id)
+    assert importing.replace_import(db_session, done, corrected, wave.survey.places, actor=None) == (len(old), len(new))
+    assert len(db_session.scalars(select(Response.id).where(Response.wave_id == wave.id)).all()) == len(new)
+    assert len(db_session.scalars(select(ImportedRow.id).where(ImportedRow.wave_id == wave.id)).all()) == len(new)
+
+
+def test_replace_asks_first_then_swaps_the_files(client, db_session, make_survey, coordinator):
+    wave = make_survey(places=coordinator.places, open_first_wave=True).waves[0]
+    client.post(upload(client, wave, b"sector,cs_1\nFunder,4\nFaith,5\n", "paper.csv").location.replace(
+        "/columns", "/preview"))
+    record = db_session.scalar(select(ImportedFile).where(ImportedFile.wave_id == wave.id)).record
+    row = BeautifulSoup(client.get(f"/waves/{wave.id}").get_data(as_text=True), "html.parser").select_one(
+        "#imported-files tbody tr")
+    replace_path = f"/imported/{record.id}/replace"
+    assert replace_path in [a["href"] for a in row.select("a")]
+    text = page_text(client.get(replace_path))
+    assert "Replace the import of paper.csv" in text and "If the corrected file has any problem, nothing changes" in text
+    assert "Error: " not in page_text(client.get(replace_path)).split("Replace")[0]
+    refused = client.post(replace_path, data={"file": (io.BytesIO(b"a,a\n1,2\n"), "bad.csv")},
+                          content_type="multipart/form-data")
+    assert refused.status_code == 200
+    assert BeautifulSoup(refused.get_data(as_text=True), "html.parser").title.get_text().startswith("Error: ")
+    response = client.post(replace_path, data={"file": (io.BytesIO(b"sector,cs_1\nFunder,3\nFaith,5\nFaith,1\n"),
+                                                        "fixed.csv")}, content_type="multipart/form-data")
+    assert response.status_code == 302 and "/columns" in response.location
+    preview_path = response.location.replace("/columns", "/preview")
+    confirmation = client.get(preview_path)
+    text = page_text(confirmation)
+    assert "Replace the import of paper.csv?" in text
+    assert ("Confirming removes the fewer than 5 responses imported from paper.csv into Wave 1 on" in text
+            and "and imports the 3 responses below from fixed.csv in their place, together" in text)
+    assert count(db_session, Response) == 2  # a GET changes nothing
+    done = client.post(preview_path)
+    assert done.status_code == 302
+    assert sorted(db_session.scalars(select(Answer.numeric_value)).all()) == [1.0, 3.0, 5.0]
+    assert "Import of paper.csv replaced by fixed.csv: fewer than 5 responses removed, 3 responses imported" in (
+        page_text(client.get(done.location)))
+
+
+def test_after_closing_only_an_admin_may_replace(client, db_session, make_survey, make_user, coordinator, login):
+    wave = make_survey(places=coordinator.places, open_first_wave=True).waves[0]
+    client.post(upload(client, wave, b"sector,cs_1\nFunder,4\n").location.replace("/columns", "/preview"))
+    record = db_session.scalar(select(ImportedFile).where(ImportedFile.wave_id == wave.id)).record
+    service.close_wave(db_session, wave, actor=None)
+    assert client.get(f"/imported/{record.id}/replace").status_code == 403
+    assert client.post(f"/imported/{record.id}/replace").status_code == 403
+    client.post("/sign-out")
+    login(make_user(Role.ADMIN))
+    assert "is closed. Its results will change" in page_text(client.get(f"/imported/{record.id}/replace"))
+    response = client.post(f"/imported/{record.id}/replace", data={"file": (io.BytesIO(b"sector,cs_1\nFunder,2\n"),
+                                                                             "fixed.csv")},
+                           content_type="multipart/form-data")
+    client.post(response.location.replace("/columns", "/preview"))
+    assert db_session.scalars(select(Answer.numeric_value)).all() == [2.0]

@@ -1,12 +1,23 @@
-"""Importing responses collected in another survey tool, from a CSV file.
+"""Importing responses collected in another survey tool, from a CSV file or an Excel
+workbook (.xlsx, first sheet; workbooks with macros are refused).
 
-Upload → map columns to questions → map text answers to numbers → preview → import.
+Upload → map columns to questions → match the answers in words → preview → import.
 All or nothing: one bad row and nothing is written, with every problem reported.
+
+Answers in words are matched once per distinct set of choices (all agreement questions
+together), each suggested from its label or code ("strongly_agree", "5 - Strongly
+agree"), "N/A", "Prefer not to say" and the like as no answer, "Don't know" as Don't
+know where the question offers it. A suggestion is only a preselection: words are used
+only as the user confirmed them (save_values). The confirmed matching, and the columns,
+are remembered for the survey (Survey.import_mapping) and suggested for its next file.
+KoboToolbox `group/name` headings match the question `name`; trust-matrix columns are
+named as exports name them (trust_<sector id>_<dimension>, 1–4).
 
 Nothing is imported twice: a file already imported into the wave is refused, and rows
 already there are left out (recognised by the other tool's response id where a column
-is matched to it, otherwise by who answered what). A whole import can be undone: its
-responses go together, in one transaction. See surveys.import_ledger.
+is matched to it, otherwise by who answered what). A whole import can be undone, or
+replaced by a corrected file: its responses go together (and the corrected file's come),
+in one transaction. See surveys.import_ledger.
 
 Importing is done place by place: rows may name only `places`, the survey's places the
 person importing may act for (surveys.service.places_for), and organisations in them. A

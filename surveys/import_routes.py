@@ -108,6 +108,7 @@ def import_values(import_id: int):
 # Which earlier import an upload in progress replaces, by the new import's id: kept in
 # the signed session cookie between the matching pages, and checked again on each use.
 REPLACING = "import_replacing"
+REPLACING_KEPT = 10
 
 
 def _replacing(record):
@@ -210,7 +211,9 @@ def import_replace(imported_id: int):
         except ServiceError as error:
             form.file.errors = [error.message]
         else:
-            session[REPLACING] = {**(session.get(REPLACING) or {}), str(record.id): done.import_id}
+            # The latest few only: a replacement abandoned part-way need not stay in the cookie.
+            kept = list((session.get(REPLACING) or {}).items())[-(REPLACING_KEPT - 1):]
+            session[REPLACING] = {**dict(kept), str(record.id): done.import_id}
             return redirect(url_for("surveys.import_columns", import_id=record.id))
     return render_template("surveys/import/replace.html", form=form, done=done, record=done.record, wave=wave,
                            title=f"Replace the import of {done.record.filename}")

@@ -464,3 +464,23 @@ def test_after_closing_only_an_admin_may_replace(client, db_session, make_survey
                            content_type="multipart/form-data")
     client.post(response.location.replace("/columns", "/preview"))
     assert db_session.scalars(select(Answer.numeric_value)).all() == [2.0]
+
+
+def test_the_answers_page_matches_each_set_once_for_all_its_columns(client, db_session, make_survey, coordinator):
+    wave = make_survey(places=coordinator.places, open_first_wave=True).waves[0]
+    columns_path = upload(client, wave, b"sector,cs_1,cs_2\nFunder,Agree,N/A\nFaith,Sort of,Agree\n").location
+    values_path = columns_path.replace("/columns", "/values")
+    page = BeautifulSoup(client.get(values_path).get_data(as_text=True), "html.parser")
+    assert page.title.get_text().startswith("Check what the answers mean")
+    assert page.select_one("main form[method=post][novalidate]") is not None
+    selects = {page.select_one(f"label[for={s['id']}]").get_text(strip=True): s for s in page.select("main select")}
+    assert sorted(selects) == ["‘Agree’ means", "‘Faith’ means", "‘Funder’ means", "‘N/A’ means", "‘Sort of’ means"]
+    chosen = {label: (s.select_one("option[selected]") or {}).get("value", "") for label, s in selects.items()}
+    assert chosen["‘Agree’ means"] == "4" and chosen["‘N/A’ means"] == importing.NO_ANSWER
+    assert chosen["‘Sort of’ means"] == ""  # no guess: left for the user
+    form = {s["name"]: chosen[label] for label, s in selects.items()} | {selects["‘Sort of’ means"]["name"]: "3"}
+    assert client.post(values_path, data=form).status_code == 302
+    record = db_session.get(ResponseImport, int(values_path.split("/")[2]))
+    db_session.refresh(record)
+    assert record.values["cs_1"] == record.values["cs_2"] == {"Agree": 4, "N/A": importing.NO_ANSWER, "Sort of": 3}
+    assert importing.commit_import(db_session, record, wave.survey.places, actor=None) == 2

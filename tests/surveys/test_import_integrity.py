@@ -3,7 +3,9 @@ later file, and a whole import undone together."""
 
 import csv
 import io
+import zipfile
 
+import openpyxl
 import pytest
 from alembic import command
 from bs4 import BeautifulSoup
@@ -484,3 +486,26 @@ def test_the_answers_page_matches_each_set_once_for_all_its_columns(client, db_s
     db_session.refresh(record)
     assert record.values["cs_1"] == record.values["cs_2"] == {"Agree": 4, "N/A": importing.NO_ANSWER, "Sort of": 3}
     assert importing.commit_import(db_session, record, wave.survey.places, actor=None) == 2
+
+
+def test_an_excel_upload_goes_to_the_matching_and_a_macro_workbook_is_refused(client, db_session, make_survey,
+                                                                               coordinator):
+    wave = make_survey(places=coordinator.places, open_first_wave=True).waves[0]
+    workbook = openpyxl.Workbook()
+    workbook.active.append(["sector", "cs_1"])
+    workbook.active.append(["Funder", 4])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    response = upload(client, wave, buffer.getvalue(), "export.xlsx")
+    assert response.status_code == 302 and response.location.endswith("/columns")
+    assert "export.xlsx" in page_text(client.get(response.location))
+    before = count(db_session, ResponseImport)
+    macro = io.BytesIO()
+    with zipfile.ZipFile(macro, "w") as archive:
+        archive.writestr("xl/workbook.xml", "<workbook/>")
+        archive.writestr("xl/vbaProject.bin", "macro")
+    refused = upload(client, wave, macro.getvalue(), "export.xlsm")
+    page = BeautifulSoup(refused.get_data(as_text=True), "html.parser")
+    assert page.title.get_text().startswith("Error: ")
+    assert "contains macros" in page.select_one(".govuk-error-summary").get_text()
+    assert count(db_session, ResponseImport) == before

@@ -362,7 +362,7 @@ def test_settings_and_imports_record_the_signed_in_coordinator(client, db_sessio
     margins = {f"margin_{m.construct_id}": "0.25" for m in survey.margins}
     last = mark(db_session)
     client.post(f"/surveys/{survey.id}/settings", data={
-        "anonymity": "anonymous", "k_internal": "7", "k_briefing": "10", "min_organisations": "3", **margins,
+        "anonymity": "anonymous", "k_internal": "7", "k_briefing": "10", "min_organisations": "3", "offer_dont_know": "y", **margins,
     })
     [entry] = since(db_session, last)
     assert (entry.action, entry.user_id) == ("threshold.changed", coordinator.id)

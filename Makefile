@@ -8,6 +8,8 @@ CSS := static/build/holdfast.css
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run test deps test-deps css system-tools clean
+# A step that fails leaves no half-made file behind to look up to date (a broken stylesheet).
+.DELETE_ON_ERROR:
 
 run: deps instance/config.py
 	$(FLASK) db upgrade

@@ -78,8 +78,14 @@ def invitations(wave_id: int):
 def wave_outbox(wave_id: int):
     wave = wave_or_404(wave_id)
     messages = invitations_service.wave_messages(db.session(), wave, service.places_for(current_user, wave.survey))
-    return render_template("surveys/outbox.html", wave=wave, messages=messages,
-                           mail=outbox.MailSettings.from_config(current_app.config) is not None)
+    mail = _mail_configured()
+    # Without mail, what an invitation and a reminder would say, with a made-up link.
+    example = url_for("surveys.token_start", token="example-link", _external=True)
+    previews = None if mail else {
+        "invitation": invitations_service.invitation_email(wave, example),
+        "reminder": invitations_service.reminder_email(wave, example, example + "/stop-reminders"),
+    }
+    return render_template("surveys/outbox.html", wave=wave, messages=messages, mail=mail, previews=previews)
 
 
 def _respondent_link(token: str) -> str:

@@ -55,6 +55,10 @@ def test_without_a_mail_server_nothing_is_queued(client, db_session, make_survey
     page = invite(client, survey.waves[0], "ana@example.org,,Funder")
     assert page.status_code == 200 and "being emailed" not in page.get_data(as_text=True)
     assert count(db_session, OutboxMessage) == 0
+    shown = BeautifulSoup(client.get(f"/waves/{survey.waves[0].id}/outbox").get_data(as_text=True), "html.parser")
+    invitation, reminder = shown.select_one("#preview-invitation").get_text(), shown.select_one("#preview-reminder").get_text()
+    assert f"invites you to answer {survey.name}" in invitation and "/s/example-link" in invitation
+    assert "/s/example-link/stop-reminders" in reminder
 
 
 def test_the_outbox_page_says_why_a_message_was_not_sent(make_app, db_session, make_survey, make_user, smtp):  # noqa: F811

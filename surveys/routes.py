@@ -252,6 +252,7 @@ def wave(wave_id: int):
         may_undo=wave.status != WaveStatus.CLOSED or current_user.role == Role.ADMIN,
         can_export=current_user.role in (Role.ADMIN, Role.EVALUATOR),
         open_link=open_link,
+        dont_know=respondent.offers_dont_know(wave),
         # Inline, so it prints with the page; its title reads the link out to screen readers.
         open_link_qr=segno.make(open_link, error="m").svg_inline(scale=4, title=f"QR code for {open_link}"),
     )

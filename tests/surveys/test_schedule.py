@@ -127,3 +127,10 @@ def test_the_schedule_page_saves_and_refuses_nonsense(db_session, client, make_u
     db_session.refresh(wave)
     assert wave.reminders_automatic and abs(wave.closes_at - closing) < timedelta(minutes=1)
     assert "Closes" in client.get(f"/waves/{wave.id}").get_data(as_text=True)
+
+
+def test_the_wave_page_says_whether_dont_know_is_offered(db_session, client, make_user, make_survey):
+    survey = make_survey(open_first_wave=True)
+    sign_in(client, make_user(Role.COORDINATOR, places=survey.places))
+    page = client.get(f"/waves/{survey.waves[0].id}").get_data(as_text=True)
+    assert "Offered on agreement questions (fixed when the wave opened)" in page

@@ -1,8 +1,11 @@
 """A finished demo workshop for Wexcombe Borough (the demo facilitator's place): its ideas,
 groups, dots and the actions it agreed, one overdue. Every name is invented.
 
-Loaded with the places (core.demo), before the demo surveys exist, so its actions are not
-set against a wave: the register says "No later wave yet" for them."""
+Loaded after the demo surveys (seed-demo: core.demo, then surveys.demo, then this): the
+workshop is held a few weeks after the place's second-to-last wave closed, against that
+wave and the one before it, so its actions are set against the wave current at the
+workshop and the register shows what each construct did by the later wave. Loaded with
+no survey for the place, it is held 60 days ago against no wave ("No later wave yet")."""
 
 from __future__ import annotations
 
@@ -15,7 +18,7 @@ from codesign import service
 from codesign.models import ActionStatus, ContributionChannel
 from core.models import Organisation, Place, Sector
 from surveys.instruments import ensure_builtin_instruments
-from surveys.models import Construct
+from surveys.models import Construct, Survey, Wave, WaveStatus, survey_places
 
 DEMO_PLACE = "Wexcombe Borough"
 # (idea, group, dots from each of the nine participants' sectors in turn)
@@ -26,6 +29,19 @@ IDEAS = [
     ("Share the referral data we already collect, with consent", "Sharing data", 1),
 ]
 SECTORS = ["Local authority", "Voluntary and community", "Health and care"]
+WEEKS_AFTER_WAVE = 4
+
+
+def _waves_at_workshop(session: Session, place: Place) -> tuple[Survey, Wave, Wave] | None:
+    """The place's survey with at least three closed waves: its second-to-last closed wave
+    (current at the workshop) and the one before it (the reference), so a later wave exists."""
+    for survey in session.scalars(select(Survey).join(survey_places).where(survey_places.c.place_id == place.id)
+                                  .order_by(Survey.id)):
+        closed = [w for w in sorted(survey.waves, key=lambda w: w.number)
+                  if w.status == WaveStatus.CLOSED and w.closes_at is not None]
+        if len(closed) >= 3:
+            return survey, closed[-3], closed[-2]
+    return None
 
 
 def load_demo_workshop(session: Session) -> None:
@@ -37,10 +53,17 @@ def load_demo_workshop(session: Session) -> None:
     session.flush()
     constructs = {c.code: c for c in session.scalars(select(Construct))}
     today = date.today()
+    waves = _waves_at_workshop(session, place)
+    if waves is None:
+        held_on, comparison = today - timedelta(days=60), None
+    else:
+        survey, reference, current = waves
+        held_on = current.closes_at.date() + timedelta(weeks=WEEKS_AFTER_WAVE)
+        comparison = (survey.id, reference.id, current.id)
     workshop = service.create_workshop(
-        session, place, "Keeping the momentum going", today - timedelta(days=60),
+        session, place, "Keeping the momentum going", held_on,
         [c for code, c in constructs.items() if code in ("momentum", "data_sharing")], 5,
-        ["How might we keep meeting now the emergency is over?", "How might we share data safely?"], None, None)
+        ["How might we keep meeting now the emergency is over?", "How might we share data safely?"], comparison, None)
     service.open_workshop(session, workshop)
     people = [service.join(session, workshop, "", sectors[n % 3].id,
                            ContributionChannel.IN_ROOM if n < 7 else ContributionChannel.REMOTE) for n in range(9)]

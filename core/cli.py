@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from codesign import service as codesign_service
+from codesign.demo import load_demo_workshop
 from codesign.routes import owner_link
 from core import outbox, service
 from core.db import writing
@@ -95,6 +96,7 @@ def seed_demo(if_empty: bool) -> None:
         else:
             load_demo_data(session)
             load_demo_surveys(session, current_app.config["PANEL_SECRET"])
+            load_demo_workshop(session)
             session.commit()
             click.echo("Demo data loaded: places, organisations, users and three waves of survey responses.")
         found = session.scalars(select(User).where(User.email.in_(DEMO_EMAILS)))

@@ -8,7 +8,6 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from codesign.demo import load_demo_workshop
 from core import service
 from core.models import Organisation, Place, Role, Sector, User
 
@@ -56,7 +55,8 @@ def load_demo_data(session: Session) -> list[User]:
             sectors[sector_name] = Sector(name=sector_name, position=len(sectors) + 1)
         session.add(Organisation(name=name, sector=sectors[sector_name], place=places[place_name]))
     session.flush()
-    load_demo_workshop(session)
+    # The demo workshop comes after the demo surveys (codesign.demo.load_demo_workshop), so
+    # its actions are set against a wave.
     return [
         service.create_user(
             session,

@@ -97,3 +97,26 @@ def test_questions_hang_together_as_in_a_real_survey(db_session, demo):
         alphas = cronbach_alphas(data.responses[data.responses["wave"] == wave], likert)
         assert len(alphas) == len(CONSTRUCT_MEANS) and min(alphas.values()) > 0.7
 
+
+
+def test_the_demo_workshop_actions_show_what_followed_by_the_later_wave(app, client, db_session, demo):
+    """seed-demo loads the workshop after the surveys: its actions are set against Wave 2,
+    and the register shows what each construct did by Wave 3."""
+    from bs4 import BeautifulSoup
+
+    from analysis.routes import cache
+    from codesign.demo import load_demo_workshop
+    from core.demo import DEMO_PASSWORD
+    from core.models import User
+    from tests.conftest import sign_in
+
+    with app.app_context():
+        cache.clear()  # SQLite reuses ids after a rollback: no figures from another test
+    load_demo_workshop(db_session)
+    db_session.flush()
+    facilitator = db_session.query(User).filter_by(email="facilitator@example.org").one()
+    sign_in(client, facilitator, DEMO_PASSWORD)
+    register = BeautifulSoup(client.get("/actions").data, "html.parser").get_text(" ", strip=True)
+    assert "Publish one calendar of partnership meetings" in register
+    assert "Since then, slipping (Wave 2 to Wave 3)" in register  # momentum, as the demo documents
+    assert "No later wave yet" not in register

@@ -35,7 +35,8 @@ def alembic_config(engine) -> Config:
 
 
 def upgrade_database(engine) -> None:
-    # "heads": features developed side by side add sibling revisions until a merge revision joins them.
+    # "heads": features developed side by side add sibling revisions until a merge revision
+    # (such as 0009) joins them.
     command.upgrade(alembic_config(engine), "heads")
 
 

@@ -694,3 +694,80 @@ def test_a_workshop_in_the_awkward_place_uses_only_cells_published_at_the_public
                         assert place_count >= PUBLIC_K, tile
                     tiles_seen += 1
     assert tiles_seen, "a workshop should show review tiles to audit"
+
+
+class BriefingTrust(HTMLParser):
+    """The briefing's trust tables: (table caption, rater, target) → the text shown, for
+    the current wave ("Trust in …") and the change since the reference ("Change since …")."""
+
+    def __init__(self):
+        super().__init__()
+        self.caption, self.columns, self.cells = "", [], {}
+        self.captions: list[str] = []
+        self._in: str | None = None
+        self._table = False
+        self._row: str | None = None
+        self._column = 0
+        self._text = ""
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "table" and "hf-table--trust" in (a.get("class") or ""):
+            self._table = True
+        elif self._table and tag in ("caption", "th", "td"):
+            self._in, self._text = tag, ""
+            self._scope = a.get("scope")
+
+    def handle_data(self, data):
+        if self._in:
+            self._text += data
+
+    def handle_endtag(self, tag):
+        if tag == "table":
+            self._table = False
+        if not self._table or tag != self._in:
+            return
+        text, self._in = self._text.strip(), None
+        if tag == "caption":
+            self.caption, self.columns, self._row = text, [], None  # the corner cell is no figure
+            self.captions.append(text)
+        elif tag == "th" and self._scope == "col":
+            self.columns.append(text)
+        elif tag == "th" and self._scope == "row":
+            self._row, self._column = text, 0
+        elif tag == "td" and self._row is not None:
+            self.cells[(self.caption, self._row, self.columns[self._column])] = text
+            self._column += 1
+
+
+def test_a_briefings_trust_table_shows_only_blocks_of_at_least_ten_raters(client, awkward, make_user, login):
+    """The briefing preview's trust table (the current wave, at the public threshold),
+    for all places and each place: a mean is shown only for a block of at least 10 raters
+    in the briefing's place or places; every other block shows words, not a figure."""
+    survey = awkward.survey
+    login(make_user(Role.EVALUATOR))
+    places = {place.name: place for place in survey.places}
+    texts: set[str] = set()
+    for place in [None, *places.values()]:
+        query = {"place": place.id} if place else {}
+        response = client.get(f"/briefings/surveys/{survey.id}", query_string=query)
+        assert response.status_code == 200, response.status_code
+        table = BriefingTrust()
+        table.feed(response.get_data(as_text=True))
+        current = next(c for c in table.captions if c.startswith("Trust in ")).removeprefix("Trust in ")
+        here = [place.name] if place else list(places)
+
+        def raters(wave, rater, target):
+            return sum(awkward.trust.get((wave, p, rater, target), (0, 0.0))[0] for p in here)
+
+        texts |= set(table.cells.values())
+        for (caption, rater, target), text in table.cells.items():
+            if not re.search(r"\d\.\d", text):  # words, not a figure
+                continue
+            # A mean needs 10 raters; a change (a difference of two means) 10 in both waves.
+            waves = [current] + ([caption.removeprefix("Change since ")] if caption.startswith("Change since ") else [])
+            for wave in waves:
+                assert raters(wave, rater, target) >= PUBLIC_K, (place and place.name, caption, rater, target, text)
+    # In this survey the public decision withholds every block (the smallest sectors take
+    # the rest with them along each line), so what is checked here is that no figure leaks.
+    assert texts, "the briefings should have trust tables to audit"

@@ -6,7 +6,6 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Callable, Iterator
-from datetime import timedelta
 from urllib.parse import quote
 
 import numpy as np
@@ -20,7 +19,6 @@ from werkzeug.security import generate_password_hash
 
 from app import create_app
 from core.cli import upgrade_database
-from core.db import utcnow
 from core.models import Organisation, Place, Role, Sector, User
 from surveys import service as survey_service
 from surveys.models import AnonymityMode, Survey, WaveRole
@@ -258,8 +256,9 @@ def make_answered_survey(db_session: Session, make_place, make_sector, make_orga
                     organisation = organisations[sector.id][i % organisations_per_sector]
                     respondent = survey_service.Respondent(sector.id, places[0].id, organisation.id)
                     survey_service.insert_response(db_session, wave, respondent, answers, f"test-{wave.id}-{sector.id}-{i}")
-            # Closed a day ago: past the grace period for late sends, so its results show.
-            survey_service.close_wave(db_session, wave, actor=None, at=utcnow() - timedelta(days=1))
+            # No grace period for late sends, so its results show as soon as it closes.
+            wave.grace_minutes = 0
+            survey_service.close_wave(db_session, wave, actor=None)
         db_session.flush()
         return survey
 

@@ -33,7 +33,6 @@ from sqlalchemy import select
 
 from analysis.network import TRUST_SCALE_DIMENSIONS
 from analysis.scores import construct_scores
-from core.db import utcnow
 from core.models import Role, Sector
 from surveys import service as survey_service
 from surveys.models import Construct, WaveRole
@@ -81,7 +80,8 @@ def awkward(db_session, make_place, make_sector, make_organisation, make_survey)
                                                            organisations[(p, s)][i % 3].id)
                     survey_service.insert_response(db_session, wave, respondent, answers,
                                                    f"audit-{wave.id}-{p}-{s}-{i}")
-        survey_service.close_wave(db_session, wave, actor=None, at=utcnow() - timedelta(days=1))  # results show
+        wave.grace_minutes = 0  # no grace period for late sends: results show at once
+        survey_service.close_wave(db_session, wave, actor=None)
     db_session.flush()
     return Awkward(survey, true_cells(db_session, survey), places, {name: sector.name for name, sector in sectors.items()},
                    true_trust(db_session, survey))
@@ -518,129 +518,6 @@ def test_no_group_a_briefing_withholds_can_be_worked_out_with_the_results_pages(
         if cells not in record.published and 0 < size < PUBLIC_K and not reason.startswith("fewer than"):
             record.withheld[cells] = f"fewer than {PUBLIC_K} responses"
     assert not (problems := check(record, awkward.truth, items, places, sectors)), "\n".join(problems)
-
-
-# --- trust blocks --------------------------------------------------------------------------
-
-TRUST_LOW, TRUST_HIGH = 1.0, 4.0  # a rater's mean over the trust dimensions lies within the 1–4 scale
-
-
-def collect_trust(client, survey, sectors: list[str]):
-    """Every trust CSV and trust-change CSV an evaluator can open (every pair of waves,
-    every place and all places). Each block (wave, rater sector, target sector, over the
-    view's places) becomes linear constraints over the atomic trust cells (n: raters,
-    s: the sum of their means): an exact count; a mean as its sum within its rounding
-    (with a count) or as a ratio (mean − h)·Σn ≤ Σs ≤ (mean + h)·Σn when the count is
-    withheld but the mean shown. Returns (constraints, withheld groups with their words,
-    groups whose count is published)."""
-    places = {place.name: place for place in survey.places}
-    constraints: list[tuple[dict, float, float]] = []
-    withheld: dict[frozenset, str] = {}
-    published: set[frozenset] = set()
-    base = f"/analysis/surveys/{survey.id}"
-    for reference, current in itertools.combinations(survey.waves, 2):
-        for place in [None, *places.values()]:
-            query = {"reference": reference.id, "current": current.id, "baseline": "",
-                     "place": place.id if place else ""}
-            here = [place.name] if place else list(places)
-            shown: dict[tuple, bool] = {}
-            for row in read_csv(client.get(f"{base}/trust.csv", query_string=query)):
-                cells = frozenset((row["wave"], p, row["rater"], row["target"]) for p in here)
-                n_form = {("n", c): 1.0 for c in cells}
-                s_form = {("s", c): 1.0 for c in cells}
-                if _number(row["raters"]):
-                    n = float(row["raters"])
-                    published.add(cells)
-                    constraints.append((n_form, n, n))
-                    if _number(row["mean"]):
-                        half = 0.00005 * n + 1e-9
-                        constraints.append((s_form, float(row["mean"]) * n - half, float(row["mean"]) * n + half))
-                elif _number(row["mean"]):  # the count withheld, the mean shown: Σs − mean·Σn ≈ 0
-                    m = float(row["mean"])
-                    constraints.append(({**s_form, **{key: -(m - 0.00005) for key in n_form}}, 0.0, np.inf))
-                    constraints.append(({**s_form, **{key: -(m + 0.00005) for key in n_form}}, -np.inf, 0.0))
-                    withheld.setdefault(cells, row["raters"])
-                if row["withheld"]:
-                    withheld[cells] = row["withheld"]
-                    if row["withheld"].startswith("fewer than") and row["withheld"].endswith("responses"):
-                        constraints.append((n_form, 1.0, K - 1.0))
-                shown[(row["wave"], row["rater"], row["target"])] = _number(row["mean"])
-            # A change (a difference of two means, nonlinear in the cells) only between
-            # blocks shown in both waves.
-            for row in read_csv(client.get(f"{base}/trust-changes.csv", query_string=query)):
-                if _number(row["difference"]):
-                    for wave in (reference.label, current.label):
-                        assert shown.get((wave, row["rater"], row["target"])), (wave, row)
-    return constraints, withheld, published
-
-
-def trust_bounds(constraints, withheld, published, truth: dict, places, sectors) -> list[str]:
-    """For every trust group no view shows a count for: at least two feasible counts, and
-    where it was withheld as too small, a mean range at least half the 1–4 scale wide."""
-    for form, low, high in constraints:  # the recording matches the data
-        value = sum(coef * truth.get(cell, (0, 0.0))[0 if what == "n" else 1] for (what, cell), coef in form.items())
-        assert low - 1e-6 <= value <= high + 1e-6, (sorted(form)[:2], low, high, value)
-    problems = []
-    for wave in sorted({cell[0] for group in withheld for cell in group}):
-        cells = [(wave, p, r, t) for p in places for r in sectors for t in sectors]
-        index = {cell: i for i, cell in enumerate(cells)}
-        size = len(cells)
-
-        def row_of(form):
-            row = np.zeros(2 * size)
-            for (what, cell), coef in form.items():
-                row[index[cell] + (size if what == "s" else 0)] += coef
-            return row
-
-        a, b = [], []
-        for form, low, high in constraints:
-            if next(iter(form))[1][0] != wave:
-                continue
-            row = row_of(form)
-            if high < np.inf:
-                a.append(row)
-                b.append(high)
-            if low > -np.inf:
-                a.append(-row)
-                b.append(-low)
-        for i in range(size):  # TRUST_LOW·n ≤ s ≤ TRUST_HIGH·n
-            low_row, high_row = np.zeros(2 * size), np.zeros(2 * size)
-            low_row[i], low_row[size + i] = TRUST_LOW, -1
-            high_row[i], high_row[size + i] = -TRUST_HIGH, 1
-            a += [low_row, high_row]
-            b += [0, 0]
-        a_ub, b_ub = np.array(a), np.array(b)
-        for group, reason in withheld.items():
-            if next(iter(group))[0] != wave or group in published or not sum(truth.get(c, (0, 0))[0] for c in group):
-                continue
-            n_row = row_of({("n", c): 1.0 for c in group})
-            counts = []
-            for sign in (1, -1):
-                result = linprog(sign * n_row, A_ub=a_ub, b_ub=b_ub, bounds=[(0, None)] * (2 * size), method="highs")
-                assert result.status in (0, 3), result.message
-                counts.append(sign * result.fun if result.status == 0 else np.inf)
-            name = f"{wave} {sorted(group)[0][2]} → {sorted(group)[0][3]} ({len(group)} places)"
-            if np.floor(counts[1] + 1e-6) - np.ceil(counts[0] - 1e-6) < 1:
-                problems.append(f"trust {name}: its count is fixed at {counts[0]:.2f}")
-            if reason.startswith("fewer than"):
-                means = _mean_range(a_ub, b_ub, size, n_row, row_of({("s", c): 1.0 for c in group}))
-                if means[1] - means[0] < (TRUST_HIGH - TRUST_LOW) / 2 - 1e-6:
-                    problems.append(f"trust {name}: its mean lies within {means[0]:.2f}..{means[1]:.2f}")
-    return problems
-
-
-def test_no_withheld_trust_block_can_be_worked_out_from_every_view(client, awkward, make_user, login):
-    """The trust blocks (rater sector × target sector, per wave, for every place and all
-    places, in every pair of waves): every published count and mean as equations over the
-    atomic trust cells; every block no view counts keeps two feasible counts, and a wide
-    mean if it was withheld as too small; changes only between blocks shown in both waves."""
-    survey = awkward.survey
-    login(make_user(Role.EVALUATOR))
-    places, sectors = [place.name for place in survey.places], sorted(awkward.sectors.values())
-    constraints, withheld, published = collect_trust(client, survey, sectors)
-    assert constraints and withheld, "the survey should publish trust blocks and withhold some"
-    assert not (problems := trust_bounds(constraints, withheld, published, awkward.trust, places, sectors)), \
-        "\n".join(problems)
 
 
 # --- co-design workshops ---------------------------------------------------------------------

@@ -106,7 +106,7 @@ def test_results_wait_for_the_grace_period(db_session, client, make_user, make_a
     sign_in(client, make_user(Role.EVALUATOR))
     option = f"{latest.label} ({latest.role})"
     assert option in client.get(f"/analysis/surveys/{survey.id}").get_data(as_text=True)
-    latest.closes_at = utcnow() - timedelta(minutes=30)  # closed half an hour ago, grace 60
+    latest.closes_at, latest.grace_minutes = utcnow() - timedelta(minutes=30), 60  # closed half an hour ago
     db_session.commit()
     assert option not in client.get(f"/analysis/surveys/{survey.id}").get_data(as_text=True)
     assert latest.results_ready(utcnow() + timedelta(minutes=31))

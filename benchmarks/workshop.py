@@ -1,5 +1,5 @@
-"""A workshop room of phones polling, against the DESIGN.md target (200 participants polling
-every 3 s: p95 under 100 ms), beside a floor measured in the same run.
+"""A workshop room of phones polling and posting, against the DESIGN.md target (200
+participants polling every 3 s: p95 under 100 ms), beside a floor measured in the same run.
 
 Builds the demo data in a temporary SQLite database (WAL), creates a workshop for a demo
 place with a few ideas and opens it at the ideas stage, and starts gunicorn (2 workers,
@@ -10,7 +10,11 @@ does: every 3 s a GET of the workshop's `state` with If-None-Match (the server a
 304 while nothing changed); on a 200 whose stage differs from the page's, a reload of the
 participant page, after which polling starts again without an ETag. Midway through the
 20 s the facilitator moves the room to the next stage (through the service, in this
-process), so every phone sees the change and reloads.
+process) from the ideas stage to the dot vote, so every phone sees the change and reloads.
+Each phone also posts: one idea at a random moment of the first half (the idea form, with
+the page's CSRF token and its own idempotency key), and its dots at a random moment of the
+second half (the dots form of the reloaded vote page: one dot on each of three ideas).
+Polls and posts are timed apart; every post must be answered with the redirect back.
 
 The floor: the same 200 phones, at the same cadence and with the same conditional GETs,
 polling a static file of the same app (no database work), straight afterwards.
@@ -114,6 +118,7 @@ class Phone:
         self.port = port
         self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         self.cookies: dict[str, str] = {}
+        self.page = ""  # the last participant page, for its forms
 
     def request(self, method: str, path: str, body: str | None = None,
                 headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], str]:
@@ -150,12 +155,32 @@ class Phone:
         assert status == 302 and headers.get("location", "").endswith(f"/w/{code}"), (status, headers)
         status, _, page = self.request("GET", f"/w/{code}")
         assert status == 200 and "data-state-url" in page, status
+        self.page = page
         return time.perf_counter() - started
+
+    def post_idea(self, code: str, number: int) -> tuple[float, int]:
+        csrf = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', self.page).group(1)
+        body = urlencode({"csrf_token": csrf, "text": f"Idea {number}: meet where the work is",
+                          "key": f"bench-{number}-{random.random()}"})
+        started = time.perf_counter()
+        status, _, _ = self.request("POST", f"/w/{code}/ideas", body)
+        return time.perf_counter() - started, status
+
+    def post_dots(self, code: str) -> tuple[float, int]:
+        csrf = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', self.page).group(1)
+        ideas = re.findall(r'name="(idea_\d+)"', self.page)
+        fields = {"csrf_token": csrf, **{name: 0 for name in ideas}}
+        fields.update({name: 1 for name in random.sample(ideas, min(3, len(ideas)))})
+        started = time.perf_counter()
+        status, _, _ = self.request("POST", f"/w/{code}/dots", urlencode(fields))
+        return time.perf_counter() - started, status
 
 
 @dataclass
 class Tally:
     polls: list[float] = field(default_factory=list)
+    ideas: list[float] = field(default_factory=list)
+    dots: list[float] = field(default_factory=list)
     not_modified: int = 0
     reloads: list[float] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
@@ -163,16 +188,31 @@ class Tally:
 
 
 def follow(phone: Phone, code: str, poll_path: str, page_path: str | None, first_delay: float,
-           deadline: float, tally: Tally) -> None:
+           deadline: float, tally: Tally, number: int = 0, post_times: tuple[float, float] | None = None) -> None:
     """static/codesign.js's loop: poll every 3 s with If-None-Match; on a 200 for a new
-    stage, reload the page (and poll again without an ETag, as the fresh page does)."""
+    stage, reload the page (and poll again without an ETag, as the fresh page does). With
+    `post_times`, post an idea after the first (at the ideas stage) and dots after the
+    second (once the page shows the vote)."""
     etag: str | None = None
     stage: str | None = None
     next_poll = time.perf_counter() + first_delay
+    idea_at, dots_at = post_times or (None, None)
     while True:
-        time.sleep(max(0.0, next_poll - time.perf_counter()))
+        now_time = time.perf_counter()
+        if idea_at is not None and now_time >= idea_at and stage == "ideas":
+            took, status = phone.post_idea(code, number)
+            _posted(tally, tally.ideas, took, status, "idea")
+            idea_at = None
+        if dots_at is not None and now_time >= dots_at and stage == "vote" and "idea_" in phone.page:
+            took, status = phone.post_dots(code)
+            _posted(tally, tally.dots, took, status, "dots")
+            dots_at = None
+        waits = [next_poll] + [t for t in (idea_at, dots_at) if t is not None and t > now_time]
+        time.sleep(max(0.0, min(waits) - time.perf_counter()))
         if time.perf_counter() >= deadline:
             return
+        if time.perf_counter() < next_poll:
+            continue  # woken for a post
         started = time.perf_counter()
         status, headers, text = phone.request("GET", poll_path, headers={"If-None-Match": etag} if etag else None)
         took = time.perf_counter() - started
@@ -187,6 +227,7 @@ def follow(phone: Phone, code: str, poll_path: str, page_path: str | None, first
                     reload_took = time.perf_counter() - started
                     if reload_status != 200 or f'data-stage="{now}"' not in page:
                         tally.failures.append(f"reload {reload_status}")
+                    phone.page = page
                     etag = None
                 stage = now
         elif status != 304:
@@ -199,18 +240,33 @@ def follow(phone: Phone, code: str, poll_path: str, page_path: str | None, first
         next_poll += POLL_S
 
 
+def _posted(tally: Tally, into: list[float], took: float, status: int, what: str) -> None:
+    with tally.lock:
+        into.append(took)
+        if status != 302:
+            tally.failures.append(f"{what} post {status}")
+
+
 def run_room(phones: list[Phone], code: str, poll_path: str, page_path: str | None, seconds: float,
-             midway=None) -> Tally:
+             midway=None, posting: bool = False) -> Tally:
     tally = Tally()
     start = time.perf_counter()
     deadline = start + seconds
     rng = random.Random(12)
+    half = seconds / 2
+
+    def times() -> tuple[float, float] | None:
+        # An idea in the first half (after the first poll has seen the stage), dots in the second.
+        return (start + rng.uniform(POLL_S + 0.5, half - 0.5), start + rng.uniform(half + POLL_S + 0.5, seconds - 0.5)) \
+            if posting else None
+
     threads = [threading.Thread(target=follow, args=(phone, code, poll_path, page_path, rng.uniform(0, POLL_S),
-                                                     deadline, tally)) for phone in phones]
+                                                     deadline, tally, number, times()))
+               for number, phone in enumerate(phones)]
     for thread in threads:
         thread.start()
     if midway is not None:
-        time.sleep(seconds / 2)
+        time.sleep(half)
         midway()
     for thread in threads:
         thread.join()
@@ -283,8 +339,8 @@ def main() -> None:
             phones, joins = join_all(port, code, sectors)
             join_seconds = time.perf_counter() - joined_at
             print(f"{len(phones)} participants joined in {join_seconds:.1f} s; polling for {SECONDS} s ...", flush=True)
-            room = run_room(phones, code, f"/w/{code}/state", f"/w/{code}", SECONDS,
-                            midway=lambda: move_stage(url, workshop_id, "cluster"))
+            room = run_room(phones, code, f"/w/{code}/state", f"/w/{code}", SECONDS, posting=True,
+                            midway=lambda: move_stage(url, workshop_id, "vote"))
             print(f"Floor: the same phones polling {FLOOR_PATH} for {FLOOR_SECONDS} s ...", flush=True)
             floor = run_room(phones, code, FLOOR_PATH, None, FLOOR_SECONDS)
         finally:
@@ -300,10 +356,15 @@ def main() -> None:
 
     poll_p95 = ms(room.polls, 95)
     print(f"\nWorkshop of {PARTICIPANTS} participants on SQLite (WAL), gunicorn 2 workers × 16 threads, "
-          f"polling every {POLL_S:.0f} s for {SECONDS} s, the stage moved once midway; load from Python threads")
+          f"polling every {POLL_S:.0f} s for {SECONDS} s, each posting an idea then its dots, the stage moved "
+          "from ideas to the vote midway; load from Python threads")
     print(line("joins (3 requests)", joins))
     print(line("state polls", room.polls, f"target p95 < {TARGET_P95_MS} ms  {verdict(poll_p95 < TARGET_P95_MS)}"))
     print(f"  {'':<22} {len(room.polls)} polls, {room.not_modified / len(room.polls):.0%} answered 304")
+    print(line("idea posts", room.ideas, f"target p95 < {TARGET_P95_MS} ms  "
+                                          f"{verdict(ms(room.ideas, 95) < TARGET_P95_MS)}") + f"({len(room.ideas)})")
+    print(line("dot posts", room.dots, f"target p95 < {TARGET_P95_MS} ms  "
+                                        f"{verdict(ms(room.dots, 95) < TARGET_P95_MS)}") + f"({len(room.dots)})")
     if room.reloads:
         print(line("page reloads", room.reloads) + f"{len(room.reloads)} phones reloaded for the new stage")
     print(line("floor: static file", floor.polls))

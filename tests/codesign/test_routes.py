@@ -113,6 +113,10 @@ def test_a_whole_workshop_from_phones_without_javascript(app, client, db_session
         device.post(f"/w/{code}/dots", data={f"idea_{call.id}": "2", f"idea_{dashboard.id}": "1"})
     refused = phones[0].post(f"/w/{code}/dots", data={f"idea_{call.id}": "3", f"idea_{dashboard.id}": "1"})
     assert refused.status_code == 200 and "You have 3 dots" in text_of(refused)
+    # The page comes back with the dots as they were chosen, each select labelled by its idea.
+    kept = BeautifulSoup(refused.data, "html.parser")
+    assert kept.select_one(f"select#idea_{call.id} option[selected]")["value"] == "3"
+    assert kept.select_one(f"label[for=idea_{call.id}]").get_text(strip=True) == "Keep the weekly call"
     client.post(f"/workshops/{workshop.id}/paper", data={"sector": sectors[3].id, "people": 3,
                                                           f"idea_{call.id}": 0, f"idea_{dashboard.id}": 3})
     assert db_session.scalar(select(func.sum(Vote.dots)).where(Vote.idea_id == call.id)) == 18

@@ -105,6 +105,10 @@ def test_a_workshop_run_from_a_console_with_phones(browser, live_server, tmp_pat
             console.page.drag_and_drop("[data-idea]:has-text('A shared calendar')", "[data-cluster]:has-text('Get-togethers')")
         expect(console.page.locator("[data-cluster]:has-text('Get-togethers')")).to_contain_text("A shared calendar")
         console.check()
+        console.click("a:has-text('Rename Get-togethers')")
+        console.page.fill("#name", "Getting together")
+        console.click("button:has-text('Rename')")
+        expect(console.page.locator("#cluster-board")).to_contain_text("Getting together")
 
         console.goto(console_url)
         move_on(console, "Dot vote")

@@ -374,3 +374,23 @@ def test_the_settings_turn_dont_know_off_for_waves_not_yet_open_and_choose_the_s
     rated = respondent.sectors_to_rate(db_session, survey, place.id, sector(db_session, "Funder").id)
     assert [s.name for s in rated] == ["Business", "Housing"]
     assert db_session.scalar(select(AuditEntry).where(AuditEntry.detail.like("%Don't know%")))
+
+
+def test_the_trust_questions_are_a_table_of_radios_and_keep_their_answers(client, db_session, survey, place):
+    """Answers head the columns and each trust question is a row, every radio labelled in
+    full for screen readers and phones; the question with answers of its own stays apart."""
+    link = invite(db_session, survey)
+    path = f"/s/{link.token}/7"
+    page = soup(client.get(path))
+    table = page.select_one("table.holdfast-radio-table")
+    assert [th.get_text(strip=True) for th in table.select("thead th")] == ["Not at all", "A little", "Mostly", "Completely"]
+    assert [th.get_text(" ", strip=True) for th in table.select("tbody th")] == [
+        "They do what they say they will do (optional)", "They support the goals we share for the area (optional)",
+        "They are open to talking things through (optional)"]
+    first = table.select_one("input[type=radio]")
+    assert page.select_one(f"label[for={first['id']}]").get_text(" ", strip=True) == \
+        "Not at all : They do what they say they will do"
+    assert not table.select("input[name$=-intensity]") and page.select("input[name$=-intensity]")
+    client.post(path, data=answer_everything(page, choice=3) | {"action": "save"})
+    again = soup(client.get(path)).select_one("table.holdfast-radio-table")
+    assert again.select_one("input[checked]")["value"] == "4"  # the fourth answer, Completely

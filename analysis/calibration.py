@@ -1,9 +1,10 @@
 """Do the verdicts keep their promises on the data partnerships really have?
 
 Simulates two waves of 5-point agreement answers (ceiling- or floor-heavy, constructs of
-1–4 correlated items, unequal spreads, small and unbalanced waves, panels answering both
-waves) with a known true difference, runs the same `analysis.inference.estimate` the
-pages use, and counts how often each promise is broken:
+1–4 correlated items, unequal spreads, small, unbalanced and moderately unbalanced waves
+(60 vs 20 both ways), panels answering both waves) with a known true difference, runs
+the same `analysis.inference.estimate` the pages use, and counts how often each promise
+is broken:
 
 - no true change: a false "slipping" (upper 95% one-sided bound below 0) at most α;
 - a true fall of exactly the margin: "holding" (lower bound above −margin) at most α;
@@ -155,7 +156,7 @@ GRID = tuple(
     for skew in ("ceiling", "floor")
     for items in (1, 2, 3, 4)
     for n_r, n_c in ((10, 10), (12, 300), (300, 12), (30, 30), (30, 300), (300, 30), (60, 60), (100, 100),
-                     (200, 40), (1000, 1000), (1000, 12))
+                     (200, 40), (1000, 1000), (1000, 12), (60, 20), (20, 60))
     for spread in (1.0, 1.5)
     for overlap in (0.0,)
 ) + tuple(

@@ -4,18 +4,31 @@ and test drawn from it.
 Every comparison in Holdfast (a construct, a sector cell, the sector-mix check, the
 gain over the baseline) goes through `estimate`, which returns an `Estimate`: the
 difference d̂ = mean(current) − mean(reference), its standard error, and the
-distribution of the studentized pivot T = (d̂ − d) / SE. Intervals at any level and the
-three one-sided p-values are read off that one distribution, so a verdict read off an
-interval and a verdict read off the p-values can never disagree (see `Estimate.lower`).
+distribution of the studentized pivot T = (d̂ − d) / SE (or of a monotone transform of
+it). Intervals at any level and the three one-sided p-values are read off that one
+distribution, so a verdict read off an interval and a verdict read off the p-values can
+never disagree (see `Estimate.lower`).
 
 Which distribution:
 - Welch's t (or Derrick et al.'s partially-overlapping t where panel pairs link the
   waves) when both waves are large enough and not too unbalanced;
-- otherwise, for independent waves, the studentized permutation distribution of the
-  same statistic, with a fixed number of re-splits seeded from a hash of the data, so
-  every page, PDF and command run on the same answers gives the same figures. The
-  switch is a fixed rule on the two sample sizes (`resampling_needed`), never on the
-  observed skew.
+- otherwise, for independent waves, a skew-corrected studentized permutation
+  distribution: the statistic is Welch's t put through Hall's (1992) cubic
+  transformation, which removes the n^(-1/2) skewness term of its distribution using the
+  waves' own third moments, and its reference distribution is that of the same
+  transformed statistic over re-splits of the pooled answers. A fixed number of
+  re-splits, seeded from a hash of the data, so every page, PDF and command run on the
+  same answers gives the same figures. The switch is a fixed rule on the two sample
+  sizes (`resampling_needed`), never on the observed skew.
+
+  Why the transformation: the plain permutation-t lends each wave the pooled answers'
+  shape, which keeps a small wave beside a large one honest, but it cannot see that the
+  two waves differ in shape. With equal sizes its distribution is exactly symmetric, so
+  where the wave with the larger spread is also the more skewed (ceiling- or
+  floor-heavy answers whose spread changed), one tail is too thin and false verdicts ran
+  at 5.5-6% instead of 5%. Transformed, the statistic is free of that skewness term to
+  order 1/n whatever the two shapes, and the permutation distribution still supplies
+  the discreteness and the small-sample tails (docs/statistics.md has the grid).
 
 Where no distribution keeps its promises there is no verdict: a construct of one or two
 questions with fewer than 30 responses in a wave (`verdict_possible`, again a fixed rule
@@ -28,11 +41,15 @@ cannot be turned into a pivot, and no maintained library offers the
 partially-overlapping samples test. The Welch figures are checked
 against scipy.stats.ttest_ind and the paired limit against ttest_rel in the tests.
 
-References: Welch (1947); Derrick, Russ, Toher & White (2017), "Test statistics for the
+References: Welch (1947); Hall (1992), "On the removal of skewness by transformation",
+JRSS B 54(1); Zhou & Dinh (2005), "Nonparametric confidence intervals for the one- and
+two-sample problems", Biostatistics 6(2) (the transformation for two samples with
+unequal variances); Derrick, Russ, Toher & White (2017), "Test statistics for the
 comparison of means for two samples which include both paired observations and
 independent observations", JMASM 16(1) (T_new2 and its degrees of freedom);
 Janssen (1997), "Studentized permutation tests for non-i.i.d. hypotheses and the
-generalized Behrens-Fisher problem", Statistics & Probability Letters 36.
+generalized Behrens-Fisher problem", Statistics & Probability Letters 36; Chung & Romano
+(2013), "Exact and asymptotically robust permutation tests", Annals of Statistics 41(2).
 """
 
 from __future__ import annotations
@@ -61,6 +78,7 @@ MIN_PAIRS = 10
 FEW_ITEMS = 3
 FEW_ITEMS_MIN_WAVE = 30
 NO_VERDICT = "none: 1-2 questions, under 30 responses"
+RESAMPLED = "skew-corrected permutation-t"
 
 
 @dataclass(frozen=True)
@@ -93,11 +111,12 @@ class Waves:
 @dataclass(frozen=True)
 class Estimate:
     """d̂, its standard error, and the distribution of T = (d̂ − d)/SE: Student's t with
-    `df` degrees of freedom, or the sorted permutation draws of T."""
+    `df` degrees of freedom, or sorted draws of T from the skew-corrected permutation
+    distribution (`_permutation_t`)."""
 
     difference: float
     se: float
-    method: str  # "welch", "partially-overlapping", "paired", "permutation-t" or NO_VERDICT
+    method: str  # "welch", "partially-overlapping", "paired", RESAMPLED or NO_VERDICT
     n_pairs: int
     df: float | None = None
     draws: np.ndarray | None = field(default=None, repr=False, compare=False)
@@ -168,7 +187,7 @@ def verdict_possible(n_reference: int, n_current: int, items: int | None) -> boo
 
 def estimate(waves: Waves, resample: bool | None = None, items: int | None = None) -> Estimate:
     """The difference current − reference with its reference distribution. Independent,
-    unweighted waves that `resampling_needed` flags get the permutation-t distribution;
+    unweighted waves that `resampling_needed` flags get the skew-corrected permutation-t;
     everything else (large waves, panels, the reweighted sector-mix check) Student's t
     with Welch's or Derrick's degrees of freedom. `resample` forces the choice for
     independent waves (tests and the calibration grid). `items`, the construct's number
@@ -187,7 +206,7 @@ def estimate(waves: Waves, resample: bool | None = None, items: int | None = Non
     difference, se, df = _statistic(waves)
     method = _method(waves)
     if resample and independent and se > 0 and np.isfinite(se):
-        return Estimate(float(difference), float(se), "permutation-t", 0, draws=_permutation_t(waves, difference))
+        return Estimate(float(difference), float(se), RESAMPLED, 0, draws=_permutation_t(waves, difference))
     return Estimate(float(difference), float(se), method, waves.n_pairs, df=float(df))
 
 
@@ -285,27 +304,93 @@ def _seed(support: _Support) -> int:
     return int.from_bytes(digest.digest()[:8], "little")
 
 
+def hall(t, skew):
+    """Hall's (1992) transformation of a studentized statistic whose distribution has the
+    skewness term γ = `skew` (see `_skewness`):
+        h(t) = t + γt²/3 + γ²t³/27 + γ/6,
+    under which h(T) is standard normal up to O(1/n) rather than O(n^(-1/2)). Its slope
+    (1 + γt/3)² is never negative, so h is increasing and has an exact inverse
+    (`hall_inverse`); h(±∞) = ±∞. Elementwise over arrays of t and γ."""
+    t, skew = np.asarray(t, dtype=float), np.asarray(skew, dtype=float)
+    with np.errstate(invalid="ignore", over="ignore"):
+        h = t + skew * t * t / 3 + skew * skew * t**3 / 27 + skew / 6
+    return np.where(np.isinf(t), t, h)
+
+
+def hall_inverse(h, skew):
+    """t with hall(t, skew) = h: h − γ/6 = ((1 + γt/3)³ − 1)/γ, so
+    t = 3·((1 + γ(h − γ/6))^(1/3) − 1)/γ, with the real cube root (expm1/log1p keep it
+    exact for a small γ) and t = h where γ = 0."""
+    h, skew = np.asarray(h, dtype=float), np.asarray(skew, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        u = skew * (h - skew / 6)
+        root = np.where(u > -1, np.expm1(np.log1p(u) / 3), np.cbrt(1 + u) - 1)
+        t = 3 * root / skew
+    return np.where((skew == 0) | np.isinf(h), h, t)
+
+
+def _moments(values: np.ndarray, counts: np.ndarray | None = None):
+    """A wave's size, mean, variance (n − 1) and third cumulant k₃ = n²·m₃/((n − 1)(n − 2))
+    (unbiased; 0 below three answers), from its answers or, with `counts` (one row per
+    re-split), from counts of the distinct `values`."""
+    if counts is None:
+        n = len(values)
+        mean = values.mean()
+        deviations = values - mean
+        m2, m3 = (deviations**2).mean(), (deviations**3).mean()
+    else:
+        n = counts[0].sum()
+        s1, s2, s3 = counts @ values, counts @ values**2, counts @ values**3
+        mean = s1 / n
+        m2 = np.maximum(s2 / n - mean * mean, 0.0)
+        m3 = s3 / n - 3 * mean * s2 / n + 2 * mean**3
+    k3 = m3 * n * n / ((n - 1) * (n - 2)) if n > 2 else 0.0 * m3
+    return n, mean, m2 * n / (n - 1), k3
+
+
+def _skewness(reference, current):
+    """γ = κ₃(d̂)/SE³ = (k₃c/n_c² − k₃r/n_r²)/SE³: the skewness of the difference of means,
+    which is also the covariance of d̂ with SE² over SE³, the two n^(-1/2) terms of the
+    studentized difference's Edgeworth expansion (Hall 1992; Zhou & Dinh 2005). 0 where
+    no standard error exists."""
+    (n_r, _, var_r, k3_r), (n_c, _, var_c, k3_c) = reference, current
+    with np.errstate(invalid="ignore", divide="ignore"):
+        gamma = (k3_c / n_c**2 - k3_r / n_r**2) / (var_r / n_r + var_c / n_c) ** 1.5
+    return np.where(np.isfinite(gamma), gamma, 0.0)
+
+
 def _permutation_t(waves: Waves, difference: float) -> np.ndarray:
-    """Sorted draws of Welch's t over random re-splits of the two independent waves
-    pooled after moving the current wave by −d̂ (so both share one mean): a studentized
-    permutation distribution (Janssen 1997) used as the pivot's distribution. Unlike the
-    bootstrap, it lends the larger wave's rare answers to the smaller one, which is what
-    keeps a small, ceiling-heavy wave beside a large one honest.
+    """Sorted draws of T = (d̂ − d)/SE implied by the skew-corrected permutation
+    distribution. Each random re-split of the two independent waves, pooled after moving
+    the current wave by −d̂ (so both share one mean), gives Welch's t* and its own
+    skewness γ̂*, and so a draw hall(t*, γ̂*) of the transformed statistic: a studentized
+    permutation distribution (Janssen 1997; Chung & Romano 2013) of that statistic. Since
+    hall(T, γ̂) ≤ x exactly when T ≤ hall_inverse(x, γ̂), with γ̂ the data's own skewness,
+    the draws are returned on T's scale, hall_inverse(hall(t*, γ̂*), γ̂), and every bound
+    and p-value is read off them exactly as off plain permutation draws of T.
+
+    Unlike the bootstrap, re-splitting lends the larger wave's rare answers to the smaller
+    one, which is what keeps a small, ceiling-heavy wave beside a large one honest; the
+    transformation, computed on each re-split as on the data, adds what re-splitting
+    cannot see: that the two waves differ in shape.
 
     Each re-split is a multivariate hypergeometric draw of how many of each distinct
-    answer go to the reference side, so the cost does not grow with n."""
+    answer go to the smaller side, so the cost does not grow with the larger wave."""
     support = _Support.of(waves)
     rng = np.random.default_rng(_seed(support))
     values = np.concatenate([support.reference, support.current - difference])
     counts = np.concatenate(support.counts)
-    to_reference = rng.multivariate_hypergeometric(counts, len(waves.reference), size=RESAMPLES).astype(float)
-    means, shares = [], []
-    for side in (to_reference, counts - to_reference):
-        n = len(waves.reference) if side is to_reference else len(waves.current)
-        total = side @ values
-        means.append(total / n)
-        shares.append(np.maximum(side @ values**2 - total * total / n, 0.0) / (n - 1) / n)
-    se = np.sqrt(shares[0] + shares[1])
+    # The smaller side is drawn, one answer at a time ("count", cost growing with its
+    # size) or one distinct value at a time ("marginals"), whichever costs less.
+    smaller = min(len(waves.reference), len(waves.current))
+    drawn = rng.multivariate_hypergeometric(counts, smaller, size=RESAMPLES,
+                                            method="count" if smaller <= 8 * len(counts) else "marginals")
+    drawn = drawn.astype(float)
+    to_reference = drawn if smaller == len(waves.reference) else counts - drawn
+    reference, current = _moments(values, to_reference), _moments(values, counts - to_reference)
+    se = np.sqrt(reference[2] / reference[0] + current[2] / current[0])
     with np.errstate(invalid="ignore", divide="ignore"):
-        t = np.where(se > 0, (means[1] - means[0]) / se, np.sign(means[1] - means[0]) * np.inf)
-    return np.sort(np.where(np.isnan(t), 0.0, t))
+        t = np.where(se > 0, (current[1] - reference[1]) / se, np.sign(current[1] - reference[1]) * np.inf)
+    t = np.where(np.isnan(t), 0.0, t)
+    observed = _skewness(_moments(waves.reference), _moments(waves.current))
+    return np.sort(hall_inverse(hall(t, _skewness(reference, current)), observed))

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from analysis.compare import (
     ComparisonInputError, Suppressed, compare, compare_by, cronbach_alphas, needed_n, read_verdict,
 )
+from analysis.inference import RESAMPLED
 from analysis.scores import construct_scores
 
 CODEBOOK = pd.DataFrame({
@@ -297,9 +298,9 @@ def test_settings_no_comparison_can_honour_are_refused(kwargs, message):
 
 
 def test_the_same_answers_in_any_order_give_the_same_figures():
-    responses = make_responses(n=40, shift=-0.2).drop(columns="panel_key")  # small: permutation-t
+    responses = make_responses(n=40, shift=-0.2).drop(columns="panel_key")  # small: resampled
     shuffled = responses.sample(frac=1.0, random_state=4).reset_index(drop=True)
     first, second = (compare(data, CODEBOOK, "W1", "W2").constructs for data in (responses, shuffled))
-    assert first[0].method == "permutation-t"
+    assert first[0].method == RESAMPLED
     assert [(k.ci_simultaneous, k.p_decline, k.verdict) for k in first] == \
         [(k.ci_simultaneous, k.p_decline, k.verdict) for k in second]

@@ -5,7 +5,17 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from analysis.inference import MIN_PAIRS, NO_VERDICT, Waves, estimate, resampling_needed, verdict_possible
+from analysis.inference import (
+    MIN_PAIRS,
+    NO_VERDICT,
+    RESAMPLED,
+    Waves,
+    estimate,
+    hall,
+    hall_inverse,
+    resampling_needed,
+    verdict_possible,
+)
 
 
 def test_welch_matches_scipy():
@@ -65,7 +75,7 @@ def test_permutation_bounds_and_p_values_agree_exactly():
     r = rng.choice([1, 2, 3, 4, 5], p=[.02, .04, .10, .34, .50], size=12).astype(float)
     c = rng.choice([1, 2, 3, 4, 5], p=[.02, .04, .10, .34, .50], size=300).astype(float)
     result = estimate(Waves(r, c))
-    assert result.method == "permutation-t"
+    assert result.method == RESAMPLED
     for level in (0.05, 0.05 / 11, 0.01):
         low, high = result.interval(level)
         for value in np.linspace(low - 0.3, high + 0.3, 61):
@@ -103,8 +113,36 @@ def test_where_the_rule_gives_no_verdict_the_estimate_keeps_its_figures_but_draw
     c = rng.choice([1, 2, 3, 4, 5], p=[.50, .34, .10, .04, .02], size=12).astype(float)
     withheld, allowed = estimate(Waves(r, c), items=1), estimate(Waves(r, c), items=3)
     assert withheld.method == NO_VERDICT and not withheld.estimable
-    assert allowed.method == "permutation-t" and allowed.estimable
+    assert allowed.method == RESAMPLED and allowed.estimable
     expected = stats.ttest_ind(c, r, equal_var=False)
     assert withheld.difference == pytest.approx(c.mean() - r.mean()) == pytest.approx(allowed.difference)
     assert withheld.difference / withheld.se == pytest.approx(expected.statistic)
     assert estimate(Waves(r, rng.permutation(np.tile(c, 3))), items=1).estimable  # 36 responses: allowed
+
+
+def test_halls_transformation_is_increasing_and_inverted_exactly():
+    t = np.linspace(-30, 30, 601)
+    for skew in (-2.0, -0.3, -1e-9, 0.0, 1e-9, 0.4, 3.0):
+        h = hall(t, skew)
+        assert np.all(np.diff(h) >= 0)
+        # good to about the cube root of machine precision where the slope is 0 (t = −3/γ)
+        assert hall_inverse(h, skew) == pytest.approx(t, abs=1e-4)
+    assert hall(np.inf, 0.5) == np.inf and hall(-np.inf, -0.5) == -np.inf
+    assert hall_inverse(np.inf, -0.5) == np.inf and hall(1.7, 0.0) == 1.7
+
+
+def test_with_equal_sizes_a_skewed_wave_with_more_spread_is_not_read_as_a_fall():
+    """Sixty answers a wave, floor-heavy; the current wave has more spread and the longer
+    tail of high answers. Re-splitting equal waves gives a distribution that is symmetric
+    whatever the shapes (swapping the sides negates t), so the plain permutation-t read
+    these answers as a fall (upper bound −0.017, p = 0.043). Such a wave's mean is low
+    exactly when it drew few of its rare high answers, and its spread then looks small
+    too: the skew-corrected distribution leans towards that tail, and the fall is not yet
+    conclusive."""
+    def answers(counts):
+        return np.repeat(np.arange(1.0, 6.0), counts)
+
+    result = estimate(Waves(answers([18, 22, 14, 5, 1]), answers([40, 7, 4, 4, 5])))
+    low, high = result.interval(0.05)
+    assert high - result.difference > 1.05 * (result.difference - low)
+    assert high > 0 and result.p_below(0.0) > 0.05

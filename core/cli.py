@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 from alembic import command
 from alembic.config import Config
-from flask import Flask, current_app, url_for
+from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -21,6 +21,7 @@ from core import outbox, service
 from core.db import writing
 from core.demo import DEMO_EMAILS, DEMO_PASSWORD, load_demo_data
 from surveys import schedule
+from surveys.invitation_routes import respondent_link, stop_link
 from surveys.demo import load_demo_surveys
 from core.models import Place, Role, User
 
@@ -146,12 +147,6 @@ def _run_timetable(mail: bool) -> None:
     overdue workshop actions. Links in reminders are built for PUBLIC_URL, as no request is
     there to say where Holdfast is reached."""
     with current_app.test_request_context(base_url=current_app.config["PUBLIC_URL"]), _session() as session:
-        def respondent_link(token: str) -> str:
-            return url_for("surveys.token_start", token=token, _external=True)
-
-        def stop_link(token: str) -> str:
-            return url_for("surveys.token_stop_reminders", token=token, _external=True)
-
         done = schedule.run_due(session, current_app.config["SECRET_KEY"],
                                 respondent_link if mail else None, stop_link if mail else None)
         overdue = 0

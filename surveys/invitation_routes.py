@@ -17,7 +17,7 @@ from core import audit, db, outbox
 from core.models import Organisation, Sector
 from core.security import public
 from core.service import ServiceError
-from surveys import invitations as invitations_service, schedule, service
+from surveys import invitations as invitations_service, respondent, schedule, service
 from surveys.forms import ConfirmForm, ScheduleForm, invitation_form
 from surveys.models import WaveStatus
 from surveys.routes import bp, managers, require_running, wave_or_404
@@ -57,7 +57,7 @@ def invitations(wave_id: int):
                     mail = _mail_configured()
                     issued = invitations_service.create_invitations(
                         session, wave, parsed.invitees, current_app.config["PANEL_SECRET"],
-                        current_app.config["SECRET_KEY"], email_link=_respondent_link if mail else None,
+                        current_app.config["SECRET_KEY"], email_link=respondent_link if mail else None,
                         actor=current_user,
                     )
                 except ServiceError as error:
@@ -65,7 +65,7 @@ def invitations(wave_id: int):
                 else:
                     # Shown once, straight from the POST: only hashes of the tokens are kept.
                     return render_template(
-                        "surveys/links.html", wave=wave, links=issued, link_for=_respondent_link, emailed=mail
+                        "surveys/links.html", wave=wave, links=issued, link_for=respondent_link, emailed=mail
                     )
     return render_template(
         "surveys/invitations.html", form=form, wave=wave, errors=errors, places=places, mail=_mail_configured(),
@@ -88,7 +88,7 @@ def wave_outbox(wave_id: int):
     return render_template("surveys/outbox.html", wave=wave, messages=messages, mail=mail, previews=previews)
 
 
-def _respondent_link(token: str) -> str:
+def respondent_link(token: str) -> str:
     return url_for("surveys.token_start", token=token, _external=True)
 
 
@@ -109,7 +109,7 @@ def invitation_links_csv(wave_id: int):
         inv = link.invitation
         writer.writerow([
             _csv_safe(link.email or ""), _csv_safe(inv.organisation.name if inv.organisation else ""),
-            _csv_safe(inv.sector.name), _csv_safe(inv.place.name), _respondent_link(link.token),
+            _csv_safe(inv.sector.name), _csv_safe(inv.place.name), respondent_link(link.token),
         ])
     return HttpResponse(
         buffer.getvalue(),
@@ -125,7 +125,7 @@ def _csv_safe(value: str) -> str:
 
 
 
-def _stop_link(token: str) -> str:
+def stop_link(token: str) -> str:
     return url_for("surveys.token_stop_reminders", token=token, _external=True)
 
 
@@ -168,7 +168,7 @@ def reissue_link(wave_id: int, invitation_id: int):
                                invitation=invitation, mail=mail, back=url_for("surveys.invitees", wave_id=wave.id))
     try:
         token = invitations_service.reissue(db.session(), invitation, current_app.config["SECRET_KEY"],
-                                            _respondent_link if mail else None, actor=current_user)
+                                            respondent_link if mail else None, actor=current_user)
     except ServiceError as error:
         flash(error.message, "info")
         return redirect(url_for("surveys.invitees", wave_id=wave.id))
@@ -177,7 +177,7 @@ def reissue_link(wave_id: int, invitation_id: int):
         flash(f"A new link is being emailed to {email}. The old link no longer works.")
         return redirect(url_for("surveys.invitees", wave_id=wave.id))
     # Shown once, straight from the POST, like any new link.
-    return render_template("surveys/links.html", wave=wave, emailed=False, link_for=_respondent_link,
+    return render_template("surveys/links.html", wave=wave, emailed=False, link_for=respondent_link,
                            links=[invitations_service.IssuedLink(invitation, email, token)], replaced=True)
 
 
@@ -212,7 +212,7 @@ def send_reminders(wave_id: int):
                                gap=invitations_service.ON_DEMAND_GAP.days,
                                back=url_for("surveys.invitees", wave_id=wave.id))
     sent = invitations_service.send_reminders(
-        db.session(), wave, current_app.config["SECRET_KEY"], _respondent_link, _stop_link, places=places,
+        db.session(), wave, current_app.config["SECRET_KEY"], respondent_link, stop_link, places=places,
         actor=current_user)
     flash(f"{audit.count_of(sent, 'reminder')} queued to send." if sent
           else "Nobody is due a reminder now: nothing was sent.")
@@ -222,7 +222,7 @@ def send_reminders(wave_id: int):
 @bp.route("/s/<token>/stop-reminders", methods=["GET", "POST"])
 @public
 def token_stop_reminders(token: str):
-    invitation = invitations_service.invitation_for_token(db.session(), token)
+    invitation = respondent.invitation_for_token(db.session(), token)
     if invitation is None:
         abort(404)
     form = ConfirmForm()

@@ -379,10 +379,6 @@ def _cancel_queued(session: Session, invitation: Invitation) -> None:
         outbox.OutboxMessage.state == outbox.MessageState.QUEUED.value))
 
 
-def invitation_for_token(session: Session, token: str) -> Invitation | None:
-    return session.scalar(select(Invitation).where(Invitation.token_hash == hash_token(token)))
-
-
 def stop_reminders(session: Session, invitation: Invitation) -> None:
     """The respondent asked not to be reminded. Asking twice changes nothing."""
     if invitation.reminders_stopped_at is None:

@@ -214,12 +214,15 @@ class Wave(Base):
     instrument: Mapped[Instrument] = relationship(lazy="joined")
 
     @property
+    def grace_ends(self) -> datetime | None:
+        """When people part-way through may no longer send: the close plus the grace period."""
+        return self.closes_at + timedelta(minutes=self.grace_minutes or 0) if self.closes_at else None
+
+    @property
     def results_from(self) -> datetime | None:
-        """When a closed wave's results may be shown: once the grace period for people
-        part-way through has ended (None: not closed)."""
-        if self.status != WaveStatus.CLOSED:
-            return None
-        return self.closes_at + timedelta(minutes=self.grace_minutes) if self.closes_at else None
+        """When a closed wave's results may be shown: once its grace period has ended
+        (None: not closed)."""
+        return self.grace_ends if self.status == WaveStatus.CLOSED else None
 
     def results_ready(self, now: datetime) -> bool:
         return self.status == WaveStatus.CLOSED and (self.results_from is None or self.results_from <= now)

@@ -12,7 +12,7 @@ import math
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -73,13 +73,6 @@ def sectors_to_rate(session: Session, survey, place_id: int | None, own_sector_i
     return [s for s in sectors if s.id != own_sector_id and s.name.strip().casefold() != OTHER_SECTOR]
 
 
-def grace_ends(wave: Wave) -> datetime | None:
-    """When someone part-way through may no longer send: the close plus the grace period."""
-    if wave.closes_at is None:
-        return None
-    return wave.closes_at + timedelta(minutes=wave.grace_minutes or 0)
-
-
 def may_still_send(wave: Wave, draft: Draft | None, now: datetime) -> bool:
     """The one rule for who may send answers to a wave: anyone while it is open; after it
     closes, only someone who had saved answers (a draft) before it closed, until the grace
@@ -89,13 +82,13 @@ def may_still_send(wave: Wave, draft: Draft | None, now: datetime) -> bool:
         return True
     if wave.status != WaveStatus.CLOSED or draft is None or draft.id is None:
         return False
-    ends = grace_ends(wave)
+    ends = wave.grace_ends
     return ends is not None and now <= ends
 
 
 def in_grace(wave: Wave, now: datetime) -> bool:
     """Closed, with the grace period still running: results wait until it ends."""
-    ends = grace_ends(wave)
+    ends = wave.grace_ends
     return wave.status == WaveStatus.CLOSED and ends is not None and now <= ends
 
 

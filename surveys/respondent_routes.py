@@ -86,7 +86,7 @@ def _unavailable_page(wave: Wave, draft: Draft | None, privacy_url: str | None =
         wave=wave,
         opens_later=respondent.opens_later(wave, now),
         started=started and wave.status == WaveStatus.CLOSED and wave.closes_at is not None,
-        grace_ends=respondent.grace_ends(wave),
+        grace_ends=wave.grace_ends,
         privacy_url=privacy_url,
     )
 
@@ -158,7 +158,7 @@ def _start_page(wave: Wave, draft: Draft | None, steps, start_url: str, privacy_
         open_link=open_link,
         privacy_url=privacy_url,
         in_grace=respondent.in_grace(wave, now),
-        grace_ends=respondent.grace_ends(wave),
+        grace_ends=wave.grace_ends,
     )
 
 
@@ -420,6 +420,6 @@ def _check(journey: Journey, who: Respondent, invitation, after_submit=None):
         incomplete=respondent.first_incomplete_step(journey.steps, answers, journey.dont_know),
         confirm=ConfirmForm(),
         in_grace=respondent.in_grace(journey.wave, now),
-        grace_ends=respondent.grace_ends(journey.wave),
+        grace_ends=journey.wave.grace_ends,
         privacy_url=journey.privacy_url,
     )

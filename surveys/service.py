@@ -15,7 +15,7 @@ import json
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import pandas as pd
@@ -399,7 +399,7 @@ def late_changes(session: Session, waves: list[Wave], k: int) -> LateChanges:
         if wave.status != WaveStatus.CLOSED or wave.closes_at is None:
             continue
         # Sent by respondents in the grace period: on time, as if sent at the close.
-        grace_end = wave.closes_at + timedelta(minutes=wave.grace_minutes or 0)
+        grace_end = wave.grace_ends
         in_grace = Response.channel.in_(("link", "open")) & (Response.submitted_at <= grace_end)
         later = session.scalars(select(Response.submitted_at).where(
             Response.wave_id == wave.id, Response.submitted_at > wave.closes_at, ~in_grace).distinct()).all()

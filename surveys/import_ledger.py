@@ -2,8 +2,8 @@
 import can be taken back out.
 
 `ImportedFile`: one per import that was carried out, with the hash of its file (the
-same file is refused while its import stands) and, once undone, when, by whom and where
-the removed responses were (published counts that change after a wave closes must say
+same file is refused while its import stands) and, once undone, when, by whom, where
+the removed responses were and, where a corrected file replaced it, which (published counts that change after a wave closes must say
 so: see surveys.service.late_changes). `ImportedRow`: one per imported response, with
 the keys that recognise the same row in a later file: the other tool's response id
 where the file has one, and always a hash of who answered what.
@@ -41,8 +41,11 @@ class ImportedFile(Base):
     undone_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     # Once undone: [[place_id, sector_id, responses removed], ...].
     removed: Mapped[Any] = mapped_column(JSON, default=list)
+    # Where it was undone by a corrected file in one step: that file's import.
+    replaced_by_id: Mapped[int | None] = mapped_column(ForeignKey("response_imports.id", ondelete="SET NULL"))
 
-    record: Mapped[ResponseImport] = relationship(lazy="joined")
+    record: Mapped[ResponseImport] = relationship(foreign_keys=[import_id], lazy="joined")
+    replaced_by: Mapped[ResponseImport | None] = relationship(foreign_keys=[replaced_by_id])
 
     @property
     def undone(self) -> bool:

@@ -862,6 +862,7 @@ def replace_import(session: Session, done: ImportedFile, record: ResponseImport,
     old = done.record
     try:
         removed = _remove_import(session, done, actor)
+        done.replaced_by_id = record.id
         session.flush()
         result = _write_import(session, record, places)
     except ServiceError:

@@ -449,6 +449,11 @@ def test_replace_asks_first_then_swaps_the_files(client, db_session, make_survey
     assert sorted(db_session.scalars(select(Answer.numeric_value)).all()) == [1.0, 3.0, 5.0]
     assert "Import of paper.csv replaced by fixed.csv: fewer than 5 responses removed, 3 responses imported" in (
         page_text(client.get(done.location)))
+    # The wave's list of imports says which file replaced the old one, not just "Undone".
+    rows = BeautifulSoup(client.get(f"/waves/{wave.id}").get_data(as_text=True), "html.parser").select(
+        "#imported-files tbody tr")
+    old_row = next(r for r in rows if "paper.csv" in r.select_one("td").get_text())
+    assert "Replaced by fixed.csv on" in old_row.get_text() and "Undone" not in old_row.get_text()
 
 
 def test_after_closing_only_an_admin_may_replace(client, db_session, make_survey, make_user, coordinator, login):

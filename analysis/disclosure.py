@@ -7,6 +7,7 @@ suppression with this project's rules.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -235,17 +236,38 @@ def decide_waves(
                 forced.update({cell: reason for cell, reason in (changed_late or {}).get(wave, {}).items()
                                if cell not in forced})
             if construct != ANY_ANSWER:
-                # A group too small (or from too few organisations) to count is too small
-                # for every construct. Complements are not carried over: each construct's
-                # table protects its own small groups, and withholding the whole wave's
-                # figure there is better than another place's.
+                # A group withheld from the counts, for any reason, is withheld from every
+                # construct: where everyone answered the construct its counts are the
+                # dashboard's, so a complement shown there would undo the one withheld here.
                 forced.update({key[1:]: reason for key, reason in withheld.items()
-                               if key[0] == ANY_ANSWER and key[1:] not in forced and reason != WITHHELD})
+                               if key[0] == ANY_ANSWER and key[1:] not in forced})
             table = codes.table(rows)
             for cell, reason in _protect(table, k, min_organisations, forced, construct == ANY_ANSWER).items():
                 withheld[(construct, *cell)] = reason
         decisions[wave] = WaveDecision(wave, k, withheld, known)
     return decisions
+
+
+def decide_in_turn(
+    responses: pd.DataFrame,
+    scores: pd.DataFrame,
+    waves: list[str],
+    thresholds: list[tuple[int, int]],
+    organisations_known: bool | None = None,
+    changed_late: Callable[[int], dict[str, dict[tuple, str]]] | None = None,
+) -> list[dict[str, WaveDecision]]:
+    """The decisions at each (k, fewest organisations) of `thresholds` in turn, each
+    refining the one before (its withheld cells stay withheld): the last is the one in
+    force. A raised threshold then only ever withholds more, so pages kept from before
+    the raise, beside pages after it, show nothing the oldest did not. `changed_late`
+    gives `decide_waves` its groups changed after closing at a threshold."""
+    steps: list[dict[str, WaveDecision]] = []
+    for k, min_organisations in thresholds:
+        steps.append(decide_waves(responses, scores, waves, k, min_organisations,
+                                  stricter_than=steps[-1] if steps else None,
+                                  organisations_known=organisations_known,
+                                  changed_late=changed_late(k) if changed_late else None))
+    return steps
 
 
 @dataclass(frozen=True)
@@ -329,11 +351,9 @@ def _protect(table: dict, k: int, min_organisations: int, forced: dict, total_pu
             if len(unknown) + total_hidden != 1:
                 continue
             candidates = [(n, str(key), key) for key, n in entries if key not in reasons and n > 0]
-            if total_key == (ALL, ALL) and not total_public and not total_hidden:
-                # Between the places' totals and the wave's, withhold the wave's rather
-                # than another place's: each place keeps its own results.
-                reasons[total_key] = WITHHELD
-            elif candidates:
+            # Never the wave's total as a complement, even a construct's: where everyone
+            # answered the construct it is the wave's number of responses, which is public.
+            if candidates:
                 reasons[min(candidates)[2]] = WITHHELD
             elif not total_hidden and not (total_key == (ALL, ALL) and total_public):
                 reasons[total_key] = WITHHELD
@@ -400,6 +420,7 @@ def decide_trust(
     decisions: dict[str, WaveDecision],
     k: int = K_INTERNAL,
     min_organisations: int = MIN_ORGANISATIONS,
+    stricter_than: dict[str, dict[tuple, str]] | None = None,
 ) -> dict[str, dict[tuple, str]]:
     """Which trust blocks of each wave are withheld, for every place and all places
     together, decided once from the wave's own raters (like `decide_waves`).
@@ -407,10 +428,11 @@ def decide_trust(
     `raters` has one row per rater and target sector: `wave`, `place`, `sector` (the
     rater's), `target` and `organisation`. A block (place, rater sector, target) is
     withheld with fewer than k raters, fewer than `min_organisations` organisations where
-    the survey records them (none named counting as one more), or where the rater sector
-    is too small to count in that place (`decisions`). Then, along each line of places
+    the survey records them (none named counting as one more), or where the wave withholds
+    the rater sector's count in that place, for any reason (`decisions`). Then, along each line of places
     with their all-places block, complements as for counts: a single withheld place
-    would be the all-places block minus the others. Returns per wave
+    would be the all-places block minus the others. `stricter_than` passes the blocks
+    withheld at a lower threshold: they stay withheld. Returns per wave
     {(place or ALL, rater, target): reason}."""
     result: dict[str, dict[tuple, str]] = {}
     if raters.empty:
@@ -420,6 +442,7 @@ def decide_trust(
     for wave, decision in decisions.items():
         in_wave = frame[frame["wave"] == wave]
         withheld: dict[tuple, str] = {}
+        earlier = (stricter_than or {}).get(wave, {})
         for (rater, target), block in in_wave.groupby(["sector", "target"], observed=True, sort=True):
             counts = block.groupby("place").size()
             organisations = None
@@ -433,13 +456,20 @@ def decide_trust(
                 orgs = None if organisations is None else (
                     block["organisation"].nunique() + int(block["organisation"].isna().any()) if where is ALL
                     else int(organisations[where]))
+                # A rater sector whose count the wave withholds here (too small, or so a
+                # smaller group cannot be worked out) withholds its blocks whole: a block's
+                # raters are nearly its respondents, and a mean shown without its count
+                # still gives the count away beside the all-places block (two places'
+                # means and their total fix each place's share).
                 small = decision.reason(ANY_ANSWER, where, rater)
                 if 0 < n < k:
                     reasons[where] = f"fewer than {k} responses"
                 elif orgs is not None and orgs < min_organisations:
                     reasons[where] = f"fewer than {min_organisations} organisations"
-                elif small and small != WITHHELD:
+                elif small:
                     reasons[where] = small
+                elif (where, rater, target) in earlier:
+                    reasons[where] = earlier[(where, rater, target)]
             hidden_places = [p for p in counts.index if p in reasons]
             if len(hidden_places) == 1 and ALL not in reasons:
                 others = sorted((int(counts[p]), str(p)) for p in counts.index if p not in reasons)

@@ -33,7 +33,6 @@ class TrustBlock:
     raters: int
     mean: float | None  # None where withheld or nobody rated
     withheld: str | None  # the words a page shows, e.g. "fewer than 5 responses"
-    count_withheld: bool = False  # the mean is shown but not how many rated (it would give a count away)
 
 
 @dataclass(frozen=True)

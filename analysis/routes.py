@@ -32,9 +32,9 @@ import scipy
 import statsmodels
 from sqlalchemy import BigInteger, cast, func, select
 
-from analysis import ENGINE_VERSION, charts, tables
+from analysis import ENGINE_VERSION, charts, publication, tables
 from analysis.compare import DEFAULT_MIN_N, compare, compare_by
-from analysis.disclosure import ANY_ANSWER, NOT_GIVEN, WITHHELD, WaveDecision, decide_trust, decide_waves
+from analysis.disclosure import NOT_GIVEN, WaveDecision, decide_in_turn, decide_trust
 from analysis.items import item_comparisons
 from analysis.network import TRUST_SCALE_DIMENSIONS, TrustNetwork, trust_network, withhold_blocks
 from analysis.scores import construct_scores, reverse_scored
@@ -119,7 +119,7 @@ class Results:
     would give that place's figure away."""
 
     def __init__(self, selection: Selection, data: surveys.TidyData | None = None, guarded: bool = True,
-                 decisions: dict[str, WaveDecision] | None = None, k: int | None = None):
+                 steps: list[tuple[int, int, dict[str, WaveDecision]]] | None = None, k: int | None = None):
         self.selection = selection
         self.guarded = guarded  # False for the other places' own figures, used only to guard this one
         survey = selection.survey
@@ -149,39 +149,44 @@ class Results:
         self.names = {c.code: c.name for c in self.constructs}
         self.margins = _margins(survey, self.constructs)
         self.place = selection.place.name if selection.place else None
-        self._decisions = decisions
+        self._steps = steps
 
     @cached_property
-    def decisions(self) -> dict[str, WaveDecision]:
-        """Each wave's withheld cells, decided over every place's responses; above the
-        internal threshold, refined from the internal decision, so nothing withheld on
-        the results pages is shown anywhere else."""
-        if self._decisions is None:
+    def steps(self) -> list[tuple[int, int, dict[str, WaveDecision]]]:
+        """Each wave's withheld cells, decided over every place's responses at each
+        threshold the survey has had in turn (surveys.thresholds_had: the pages', then for
+        a briefing the briefings'), each refining the one before; the last is in force.
+        So nothing withheld on the results pages is shown anywhere else, and nothing
+        withheld before a threshold was raised is shown after it."""
+        if self._steps is None:
             everyone = self.data.responses
-            scores = construct_scores(everyone, self.codebook)
-            waves = [w.label for w in self.selection.waves]
-            known = surveys.records_organisations(db.session(), self.selection.survey)
-            internal = self.selection.survey.k_internal
+            survey = self.selection.survey
+            thresholds = surveys.thresholds_had(db.session(), survey, public=self.k != survey.k_internal)
+            decided = decide_in_turn(
+                everyone, construct_scores(everyone, self.codebook), [w.label for w in self.selection.waves],
+                thresholds, surveys.records_organisations(db.session(), survey),
+                lambda k: surveys.late_changes(db.session(), list(self.selection.waves), k).withheld)
+            self._steps = [(k, orgs, decisions) for (k, orgs), decisions in zip(thresholds, decided)]
+        return self._steps
 
-            def decide(k: int, stricter_than=None) -> dict[str, WaveDecision]:
-                return decide_waves(everyone, scores, waves, k, self.min_organisations, stricter_than=stricter_than,
-                                    organisations_known=known,
-                                    changed_late=surveys.late_changes(db.session(), list(self.selection.waves),
-                                                                      k).withheld)
-
-            self._decisions = decide(internal) if self.k == internal else decide(self.k, decide(internal))
-        return self._decisions
+    @property
+    def decisions(self) -> dict[str, WaveDecision]:
+        return self.steps[-1][2]
 
     @cached_property
     def trust_decisions(self) -> dict[str, dict[tuple, str]]:
-        """Each wave's withheld trust blocks, decided over every place's raters."""
+        """Each wave's withheld trust blocks, decided over every place's raters, at each
+        threshold in turn as the cells are."""
         trust = self.data.trust
         usable = trust[trust["dimension"].isin(TRUST_SCALE_DIMENSIONS) & trust["value"].notna()]
         pairs = usable.drop_duplicates(["response_id", "target_sector"])
         who = self.data.responses.set_index("response_id")[["place", "organisation"]]
         raters = pairs[["response_id", "wave", "sector", "target_sector"]].rename(
             columns={"target_sector": "target"}).join(who, on="response_id")
-        return decide_trust(raters, self.decisions, self.k, self.min_organisations)
+        blocks = None
+        for k, min_organisations, decisions in self.steps:
+            blocks = decide_trust(raters, decisions, k, min_organisations, stricter_than=blocks)
+        return blocks
 
     def _withheld(self, construct: str, wave: str, sector: str | None = None) -> str | None:
         return self.decisions[wave].reason(construct, self.place, sector) if wave in self.decisions else None
@@ -191,7 +196,7 @@ class Results:
         if self.selection.place is None or not self.guarded:
             return []
         return [
-            Results(replace(self.selection, place=place), self.data, guarded=False, decisions=self.decisions,
+            Results(replace(self.selection, place=place), self.data, guarded=False, steps=self.steps,
                     k=self.k)
             for place in self.selection.survey.places if place != self.selection.place
         ]
@@ -274,15 +279,7 @@ class Results:
             (wave.wave, block.rater, block.target) for wave in network.waves for block in wave.blocks
             if self.trust_decisions.get(wave.wave, {}).get((self.place, block.rater, block.target))
         }
-        network = withhold_blocks(network, hidden) if hidden else network
-        # A sector withheld from the counts only so a smaller one cannot be worked out
-        # keeps its trust means, but not how many rated: that would give its count away.
-        return replace(network, waves=tuple(
-            replace(wave, blocks=tuple(
-                replace(block, count_withheld=True)
-                if self._withheld(ANY_ANSWER, wave.wave, block.rater) == WITHHELD else block
-                for block in wave.blocks))
-            for wave in network.waves))
+        return withhold_blocks(network, hidden) if hidden else network
 
     def text(self, item: str) -> str:
         return self.codebook.set_index("item").at[item, "text"]
@@ -466,12 +463,49 @@ class CachedResults:
     def text(self, item: str) -> str:
         return self._outline["texts"][item]
 
+    # Each figure handed out is also published (analysis.publication), for the auditor.
+
+    @property
+    def _places(self) -> tuple[str, ...]:
+        place = self.selection.place
+        return (place.name,) if place else tuple(p.name for p in self.selection.survey.places)
+
+    def _publish_waves(self, row: dict, measure: str, sectors: tuple[str, ...] | None, means: bool = True) -> None:
+        """A comparison row's two waves: each a count and mean (or the words withheld);
+        a breakdown row withheld for either wave says so for both."""
+        figures = []
+        for wave, side in ((self.selection.reference.label, "reference"), (self.selection.current.label, "current")):
+            count, words = publication.count_of(row.get(f"{side}_n"))
+            either = count is None and words is None and bool(row.get("withheld"))
+            figures.append(publication.Figure(
+                publication.Cells(wave, self._places, sectors, measure), count,
+                row.get(f"{side}_mean") if means else None,
+                words or (row.get("withheld") if either else None), either_wave=either))
+        publication.publish(figures)
+
     @cached_property
     def construct_rows(self) -> list[dict]:
-        return self._cached("construct_rows", lambda: self.computed.construct_rows)
+        rows = self._cached("construct_rows", lambda: self.computed.construct_rows)
+        if publication.recording_open():
+            waves = (self.selection.reference.label, self.selection.current.label)
+            for row in rows:
+                self._publish_waves(row, row["construct"], None)
+                headline = tuple(publication.Cells(w, self._places, None, row["construct"]) for w in waves)
+                if row.get("adjusted") is not None:
+                    used = [s for s in self.sectors if s not in row["adjusted"].left_out]
+                    publication.publish(derived=[publication.Derived(
+                        f"sector-mix adjustment of {row['construct']}",
+                        tuple(publication.Cells(w, self._places, (s,), row["construct"]) for w in waves for s in used))])
+                if row.get("panel") is not None:
+                    publication.publish(derived=[publication.Derived(f"panel change in {row['construct']}", headline)])
+        return rows
 
     def item_rows(self, construct: str) -> list[dict]:
-        return self._cached("item_rows", lambda: self.computed.item_rows(construct), construct)
+        rows = self._cached("item_rows", lambda: self.computed.item_rows(construct), construct)
+        if publication.recording_open():
+            for row in rows:
+                self._publish_waves(row, row["item"], None, means=False)
+        return rows
 
     @cached_property
     def sectors(self) -> list[str]:
@@ -479,17 +513,48 @@ class CachedResults:
         return self._cached("sectors", lambda: list(self.computed.breakdown))
 
     def sector_rows(self, construct: str) -> list[dict]:
-        return self._cached("sector_rows", lambda: self.computed.sector_rows(construct), construct)
+        rows = self._cached("sector_rows", lambda: self.computed.sector_rows(construct), construct)
+        if publication.recording_open():
+            for row in rows:
+                self._publish_waves(row, construct, (row["group"],))
+        return rows
 
     def one_sector_rows(self, sector: str) -> list[dict]:
-        return self._cached("one_sector_rows", lambda: self.computed.one_sector_rows(sector), sector)
+        rows = self._cached("one_sector_rows", lambda: self.computed.one_sector_rows(sector), sector)
+        if publication.recording_open():
+            for row in rows:
+                self._publish_waves(row, row["construct"], (sector,))
+        return rows
 
     def trend_rows(self, construct: str) -> list[dict]:
-        return self._cached("trend_rows", lambda: self.computed.trend_rows(construct), construct)
+        rows = self._cached("trend_rows", lambda: self.computed.trend_rows(construct), construct)
+        if publication.recording_open():
+            publication.publish([
+                publication.Figure(publication.Cells(row["wave"], self._places, None, construct),
+                                   *self._count_and_mean(row["n"], row["mean"]))
+                for row in rows])
+        return rows
+
+    @staticmethod
+    def _count_and_mean(shown, mean) -> tuple[int | None, float | None, str | None]:
+        count, words = publication.count_of(shown)
+        return count, mean, words
 
     @cached_property
     def network(self) -> TrustNetwork:
-        return self._cached("network", lambda: self.computed.network)
+        network = self._cached("network", lambda: self.computed.network)
+        if publication.recording_open():
+            def block(wave: str, rater: str, target: str) -> publication.Cells:
+                return publication.Cells(wave, self._places, (rater,), publication.TRUST + target)
+
+            publication.publish(
+                [publication.Figure(block(wave.wave, b.rater, b.target),
+                                    *self._count_and_mean(b.withheld or b.raters, b.mean))
+                 for wave in network.waves for b in wave.blocks],
+                [publication.Derived(f"change in {c.rater}'s trust in {c.target}",
+                                     (block(network.reference, c.rater, c.target), block(network.current, c.rater, c.target)))
+                 for c in network.changes])
+        return network
 
     def change_svg(self) -> bytes:
         """The change chart, drawn from the page's construct rows, and kept as drawn."""

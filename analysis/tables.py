@@ -136,7 +136,7 @@ def trust_rows(network: TrustNetwork) -> list[dict]:
     """Every block of every wave, then nothing else: the change per pair is its own table."""
     return [
         {"wave": wave.wave, "rater": b.rater, "target": b.target,
-         "raters": b.withheld or (WITHHELD if b.count_withheld else b.raters),
+         "raters": b.withheld or b.raters,
          "mean": b.mean, "withheld": b.withheld}
         for wave in network.waves for b in wave.blocks
     ]

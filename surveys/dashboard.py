@@ -10,10 +10,11 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from analysis.disclosure import DisclosedTable, decide_waves, decided_table, disclose
+from analysis import publication
+from analysis.disclosure import ANY_ANSWER, NOT_GIVEN, DisclosedTable, decide_in_turn, decided_table, disclose
 from core.models import Place, Sector
 from surveys.models import Invitation, Response, Wave
-from surveys.service import late_changes, records_organisations
+from surveys.service import late_changes, records_organisations, thresholds_had
 
 
 @dataclass(frozen=True)
@@ -94,8 +95,8 @@ def wave_counts(session: Session, wave: Wave) -> WaveCounts:
 
 def wave_disclosure(session: Session, wave: Wave, counts: WaveCounts) -> DisclosedTable:
     """The dashboard's sector × place counts, withheld exactly as the wave's own decision
-    withholds them (analysis.disclosure.decide_waves), the one every results page of this
-    wave uses too."""
+    withholds them (analysis.disclosure.decide_in_turn, at each threshold the survey has
+    had), the one every results page of this wave uses too."""
     survey = wave.survey
     sector_names = dict(session.execute(select(Sector.id, Sector.name)).all())
     place_names = {p.id: p.name for p in survey.places}
@@ -106,10 +107,10 @@ def wave_disclosure(session: Session, wave: Wave, counts: WaveCounts) -> Disclos
         [(wave.label, place_names.get(p), sector_names.get(s), o) for s, p, o in rows],
         columns=["wave", "place", "sector", "organisation"],
     )
-    decision = decide_waves(frame, pd.DataFrame(index=frame.index), [wave.label], survey.k_internal,
-                            survey.min_organisations, organisations_known=records_organisations(session, survey),
-                            changed_late=late_changes(session, [wave], survey.k_internal).withheld)
-    return decided_table(counts.responses, decision[wave.label])
+    steps = decide_in_turn(frame, pd.DataFrame(index=frame.index), [wave.label], thresholds_had(session, survey),
+                           records_organisations(session, survey),
+                           lambda k: late_changes(session, [wave], k).withheld)
+    return decided_table(counts.responses, steps[-1][wave.label])
 
 
 def places_view(table: DisclosedTable, places: list[Place]) -> DisclosedTable:
@@ -128,6 +129,29 @@ def places_view(table: DisclosedTable, places: list[Place]) -> DisclosedTable:
         column_total_suppressed=pd.Series(True, index=counts.columns),
         grand_total_suppressed=True,
     )
+
+
+def publish_counts(wave: Wave, table: DisclosedTable, total: int) -> None:
+    """Note the counts a wave's page shows as published (analysis.publication, for the
+    auditor): its sector × place cells, each sector's total where the page has an "All
+    places" column, and the wave's total."""
+    if not publication.recording_open():
+        return
+    places = tuple(table.counts.columns)
+    everywhere = tuple(p.name for p in wave.survey.places)
+
+    def figure(where: tuple[str, ...], sectors: tuple[str, ...] | None, count: int, words: str | None = None):
+        cells = publication.Cells(wave.label, where, sectors, ANY_ANSWER)
+        return publication.Figure(cells, None if words else count, None, words)
+
+    figures = [figure(everywhere, None, total)]
+    for sector in table.counts.index:
+        name = NOT_GIVEN if pd.isna(sector) else sector
+        figures += [figure((place,), (name,), int(table.counts.at[sector, place]), table.reasons.at[sector, place] or None)
+                    for place in places]
+        if len(places) > 1 and not table.row_total_suppressed[sector]:  # the "All places" column
+            figures.append(figure(places, (name,), int(table.counts.loc[sector].sum())))
+    publication.publish(figures)
 
 
 def response_count(session: Session, wave: Wave) -> int:

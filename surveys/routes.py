@@ -232,13 +232,15 @@ def wave(wave_id: int):
     can_manage = current_user.role in (Role.ADMIN, Role.COORDINATOR)
     can_run = service.may_run_survey(current_user, survey)
     open_link = url_for("surveys.open_start", slug=wave.open_link_slug, _external=True)
+    breakdown = table if all_places else dashboard.places_view(table, places)
+    dashboard.publish_counts(wave, breakdown, counts.total)
     return render_template(
         "surveys/wave.html",
         wave=wave,
         survey=survey,
         counts=counts,
         table=table,
-        breakdown=table if all_places else dashboard.places_view(table, places),
+        breakdown=breakdown,
         all_places=all_places,
         places=places,
         daily=counts.daily_table(survey.k_internal, table.grand_total_suppressed),

@@ -25,7 +25,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from core import audit
-from core.audit import AuditAction
+from core.audit import AuditAction, AuditEntry
 from core.db import utcnow
 from core.models import Organisation, Place, Role, Sector, User
 from core.service import ServiceError
@@ -376,6 +376,31 @@ def records_organisations(session: Session, survey: Survey) -> bool:
     return session.scalar(select(
         select(Response.id).join(Wave).where(Wave.survey_id == survey.id, Response.organisation_id.is_not(None))
         .exists())) or False
+
+
+def thresholds_had(session: Session, survey: Survey, public: bool = False) -> list[tuple[int, int]]:
+    """Every (k, fewest organisations) the survey's pages have used, oldest first and
+    ending with today's, from the audit log of threshold changes (thresholds can only be
+    raised). With `public`, the briefings' too, after the pages': each decision refines
+    the one before (analysis.disclosure.decide_in_turn), so pages kept from before a
+    raise and pages after it, side by side, show nothing the oldest did not."""
+    changes = session.scalars(
+        select(AuditEntry.data).where(AuditEntry.survey_id == survey.id,
+                                      AuditEntry.action == AuditAction.THRESHOLD_CHANGED.value)
+        .order_by(AuditEntry.at, AuditEntry.id)
+    ).all()
+    setting = {"k_internal": survey.k_internal, "k_briefing": survey.k_briefing,
+               "min_organisations": survey.min_organisations}
+    for change in reversed(changes):
+        setting[change["setting"]] = change["old"]
+    settings = [dict(setting)]
+    for change in changes:
+        setting[change["setting"]] = change["new"]
+        settings.append(dict(setting))
+    had = [(each["k_internal"], each["min_organisations"]) for each in settings]
+    if public:
+        had += [(each["k_briefing"], each["min_organisations"]) for each in settings]
+    return [pair for i, pair in enumerate(had) if i == 0 or pair != had[i - 1]]
 
 
 @dataclass(frozen=True)

@@ -3,9 +3,11 @@ a pen-test used against the pages, tried against the engine."""
 
 import numpy as np
 import pandas as pd
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from analysis.compare import Suppressed, compare, compare_by
-from analysis.disclosure import ALL, ANY_ANSWER, WITHHELD, decide_waves
+from analysis.disclosure import ALL, ANY_ANSWER, WITHHELD, decide_in_turn, decide_waves
 from analysis.scores import construct_scores
 
 K = 5
@@ -147,4 +149,43 @@ def test_trust_blocks_are_decided_once_per_wave_with_complements_across_places()
     assert blocks[("Small", "Health", "Council")] == "fewer than 5 responses"
     # All places less Big would give Small away: Big's block goes too (the smaller other).
     assert blocks[("Big", "Health", "Council")] == WITHHELD
-    assert ("Big", "Council", "Council") not in blocks and (ALL, "Council", "Council") not in blocks
+    # The wave withholds each place's Council count (so Health's cannot be worked out from
+    # the place totals), so their Council blocks go whole too; all places' Council block,
+    # whose count the wave shows, stays.
+    assert decisions["W1"].reason(ANY_ANSWER, "Big", "Council") == WITHHELD
+    assert blocks[("Big", "Council", "Council")] == blocks[("Small", "Council", "Council")] == WITHHELD
+    assert (ALL, "Council", "Council") not in blocks
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 14), min_size=4, max_size=4), min_size=2, max_size=3),
+       st.integers(6, 12))
+def test_a_raised_threshold_only_ever_withholds_more(table, raised):
+    """Pages kept from before k was raised, beside pages after: safe only if the later
+    decision withholds everything the earlier one did. Deciding afresh at the higher k
+    can choose other complements; deciding in turn cannot."""
+    assume(any(map(any, table)))
+    frame = pd.concat([responses({"W1": dict(zip(("Faith", "Education", "Business", "Council"), sizes))},
+                                 place=f"Place {i}", seed=i)
+                       for i, sizes in enumerate(table)], ignore_index=True)
+    frame["response_id"] = range(len(frame))
+    scores = construct_scores(frame, CODEBOOK)
+    before, after = decide_in_turn(frame, scores, ["W1"], [(K, 3), (raised, 3)], organisations_known=True)
+    assert set(before["W1"].withheld) <= set(after["W1"].withheld)
+
+
+def test_deciding_afresh_at_a_raised_threshold_would_show_what_was_withheld_before():
+    """Why decisions are made in turn: here k = 7 afresh shows Education in both places,
+    which k = 5 withheld as complements (while it showed Faith's 6, which k = 7
+    withholds); the two versions side by side would give both away."""
+    sectors = ("Faith", "Education", "Business", "Council")
+    frame = pd.concat([responses({"W1": dict(zip(sectors, sizes))}, place=f"Place {i}", seed=i)
+                       for i, sizes in enumerate([[10, 8, 0, 14], [6, 10, 3, 6]])], ignore_index=True)
+    frame["response_id"] = range(len(frame))
+    scores = construct_scores(frame, CODEBOOK)
+    before = decide_waves(frame, scores, ["W1"], K, organisations_known=True)["W1"]
+    afresh = decide_waves(frame, scores, ["W1"], 7, organisations_known=True)["W1"]
+    assert before.reason(ANY_ANSWER, "Place 0", "Education") == WITHHELD
+    assert afresh.reason(ANY_ANSWER, "Place 0", "Education") is None
+    in_turn = decide_in_turn(frame, scores, ["W1"], [(K, 3), (7, 3)], organisations_known=True)[-1]["W1"]
+    assert in_turn.reason(ANY_ANSWER, "Place 0", "Education") == WITHHELD

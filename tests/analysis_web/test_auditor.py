@@ -1,7 +1,9 @@
-"""The auditor: everything an evaluator can download about a survey with deliberately
+"""The auditor: everything the output layer publishes (analysis.publication records it)
+while an evaluator opens every page, CSV and chart about a survey with deliberately
 awkward sector sizes, in every view (every pair of waves, every place and all places,
 every construct), turned into the equations a determined reader could write, and for
-each withheld group the bounds linear programming puts on its count and its mean.
+each withheld group the bounds linear programming puts on its count and its mean. The
+CSVs are also read as a reader would, to check the recording misses nothing.
 
 An evaluator sees every view a coordinator can (coordinators see a subset), so auditing
 the evaluator audits both. Each published figure is recorded as a linear form over
@@ -31,11 +33,13 @@ import pytest
 from scipy.optimize import linprog
 from sqlalchemy import select
 
+from analysis import publication
+from analysis.disclosure import ANY_ANSWER
 from analysis.network import TRUST_SCALE_DIMENSIONS
 from analysis.scores import construct_scores
 from core.models import Role, Sector
 from surveys import service as survey_service
-from surveys.models import Construct, WaveRole
+from surveys.models import AnonymityMode, Construct, WaveRole
 
 K = 5
 # Every respondent here answers every construct, so all constructs share one set of
@@ -137,6 +141,7 @@ def read_csv(response) -> list[dict]:
 
 
 COMPARED = "withheld in a comparison (for this wave or the other)"
+FEWER = re.compile(r"^fewer than (\d+) responses$")  # the words say the group has 1 to k − 1
 
 
 class Record:
@@ -166,8 +171,8 @@ class Record:
                 self.withheld[cells] = reason
         else:
             self.withheld.setdefault(cells, COMPARED)
-        if per_wave and reason.startswith("fewer than") and reason.endswith("responses"):
-            self.equations.append((cells, "n", 1.0, K - 1.0))
+        if per_wave and (small := FEWER.match(reason)):
+            self.equations.append((cells, "n", 1.0, float(small[1]) - 1.0))
 
 
 def _number(value) -> bool:
@@ -179,8 +184,82 @@ def _number(value) -> bool:
 
 
 def collect(client, survey, sectors: list[str], version: str = "") -> tuple[Record, set[str]]:
-    """Every CSV an evaluator can open for every view, as a Record. `version` marks the
-    wave labels (e.g. "#after") so two versions of the same data keep their own cells."""
+    """Everything the output layer publishes (analysis.publication records it) while an
+    evaluator opens every page and CSV of every view and every wave's page, as a Record
+    of the audited constructs and their questions. `version` marks the wave labels (e.g.
+    "#after") so two versions of the same data keep their own cells.
+
+    Checked on the way: every figure the CSVs show, read as a reader would, is in the
+    recording (so the recording misses nothing), and every derived figure (the
+    sector-mix adjustment, a panel's change, a change in trust) depends only on groups
+    some view publishes."""
+    with publication.recording() as ledger:
+        from_csvs, audited_items = collect_csvs(client, survey, sectors, version)
+        for path in pages(client, survey):
+            assert client.get(path).status_code == 200, path
+    measures = {*AUDITED, *audited_items}
+    record = ledger_record(ledger, sectors, version, measures)
+    for cells, what, low, high in from_csvs.equations:
+        match = [(lo, hi) for c, w, lo, hi in record.equations if c == cells and w == what]
+        assert any(lo >= low - 1e-6 and hi <= high + 1e-6 for lo, hi in match), (sorted(cells)[:2], what, low, high)
+    assert from_csvs.published <= record.published
+    assert set(from_csvs.withheld) <= set(record.withheld)
+    assert_derived_from_published(ledger)
+    return record, audited_items
+
+
+def pages(client, survey) -> list[str]:
+    """Every Results page of every view (the CSVs hold the same rows), each wave's page
+    and the Results charts."""
+    base = f"/analysis/surveys/{survey.id}"
+    paths = [f"/waves/{wave.id}" for wave in survey.waves]
+    for reference, current in itertools.combinations(survey.waves, 2):
+        for place in [None, *survey.places]:
+            query = f"?reference={reference.id}&current={current.id}&baseline=&place={place.id if place else ''}"
+            sectors = {r["group"] for r in read_csv(client.get(f"{base}/constructs/{AUDITED[0]}/sectors.csv{query}"))}
+            paths += [f"{base}{query}", f"{base}/change.svg{query}", f"{base}/trust{query}"]
+            paths += [f"{base}/constructs/{c}{query}" for c in AUDITED]
+            paths += [f"{base}/constructs/{c}/trend.svg{query}" for c in AUDITED]
+            paths += [f"{base}/sectors/{sector}{query}" for sector in sorted(sectors)]
+    return paths
+
+
+def ledger_record(ledger: publication.Ledger, sectors: list[str], version: str, measures: set[str]) -> Record:
+    """The recorded figures of these measures as equations. A wave page's counts of
+    responses ("(any answer)") count each audited construct too: every respondent here
+    answers every construct (check() verifies each equation against the data)."""
+    record = Record()
+    for figure in ledger.figures:
+        group = figure.cells
+        assert figure.count is not None or figure.mean is None, figure  # a mean beside a withheld count gives it away
+        targets = AUDITED if group.measure == ANY_ANSWER else [group.measure]
+        for measure in targets:
+            if measure not in measures:
+                continue
+            cells = [(group.wave + version, p, s, measure) for p in group.places for s in (group.sectors or sectors)]
+            if figure.count is not None:  # exact: the recording has the unrounded mean
+                record.figure(cells, figure.count, "")
+                if figure.mean is not None:
+                    total = figure.mean * figure.count
+                    record.equations.append((frozenset(cells), "sum", total - 1e-7, total + 1e-7))
+            if figure.withheld:
+                record.hidden(cells, figure.withheld, per_wave=not figure.either_wave)
+    return record
+
+
+def assert_derived_from_published(ledger: publication.Ledger) -> None:
+    """No derived figure depends on a group that no view publishes with its count."""
+    published = {figure.cells for figure in ledger.figures if figure.count is not None}
+    assert ledger.derived, "the survey should publish derived figures"
+    for derived in ledger.derived:
+        assert derived.depends_on, derived.what
+        for cells in derived.depends_on:
+            assert cells in published, (derived.what, cells)
+
+
+def collect_csvs(client, survey, sectors: list[str], version: str = "") -> tuple[Record, set[str]]:
+    """Every CSV an evaluator can open for every view, as a Record: the reader's side,
+    against which the recording is checked."""
     places = {place.name: place for place in survey.places}
     record = Record()
     audited_items: set[str] = set()
@@ -347,6 +426,28 @@ def _mean_range(a_ub, b_ub, size, n_row, sum_row) -> tuple[float, float]:
     return result[0], result[1]
 
 
+def test_raising_the_thresholds_gives_nothing_away_beside_what_was_published_before(client, awkward, make_user,
+                                                                                    login, db_session):
+    """Raising k is a permitted change to published waves: a reader may keep every page
+    from before and set it beside every page after. Together
+    (the same cells: the answers did not change), no group either version withholds and
+    neither shows can be worked out."""
+    survey = awkward.survey
+    login(make_user(Role.EVALUATOR))
+    places, sectors = [place.name for place in survey.places], sorted(awkward.sectors.values())
+    before, items = collect(client, survey, sectors)
+    survey_service.update_settings(db_session, survey, make_user(Role.ADMIN), AnonymityMode(survey.anonymity),
+                                   7, survey.k_briefing, survey.min_organisations, {})
+    db_session.flush()
+    after, _ = collect(client, survey, sectors)
+    assert any(FEWER.match(reason) and FEWER.match(reason)[1] == "7" for reason in after.withheld.values())
+    together = Record()
+    together.equations = before.equations + after.equations
+    together.published = before.published | after.published
+    together.withheld = {**before.withheld, **after.withheld}
+    assert not (problems := check(together, awkward.truth, items, places, sectors)), "\n".join(problems)
+
+
 def test_the_pen_tests_subtraction_across_two_views_no_longer_isolates_faith(client, awkward, make_user, login):
     """Finding 2: comparing Wave 1 → 3 hid Faith and Education, Wave 2 → 3 hid Faith and
     Business, and the headline minus what each view showed gave Faith's Wave 3 exactly.
@@ -504,8 +605,13 @@ def test_no_group_a_briefing_withholds_can_be_worked_out_with_the_results_pages(
     names = dict(db_session.execute(select(Construct.code, Construct.name).where(Construct.code.in_(AUDITED))).all())
     record, items = collect(client, survey, sectors)
     internal_equations = len(record.equations)
-    small = collect_briefings(client, survey, sectors, record, names)
+    with publication.recording() as ledger:
+        small = collect_briefings(client, survey, sectors, record, names)
     assert len(record.equations) > internal_equations
+    # What the output layer hands a briefing (exactly; the briefing rounds it) is
+    # published on the Results pages already: a briefing adds only rounded copies.
+    handed = ledger_record(ledger, sectors, "", {*AUDITED, *items})
+    assert handed.published and handed.published <= record.published
     # The public threshold is at work: a briefing withholds some sector of 5 to 9
     # responses that the Results pages show, and some sector no view shows.
     count = {cells: sum(awkward.truth.get(cell, (0, 0.0))[0] for cell in cells) for cells in small}
@@ -518,6 +624,174 @@ def test_no_group_a_briefing_withholds_can_be_worked_out_with_the_results_pages(
         if cells not in record.published and 0 < size < PUBLIC_K and not reason.startswith("fewer than"):
             record.withheld[cells] = f"fewer than {PUBLIC_K} responses"
     assert not (problems := check(record, awkward.truth, items, places, sectors)), "\n".join(problems)
+
+
+# --- trust blocks --------------------------------------------------------------------------
+
+TRUST_LOW, TRUST_HIGH = 1.0, 4.0  # a rater's mean over the trust dimensions lies within the 1–4 scale
+
+
+def collect_trust(client, survey):
+    """The trust blocks the output layer publishes (analysis.publication records them)
+    while an evaluator opens every trust page, trust CSV and trust-change CSV (every pair
+    of waves, every place and all places), as linear constraints over the atomic trust
+    cells (wave × place × rater sector × target sector; n: raters, s: the sum of their
+    means): an exact count, and a mean as its exact sum. Checked on the way: the CSVs,
+    read as a reader would, show nothing the recording lacks; the pages' density counts
+    only the blocks shown; changes depend only on published blocks. Returns
+    (constraints, withheld groups with their words, groups whose count is published)."""
+    with publication.recording() as ledger:
+        read = read_trust(client, survey)
+    constraints, withheld, published = [], {}, set()
+    for figure in ledger.figures:
+        group = figure.cells
+        # A mean beside a withheld count gives the count away (two places' means and the
+        # all-places block fix both counts): the leak this test found.
+        assert figure.count is not None or figure.mean is None, figure
+        target = group.measure.removeprefix(publication.TRUST)
+        cells = frozenset((group.wave, p, rater, target) for p in group.places for rater in group.sectors)
+        if figure.count is not None:
+            published.add(cells)
+            constraints.append(({("n", c): 1.0 for c in cells}, float(figure.count), float(figure.count)))
+            if figure.mean is not None:
+                total = figure.mean * figure.count
+                constraints.append(({("s", c): 1.0 for c in cells}, total - 1e-7, total + 1e-7))
+        if figure.withheld:
+            withheld[cells] = figure.withheld
+            if small := FEWER.match(figure.withheld):
+                constraints.append(({("n", c): 1.0 for c in cells}, 1.0, float(small[1]) - 1.0))
+    read_constraints, read_withheld, read_published = read
+    assert read_published <= published and set(read_withheld) <= set(withheld)
+    assert all(form.keys() <= {key for f, _, _ in constraints for key in f} for form, _, _ in read_constraints)
+    assert_derived_from_published(ledger)
+    return constraints, withheld, published
+
+
+def read_trust(client, survey):
+    """Every trust CSV, trust-change CSV and trust page an evaluator can open, read as a
+    reader would: each block's count, and its mean as its sum within its rounding (with a
+    count) or as a ratio (mean − h)·Σn ≤ Σs ≤ (mean + h)·Σn were the count withheld but the
+    mean shown. Returns (constraints, withheld groups with their words, groups whose
+    count is published)."""
+    places = {place.name: place for place in survey.places}
+    constraints: list[tuple[dict, float, float]] = []
+    withheld: dict[frozenset, str] = {}
+    published: set[frozenset] = set()
+    densities = 0  # density figures over at least one pair shown
+    base = f"/analysis/surveys/{survey.id}"
+    for reference, current in itertools.combinations(survey.waves, 2):
+        for place in [None, *places.values()]:
+            query = {"reference": reference.id, "current": current.id, "baseline": "",
+                     "place": place.id if place else ""}
+            here = [place.name] if place else list(places)
+            shown: dict[tuple, bool] = {}
+            for row in read_csv(client.get(f"{base}/trust.csv", query_string=query)):
+                cells = frozenset((row["wave"], p, row["rater"], row["target"]) for p in here)
+                n_form = {("n", c): 1.0 for c in cells}
+                s_form = {("s", c): 1.0 for c in cells}
+                if _number(row["raters"]):
+                    n = float(row["raters"])
+                    published.add(cells)
+                    constraints.append((n_form, n, n))
+                    if _number(row["mean"]):
+                        half = 0.00005 * n + 1e-9
+                        constraints.append((s_form, float(row["mean"]) * n - half, float(row["mean"]) * n + half))
+                elif _number(row["mean"]):  # the count withheld, the mean shown: Σs − mean·Σn ≈ 0
+                    m = float(row["mean"])
+                    constraints.append(({**s_form, **{key: -(m - 0.00005) for key in n_form}}, 0.0, np.inf))
+                    constraints.append(({**s_form, **{key: -(m + 0.00005) for key in n_form}}, -np.inf, 0.0))
+                    withheld.setdefault(cells, row["raters"])
+                if row["withheld"]:
+                    withheld[cells] = row["withheld"]
+                    if row["withheld"].startswith("fewer than") and row["withheld"].endswith("responses"):
+                        constraints.append((n_form, 1.0, K - 1.0))
+                shown[(row["wave"], row["rater"], row["target"])] = _number(row["mean"])
+            # Density (a share of pairs, nonlinear) only over the blocks the CSV shows: the
+            # page's "of N pairs shown" is that count for every wave.
+            page = client.get(f"{base}/trust", query_string=query).get_data(as_text=True)
+            for wave in {w for w, _, _ in shown}:
+                pairs = sum(1 for (w, r, t), visible in shown.items() if w == wave and visible and r != t)
+                sentence = re.search(rf">{re.escape(wave)}</h2>\s*<p class=\"govuk-body\">Density: (.*?)\.</p>", page)
+                assert sentence, wave
+                assert (f"of {pairs} pairs shown" in sentence[1]) if pairs else "not enough pairs shown" in sentence[1]
+                densities += bool(pairs)
+            # A change (a difference of two means, nonlinear in the cells) only between
+            # blocks shown in both waves.
+            for row in read_csv(client.get(f"{base}/trust-changes.csv", query_string=query)):
+                if _number(row["difference"]):
+                    for wave in (reference.label, current.label):
+                        assert shown.get((wave, row["rater"], row["target"])), (wave, row)
+    assert densities, "the survey should publish some density figures"
+    return constraints, withheld, published
+
+
+def trust_bounds(constraints, withheld, published, truth: dict, places, sectors) -> list[str]:
+    """For every trust group no view shows a count for: at least two feasible counts, and
+    where it was withheld as too small, a mean range at least half the 1–4 scale wide."""
+    for form, low, high in constraints:  # the recording matches the data
+        value = sum(coef * truth.get(cell, (0, 0.0))[0 if what == "n" else 1] for (what, cell), coef in form.items())
+        assert low - 1e-6 <= value <= high + 1e-6, (sorted(form)[:2], low, high, value)
+    problems = []
+    for wave in sorted({cell[0] for group in withheld for cell in group}):
+        cells = [(wave, p, r, t) for p in places for r in sectors for t in sectors]
+        index = {cell: i for i, cell in enumerate(cells)}
+        size = len(cells)
+
+        def row_of(form):
+            row = np.zeros(2 * size)
+            for (what, cell), coef in form.items():
+                row[index[cell] + (size if what == "s" else 0)] += coef
+            return row
+
+        a, b = [], []
+        for form, low, high in constraints:
+            if next(iter(form))[1][0] != wave:
+                continue
+            row = row_of(form)
+            if high < np.inf:
+                a.append(row)
+                b.append(high)
+            if low > -np.inf:
+                a.append(-row)
+                b.append(-low)
+        for i in range(size):  # TRUST_LOW·n ≤ s ≤ TRUST_HIGH·n
+            low_row, high_row = np.zeros(2 * size), np.zeros(2 * size)
+            low_row[i], low_row[size + i] = TRUST_LOW, -1
+            high_row[i], high_row[size + i] = -TRUST_HIGH, 1
+            a += [low_row, high_row]
+            b += [0, 0]
+        a_ub, b_ub = np.array(a), np.array(b)
+        for group, reason in withheld.items():
+            if next(iter(group))[0] != wave or group in published or not sum(truth.get(c, (0, 0))[0] for c in group):
+                continue
+            n_row = row_of({("n", c): 1.0 for c in group})
+            counts = []
+            for sign in (1, -1):
+                result = linprog(sign * n_row, A_ub=a_ub, b_ub=b_ub, bounds=[(0, None)] * (2 * size), method="highs")
+                assert result.status in (0, 3), result.message
+                counts.append(sign * result.fun if result.status == 0 else np.inf)
+            name = f"{wave} {sorted(group)[0][2]} → {sorted(group)[0][3]} ({len(group)} places)"
+            if np.floor(counts[1] + 1e-6) - np.ceil(counts[0] - 1e-6) < 1:
+                problems.append(f"trust {name}: its count is fixed at {counts[0]:.2f}")
+            if reason.startswith("fewer than"):
+                means = _mean_range(a_ub, b_ub, size, n_row, row_of({("s", c): 1.0 for c in group}))
+                if means[1] - means[0] < (TRUST_HIGH - TRUST_LOW) / 2 - 1e-6:
+                    problems.append(f"trust {name}: its mean lies within {means[0]:.2f}..{means[1]:.2f}")
+    return problems
+
+
+def test_no_withheld_trust_block_can_be_worked_out_from_every_view(client, awkward, make_user, login):
+    """The trust blocks (rater sector × target sector, per wave, for every place and all
+    places, in every pair of waves): every published count and mean as equations over the
+    atomic trust cells; every block no view counts keeps two feasible counts, and a wide
+    mean if it was withheld as too small; changes only between blocks shown in both waves."""
+    survey = awkward.survey
+    login(make_user(Role.EVALUATOR))
+    places, sectors = [place.name for place in survey.places], sorted(awkward.sectors.values())
+    constraints, withheld, published = collect_trust(client, survey)
+    assert constraints and withheld, "the survey should publish trust blocks and withhold some"
+    assert not (problems := trust_bounds(constraints, withheld, published, awkward.trust, places, sectors)), \
+        "\n".join(problems)
 
 
 # --- co-design workshops ---------------------------------------------------------------------

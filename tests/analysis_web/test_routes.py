@@ -222,24 +222,25 @@ def test_a_sector_with_a_slash_in_its_name_opens(client, make_answered_survey, e
     assert len(read_csv(client.get(download))) == 11
 
 
-def add_responses(db_session, survey, place, sector_name, n, waves=None):
+def add_responses(db_session, survey, place, sector_name, n, waves=None, organisations=()):
     """n more responses in each wave (or these waves) from one place, answering every likert
     question, as if they arrived before the wave closed (a later one is a change after
-    closing, withheld by its own rule)."""
+    closing, withheld by its own rule); naming these organisations in turn, else none."""
     sector = db_session.scalar(select(Sector).where(Sector.name == sector_name))
     for wave in waves or survey.waves:
         for i in range(n):
             answers = {item.code: 3 for item in wave.instrument.items if item.type == "likert"}
             answers.update({item.code: {str(sector.id): {"reliable": 2, "shared_mission": 2, "open": 2}}
                             for item in wave.instrument.items if item.type == "trust_matrix"})
-            respondent = survey_service.Respondent(sector.id, place.id, None)
+            organisation = organisations[i % len(organisations)].id if organisations else None
+            respondent = survey_service.Respondent(sector.id, place.id, organisation)
             arrived = wave.closes_at - timedelta(hours=1) if wave.closes_at else None
             survey_service.insert_response(db_session, wave, respondent, answers, f"extra-{wave.id}-{place.id}-{i}",
                                            arrived)
     db_session.flush()
 
 
-def test_all_places_is_withheld_where_subtracting_one_place_from_it_would_reveal_another(
+def test_a_place_is_withheld_where_all_places_less_it_would_reveal_another(
         client, make_answered_survey, make_place, evaluator, db_session):
     big, small = make_place(), make_place()
     survey = make_answered_survey(places=[big, small], per_sector=12, sector_names=["Health", "Funder", "Housing"])
@@ -247,22 +248,27 @@ def test_all_places_is_withheld_where_subtracting_one_place_from_it_would_reveal
     small_only = read_csv(client.get(f"/analysis/surveys/{survey.id}/constructs.csv",
                                      query_string=query(survey, place=small.id)))
     assert all(row["withheld"] == "fewer than 5 responses" and row["difference"] == "" for row in small_only)
-    # The big place keeps its own results; "all places" minus it would give the small one
-    # away, so all places together is what is withheld, on every page of every wave.
+    # The wave's number of responses is public (39), and everyone answered every
+    # construct, so all places' figures are public too: the big place's are what is
+    # withheld (all places less it would give the small one away), on every page of
+    # every wave.
+    everywhere = read_csv(client.get(f"/analysis/surveys/{survey.id}/constructs.csv", query_string=query(survey)))
+    assert all(row["withheld"] == "" and row["current_n"] == "39" for row in everywhere)
     big_only = read_csv(client.get(f"/analysis/surveys/{survey.id}/constructs.csv",
                                    query_string=query(survey, place=big.id)))
-    assert all(row["withheld"] == "" and row["current_n"] == "36" for row in big_only)
-    everywhere = read_csv(client.get(f"/analysis/surveys/{survey.id}/constructs.csv", query_string=query(survey)))
     assert all(row["withheld"] == WITHHELD and row["current_n"] == WITHHELD and row["current_mean"] == ""
-               for row in everywhere)
-    trend = read_csv(client.get(f"/analysis/surveys/{survey.id}/constructs/trust/trend.csv", query_string=query(survey)))
+               for row in big_only)
+    trend = read_csv(client.get(f"/analysis/surveys/{survey.id}/constructs/trust/trend.csv",
+                                query_string=query(survey, place=big.id)))
     assert all(row["withheld"] == WITHHELD and row["mean"] == "" for row in trend)
+    # In the big place, Health (which would give the small place's Health away) and the
+    # next smallest sector are withheld; their trust blocks go with them, Housing's stay.
     blocks = read_csv(client.get(f"/analysis/surveys/{survey.id}/trust.csv", query_string=query(survey, place=big.id)))
     health = [b for b in blocks if b["rater"] == "Health" and b["target"] == "Health"]
     assert health and all(b["mean"] == "" and b["withheld"] == WITHHELD for b in health)
-    funder = [b for b in blocks if b["rater"] == "Funder" and b["target"] == "Health"]
-    assert all(b["mean"] != "" for b in funder)
-    html = page(client.get(f"/analysis/surveys/{survey.id}", query_string=query(survey)))
+    housing = [b for b in blocks if b["rater"] == "Housing" and b["target"] == "Health"]
+    assert housing and all(b["mean"] != "" for b in housing)
+    html = page(client.get(f"/analysis/surveys/{survey.id}", query_string=query(survey, place=big.id)))
     assert "Withheld so a smaller group cannot be worked out" in html.select_one("#constructs").text
 
 
@@ -329,10 +335,13 @@ def test_wording_changed_is_judged_between_the_two_waves_compared(client, make_a
 
 
 def test_a_place_with_a_baseline_compares_beside_a_place_without_one(
-        client, make_answered_survey, make_place, evaluator, db_session):
+        client, make_answered_survey, make_place, make_organisation, evaluator, db_session):
     big, newcomer = make_place(), make_place()
     survey = make_answered_survey(places=[big, newcomer], per_sector=12, wave_count=3)
-    add_responses(db_session, survey, newcomer, "Health and care", 12, waves=survey.waves[1:])  # joined after the baseline
+    health = db_session.scalar(select(Sector).where(Sector.name == "Health and care"))
+    organisations = [make_organisation(place=newcomer, sector=health) for _ in range(3)]
+    add_responses(db_session, survey, newcomer, "Health and care", 12, waves=survey.waves[1:],  # joined after the baseline
+                  organisations=organisations)
     first, second, third = survey.waves
     rows = read_csv(client.get(f"/analysis/surveys/{survey.id}/constructs.csv", query_string={
         "reference": second.id, "current": third.id, "baseline": first.id, "place": big.id}))

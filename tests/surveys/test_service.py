@@ -151,6 +151,20 @@ def test_settings_only_raise_thresholds_and_log_late_margin_changes(db_session, 
     assert (change.old_margin, change.new_margin, change.construct.code) == (0.3, 0.2, "trust")
 
 
+def test_every_threshold_a_survey_has_had_is_known_in_order(db_session, make_survey, make_user):
+    """Decisions are made at each threshold in turn (so a raise only withholds more): the
+    pages' thresholds, then for briefings theirs, oldest first, each pair once."""
+    survey = make_survey()
+    user = make_user()
+    assert service.thresholds_had(db_session, survey) == [(5, 3)]
+    for k, k_briefing, organisations in ((7, 10, 3), (7, 10, 4), (7, 12, 4)):  # one change at a time
+        service.update_settings(db_session, survey, user, AnonymityMode.ANONYMOUS, k, k_briefing, organisations, {})
+        db_session.flush()
+    assert service.thresholds_had(db_session, survey) == [(5, 3), (7, 3), (7, 4)]
+    assert service.thresholds_had(db_session, survey, public=True) == [
+        (5, 3), (7, 3), (7, 4), (10, 3), (10, 4), (12, 4)]
+
+
 def test_invitation_tokens_are_stored_only_as_hashes(db_session, make_survey, make_organisation):
     survey = make_survey(anonymity=AnonymityMode.PSEUDONYMOUS, open_first_wave=True)
     organisation = make_organisation(place=survey.places[0])

@@ -443,19 +443,25 @@ def decide_trust(
         in_wave = frame[frame["wave"] == wave]
         withheld: dict[tuple, str] = {}
         earlier = (stricter_than or {}).get(wave, {})
-        for (rater, target), block in in_wave.groupby(["sector", "target"], observed=True, sort=True):
-            counts = block.groupby("place").size()
-            organisations = None
-            if decision.organisations_known:
-                named = block.groupby("place")["organisation"].nunique()
-                organisations = named.add(block["organisation"].isna().groupby(block["place"]).any().astype(int),
-                                          fill_value=0)
+        # Counts and organisations per block and place, and per block, in a few group-bys
+        # rather than several per block (a survey has dozens of blocks a wave).
+        by_place = in_wave.groupby(["sector", "target", "place"], observed=True)
+        blocks: dict[tuple, dict] = {}
+        for (rater, target, where), n in by_place.size().items():
+            blocks.setdefault((rater, target), {})[where] = int(n)
+        organisations: dict = {}
+        if decision.organisations_known:
+            marked = in_wave.assign(unknown=in_wave["organisation"].isna())
+            for keys in (["sector", "target", "place"], ["sector", "target"]):
+                grouped = marked.groupby(keys, observed=True)
+                # Organisations named, and one more where a rater named none.
+                organisations.update(
+                    (grouped["organisation"].nunique() + grouped["unknown"].any().astype(int)).to_dict())
+        for (rater, target), counts in sorted(blocks.items()):
             reasons = {}
-            for where in [*counts.index, ALL]:
-                n = int(counts.sum() if where is ALL else counts[where])
-                orgs = None if organisations is None else (
-                    block["organisation"].nunique() + int(block["organisation"].isna().any()) if where is ALL
-                    else int(organisations[where]))
+            for where in [*sorted(counts), ALL]:
+                n = sum(counts.values()) if where is ALL else counts[where]
+                orgs = organisations.get((rater, target) if where is ALL else (rater, target, where))
                 # A rater sector whose count the wave withholds here (too small, or so a
                 # smaller group cannot be worked out) withholds its blocks whole: a block's
                 # raters are nearly its respondents, and a mean shown without its count
@@ -470,9 +476,9 @@ def decide_trust(
                     reasons[where] = small
                 elif (where, rater, target) in earlier:
                     reasons[where] = earlier[(where, rater, target)]
-            hidden_places = [p for p in counts.index if p in reasons]
+            hidden_places = [p for p in counts if p in reasons]
             if len(hidden_places) == 1 and ALL not in reasons:
-                others = sorted((int(counts[p]), str(p)) for p in counts.index if p not in reasons)
+                others = sorted((counts[p], str(p)) for p in counts if p not in reasons)
                 reasons[others[0][1] if others else ALL] = WITHHELD
             withheld.update({(where, rater, target): reason for where, reason in reasons.items()})
         result[wave] = withheld

@@ -27,6 +27,7 @@ import re
 from dataclasses import dataclass
 from datetime import timedelta
 from html.parser import HTMLParser
+from urllib.parse import urlencode
 
 import numpy as np
 import pytest
@@ -135,6 +136,17 @@ _names = itertools.count(1)
 
 
 
+def views(survey):
+    """Every view an evaluator can open: each pair of waves, for all places and for each
+    place, as (reference wave, current wave, its query string, the places it covers)."""
+    names = [place.name for place in survey.places]
+    for reference, current in itertools.combinations(survey.waves, 2):
+        for place in [None, *survey.places]:
+            query = {"reference": reference.id, "current": current.id, "baseline": "",
+                     "place": place.id if place else ""}
+            yield reference, current, query, [place.name] if place else names
+
+
 def read_csv(response) -> list[dict]:
     assert response.status_code == 200, response.status_code
     return list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
@@ -213,14 +225,13 @@ def pages(client, survey) -> list[str]:
     and the Results charts."""
     base = f"/analysis/surveys/{survey.id}"
     paths = [f"/waves/{wave.id}" for wave in survey.waves]
-    for reference, current in itertools.combinations(survey.waves, 2):
-        for place in [None, *survey.places]:
-            query = f"?reference={reference.id}&current={current.id}&baseline=&place={place.id if place else ''}"
-            sectors = {r["group"] for r in read_csv(client.get(f"{base}/constructs/{AUDITED[0]}/sectors.csv{query}"))}
-            paths += [f"{base}{query}", f"{base}/change.svg{query}", f"{base}/trust{query}"]
-            paths += [f"{base}/constructs/{c}{query}" for c in AUDITED]
-            paths += [f"{base}/constructs/{c}/trend.svg{query}" for c in AUDITED]
-            paths += [f"{base}/sectors/{sector}{query}" for sector in sorted(sectors)]
+    for *_, query, _ in views(survey):
+        suffix = "?" + urlencode(query)
+        sectors = {r["group"] for r in read_csv(client.get(f"{base}/constructs/{AUDITED[0]}/sectors.csv{suffix}"))}
+        paths += [f"{base}{suffix}", f"{base}/change.svg{suffix}", f"{base}/trust{suffix}"]
+        paths += [f"{base}/constructs/{c}{suffix}" for c in AUDITED]
+        paths += [f"{base}/constructs/{c}/trend.svg{suffix}" for c in AUDITED]
+        paths += [f"{base}/sectors/{sector}{suffix}" for sector in sorted(sectors)]
     return paths
 
 
@@ -260,51 +271,46 @@ def assert_derived_from_published(ledger: publication.Ledger) -> None:
 def collect_csvs(client, survey, sectors: list[str], version: str = "") -> tuple[Record, set[str]]:
     """Every CSV an evaluator can open for every view, as a Record: the reader's side,
     against which the recording is checked."""
-    places = {place.name: place for place in survey.places}
     record = Record()
     audited_items: set[str] = set()
     base = f"/analysis/surveys/{survey.id}"
-    for reference, current in itertools.combinations(survey.waves, 2):
-        for place in [None, *places.values()]:
-            query = {"reference": reference.id, "current": current.id, "baseline": "",
-                     "place": place.id if place else ""}
-            here = [place.name] if place else list(places)
-            for row in read_csv(client.get(f"{base}/constructs.csv", query_string=query)):
-                construct = row["construct"]
-                if construct not in AUDITED:
-                    continue
-                for wave, n, mean in ((reference, row["reference_n"], row["reference_mean"]),
-                                      (current, row["current_n"], row["current_mean"])):
-                    cells = [(wave.label + version, p, s, construct) for p in here for s in sectors]
+    for reference, current, query, here in views(survey):
+        for row in read_csv(client.get(f"{base}/constructs.csv", query_string=query)):
+            construct = row["construct"]
+            if construct not in AUDITED:
+                continue
+            for wave, n, mean in ((reference, row["reference_n"], row["reference_mean"]),
+                                  (current, row["current_n"], row["current_mean"])):
+                cells = [(wave.label + version, p, s, construct) for p in here for s in sectors]
+                record.figure(cells, n, mean)
+                if not _number(n):
+                    record.hidden(cells, n)
+            # The one nonlinear figure never draws on a withheld sector.
+            left_out = set(filter(None, row["adjusted.left_out"].split("; ")))
+            sector_rows = read_csv(client.get(f"{base}/constructs/{construct}/sectors.csv", query_string=query))
+            withheld_sectors = {r["group"] for r in sector_rows if r["withheld"]}
+            if row["adjusted.difference"]:
+                assert withheld_sectors <= left_out, (construct, withheld_sectors, left_out)
+            for r in sector_rows:
+                for wave, n, mean in ((reference, r["reference_n"], r["reference_mean"]),
+                                      (current, r["current_n"], r["current_mean"])):
+                    cells = [(wave.label + version, p, r["group"], construct) for p in here]
                     record.figure(cells, n, mean)
+                    if r["withheld"]:
+                        record.hidden(cells, r["withheld"], per_wave=False)
+            # Single questions: a count per question and wave (their own cells), no means.
+            for r in read_csv(client.get(f"{base}/constructs/{construct}/items.csv", query_string=query)):
+                for wave, n in ((reference, r["reference_n"]), (current, r["current_n"])):
+                    cells = [(wave.label + version, p, s, r["item"]) for p in here for s in sectors]
+                    record.figure(cells, n, "")
                     if not _number(n):
                         record.hidden(cells, n)
-                # The one nonlinear figure never draws on a withheld sector.
-                left_out = set(filter(None, row["adjusted.left_out"].split("; ")))
-                sector_rows = read_csv(client.get(f"{base}/constructs/{construct}/sectors.csv", query_string=query))
-                withheld_sectors = {r["group"] for r in sector_rows if r["withheld"]}
-                if row["adjusted.difference"]:
-                    assert withheld_sectors <= left_out, (construct, withheld_sectors, left_out)
-                for r in sector_rows:
-                    for wave, n, mean in ((reference, r["reference_n"], r["reference_mean"]),
-                                          (current, r["current_n"], r["current_mean"])):
-                        cells = [(wave.label + version, p, r["group"], construct) for p in here]
-                        record.figure(cells, n, mean)
-                        if r["withheld"]:
-                            record.hidden(cells, r["withheld"], per_wave=False)
-                # Single questions: a count per question and wave (their own cells), no means.
-                for r in read_csv(client.get(f"{base}/constructs/{construct}/items.csv", query_string=query)):
-                    for wave, n in ((reference, r["reference_n"]), (current, r["current_n"])):
-                        cells = [(wave.label + version, p, s, r["item"]) for p in here for s in sectors]
-                        record.figure(cells, n, "")
-                        if not _number(n):
-                            record.hidden(cells, n)
-                        audited_items.add(r["item"])
-                for r in read_csv(client.get(f"{base}/constructs/{construct}/trend.csv", query_string=query)):
-                    cells = [(r["wave"] + version, p, s, construct) for p in here for s in sectors]
-                    record.figure(cells, r["n"], r["mean"])
-                    if r["withheld"]:
-                        record.hidden(cells, r["withheld"])
+                    audited_items.add(r["item"])
+            for r in read_csv(client.get(f"{base}/constructs/{construct}/trend.csv", query_string=query)):
+                cells = [(r["wave"] + version, p, s, construct) for p in here for s in sectors]
+                record.figure(cells, r["n"], r["mean"])
+                if r["withheld"]:
+                    record.hidden(cells, r["withheld"])
     assert record.withheld, "the survey should have withheld groups to audit"
     return record, audited_items
 
@@ -543,50 +549,45 @@ def collect_briefings(client, survey, sectors: list[str], record: Record, names:
     pair of waves, every place and all places), its figures for the audited constructs
     added to `record`. Returns the sectors' groups (wave × construct, in a place or all)
     whose tile a briefing withholds as fewer than 10 responses, in either wave compared."""
-    places = {place.name: place for place in survey.places}
     waves = {wave.label: wave for wave in survey.waves}
     small: set[frozenset] = set()
-    for reference, current in itertools.combinations(survey.waves, 2):
-        for place in [None, *places.values()]:
-            query = {"reference": reference.id, "current": current.id, "baseline": "",
-                     "place": place.id if place else ""}
-            response = client.get(f"/briefings/surveys/{survey.id}", query_string=query)
-            assert response.status_code == 200, response.status_code
-            figures = BriefingFigures()
-            figures.feed(response.get_data(as_text=True))
-            assert len(figures.waves) == len(waves) and figures.appendix and figures.points
-            here = [place.name] if place else list(places)
+    for reference, current, query, here in views(survey):
+        response = client.get(f"/briefings/surveys/{survey.id}", query_string=query)
+        assert response.status_code == 200, response.status_code
+        figures = BriefingFigures()
+        figures.feed(response.get_data(as_text=True))
+        assert len(figures.waves) == len(waves) and figures.appendix and figures.points
 
-            def group(wave: str, construct: str, sector: str | None = None):
-                return [(wave, p, s, construct) for p in here for s in ([sector] if sector else sectors)]
+        def group(wave: str, construct: str, sector: str | None = None):
+            return [(wave, p, s, construct) for p in here for s in ([sector] if sector else sectors)]
 
-            for construct in AUDITED:
-                name = names[construct]
-                # Responses to the wave, whatever was answered: every respondent here
-                # answers every construct (check() verifies it against the data), so it
-                # is each construct's count.
-                for row in figures.waves:
-                    if _number(row["data-responses"]):
-                        rounded_figure(record, group(row["data-wave"], construct), row["data-responses"])
-                    else:
-                        withheld_in_briefing(record, group(row["data-wave"], construct), row["data-responses"])
-                for wave, text in figures.points[name]:
-                    if shown := SHOWN.match(text):
-                        rounded_figure(record, group(wave, construct), shown.group(2), shown.group(1))
-                    elif text != "no responses":
-                        withheld_in_briefing(record, group(wave, construct), text)
-                row = next(r for r in figures.appendix if r["data-construct"] == name)
-                for wave, side in ((reference.label, "reference"), (current.label, "current")):
-                    if row["data-withheld"]:  # one set of words for both waves
-                        withheld_in_briefing(record, group(wave, construct), row["data-withheld"], per_wave=False)
-                    else:
-                        rounded_figure(record, group(wave, construct), row[f"data-{side}-n"], row[f"data-{side}-mean"])
-                for panel, sector, words in figures.sector_tiles:
-                    if panel == name and words:  # a sector's tile covers both waves; shown, it is a verdict only
-                        for wave in (reference.label, current.label):
-                            withheld_in_briefing(record, group(wave, construct, sector), words, per_wave=False)
-                            if words == f"fewer than {PUBLIC_K} responses":
-                                small.add(frozenset(group(wave, construct, sector)))
+        for construct in AUDITED:
+            name = names[construct]
+            # Responses to the wave, whatever was answered: every respondent here
+            # answers every construct (check() verifies it against the data), so it
+            # is each construct's count.
+            for row in figures.waves:
+                if _number(row["data-responses"]):
+                    rounded_figure(record, group(row["data-wave"], construct), row["data-responses"])
+                else:
+                    withheld_in_briefing(record, group(row["data-wave"], construct), row["data-responses"])
+            for wave, text in figures.points[name]:
+                if shown := SHOWN.match(text):
+                    rounded_figure(record, group(wave, construct), shown.group(2), shown.group(1))
+                elif text != "no responses":
+                    withheld_in_briefing(record, group(wave, construct), text)
+            row = next(r for r in figures.appendix if r["data-construct"] == name)
+            for wave, side in ((reference.label, "reference"), (current.label, "current")):
+                if row["data-withheld"]:  # one set of words for both waves
+                    withheld_in_briefing(record, group(wave, construct), row["data-withheld"], per_wave=False)
+                else:
+                    rounded_figure(record, group(wave, construct), row[f"data-{side}-n"], row[f"data-{side}-mean"])
+            for panel, sector, words in figures.sector_tiles:
+                if panel == name and words:  # a sector's tile covers both waves; shown, it is a verdict only
+                    for wave in (reference.label, current.label):
+                        withheld_in_briefing(record, group(wave, construct, sector), words, per_wave=False)
+                        if words == f"fewer than {PUBLIC_K} responses":
+                            small.add(frozenset(group(wave, construct, sector)))
     return small
 
 
@@ -673,54 +674,49 @@ def read_trust(client, survey):
     count) or as a ratio (mean − h)·Σn ≤ Σs ≤ (mean + h)·Σn were the count withheld but the
     mean shown. Returns (constraints, withheld groups with their words, groups whose
     count is published)."""
-    places = {place.name: place for place in survey.places}
     constraints: list[tuple[dict, float, float]] = []
     withheld: dict[frozenset, str] = {}
     published: set[frozenset] = set()
     densities = 0  # density figures over at least one pair shown
     base = f"/analysis/surveys/{survey.id}"
-    for reference, current in itertools.combinations(survey.waves, 2):
-        for place in [None, *places.values()]:
-            query = {"reference": reference.id, "current": current.id, "baseline": "",
-                     "place": place.id if place else ""}
-            here = [place.name] if place else list(places)
-            shown: dict[tuple, bool] = {}
-            for row in read_csv(client.get(f"{base}/trust.csv", query_string=query)):
-                cells = frozenset((row["wave"], p, row["rater"], row["target"]) for p in here)
-                n_form = {("n", c): 1.0 for c in cells}
-                s_form = {("s", c): 1.0 for c in cells}
-                if _number(row["raters"]):
-                    n = float(row["raters"])
-                    published.add(cells)
-                    constraints.append((n_form, n, n))
-                    if _number(row["mean"]):
-                        half = 0.00005 * n + 1e-9
-                        constraints.append((s_form, float(row["mean"]) * n - half, float(row["mean"]) * n + half))
-                elif _number(row["mean"]):  # the count withheld, the mean shown: Σs − mean·Σn ≈ 0
-                    m = float(row["mean"])
-                    constraints.append(({**s_form, **{key: -(m - 0.00005) for key in n_form}}, 0.0, np.inf))
-                    constraints.append(({**s_form, **{key: -(m + 0.00005) for key in n_form}}, -np.inf, 0.0))
-                    withheld.setdefault(cells, row["raters"])
-                if row["withheld"]:
-                    withheld[cells] = row["withheld"]
-                    if row["withheld"].startswith("fewer than") and row["withheld"].endswith("responses"):
-                        constraints.append((n_form, 1.0, K - 1.0))
-                shown[(row["wave"], row["rater"], row["target"])] = _number(row["mean"])
-            # Density (a share of pairs, nonlinear) only over the blocks the CSV shows: the
-            # page's "of N pairs shown" is that count for every wave.
-            page = client.get(f"{base}/trust", query_string=query).get_data(as_text=True)
-            for wave in {w for w, _, _ in shown}:
-                pairs = sum(1 for (w, r, t), visible in shown.items() if w == wave and visible and r != t)
-                sentence = re.search(rf">{re.escape(wave)}</h2>\s*<p class=\"govuk-body\">Density: (.*?)\.</p>", page)
-                assert sentence, wave
-                assert (f"of {pairs} pairs shown" in sentence[1]) if pairs else "not enough pairs shown" in sentence[1]
-                densities += bool(pairs)
-            # A change (a difference of two means, nonlinear in the cells) only between
-            # blocks shown in both waves.
-            for row in read_csv(client.get(f"{base}/trust-changes.csv", query_string=query)):
-                if _number(row["difference"]):
-                    for wave in (reference.label, current.label):
-                        assert shown.get((wave, row["rater"], row["target"])), (wave, row)
+    for reference, current, query, here in views(survey):
+        shown: dict[tuple, bool] = {}
+        for row in read_csv(client.get(f"{base}/trust.csv", query_string=query)):
+            cells = frozenset((row["wave"], p, row["rater"], row["target"]) for p in here)
+            n_form = {("n", c): 1.0 for c in cells}
+            s_form = {("s", c): 1.0 for c in cells}
+            if _number(row["raters"]):
+                n = float(row["raters"])
+                published.add(cells)
+                constraints.append((n_form, n, n))
+                if _number(row["mean"]):
+                    half = 0.00005 * n + 1e-9
+                    constraints.append((s_form, float(row["mean"]) * n - half, float(row["mean"]) * n + half))
+            elif _number(row["mean"]):  # the count withheld, the mean shown: Σs − mean·Σn ≈ 0
+                m = float(row["mean"])
+                constraints.append(({**s_form, **{key: -(m - 0.00005) for key in n_form}}, 0.0, np.inf))
+                constraints.append(({**s_form, **{key: -(m + 0.00005) for key in n_form}}, -np.inf, 0.0))
+                withheld.setdefault(cells, row["raters"])
+            if row["withheld"]:
+                withheld[cells] = row["withheld"]
+                if row["withheld"].startswith("fewer than") and row["withheld"].endswith("responses"):
+                    constraints.append((n_form, 1.0, K - 1.0))
+            shown[(row["wave"], row["rater"], row["target"])] = _number(row["mean"])
+        # Density (a share of pairs, nonlinear) only over the blocks the CSV shows: the
+        # page's "of N pairs shown" is that count for every wave.
+        page = client.get(f"{base}/trust", query_string=query).get_data(as_text=True)
+        for wave in {w for w, _, _ in shown}:
+            pairs = sum(1 for (w, r, t), visible in shown.items() if w == wave and visible and r != t)
+            sentence = re.search(rf">{re.escape(wave)}</h2>\s*<p class=\"govuk-body\">Density: (.*?)\.</p>", page)
+            assert sentence, wave
+            assert (f"of {pairs} pairs shown" in sentence[1]) if pairs else "not enough pairs shown" in sentence[1]
+            densities += bool(pairs)
+        # A change (a difference of two means, nonlinear in the cells) only between
+        # blocks shown in both waves.
+        for row in read_csv(client.get(f"{base}/trust-changes.csv", query_string=query)):
+            if _number(row["difference"]):
+                for wave in (reference.label, current.label):
+                    assert shown.get((wave, row["rater"], row["target"])), (wave, row)
     assert densities, "the survey should publish some density figures"
     return constraints, withheld, published
 

@@ -429,9 +429,9 @@ def decide_trust(
     rater's), `target` and `organisation`. A block (place, rater sector, target) is
     withheld with fewer than k raters, fewer than `min_organisations` organisations where
     the survey records them (none named counting as one more), or where the wave withholds
-    the rater sector's count in that place, for any reason (`decisions`). Then, along each line of places
-    with their all-places block, complements as for counts: a single withheld place
-    would be the all-places block minus the others. `stricter_than` passes the blocks
+    the rater sector's count in that place, for any reason (`decisions`). Then, along
+    each line of places with their all-places block, complements as for counts: a single
+    withheld place would be the all-places block minus the others. `stricter_than` passes the blocks
     withheld at a lower threshold: they stay withheld. Returns per wave
     {(place or ALL, rater, target): reason}."""
     result: dict[str, dict[tuple, str]] = {}

@@ -17,7 +17,7 @@ fetches. Pure: no Flask, no database.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -73,7 +73,7 @@ def recording() -> Iterator[Ledger]:
         _open.reset(token)
 
 
-def publish(figures: list[Figure] = (), derived: list[Derived] = ()) -> None:
+def publish(figures: Iterable[Figure] = (), derived: Iterable[Derived] = ()) -> None:
     """Note these figures as published, if anyone is recording."""
     ledger = _open.get()
     if ledger is not None:

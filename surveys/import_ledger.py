@@ -2,9 +2,10 @@
 import can be taken back out.
 
 `ImportedFile`: one per import that was carried out, with the hash of its file (the
-same file is refused while its import stands) and, once undone, when, by whom, where
-the removed responses were and, where a corrected file replaced it, which (published counts that change after a wave closes must say
-so: see surveys.service.late_changes). `ImportedRow`: one per imported response, with
+same file is refused while its import stands) and, once undone, when, by whom and where
+the removed responses were (published counts that change after a wave closes must say
+so: see surveys.service.late_changes), and which import replaced it, if a corrected
+file did. `ImportedRow`: one per imported response, with
 the keys that recognise the same row in a later file: the other tool's response id
 where the file has one, and always a hash of who answered what.
 

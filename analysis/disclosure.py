@@ -342,25 +342,68 @@ def _protect(table: dict, k: int, min_organisations: int, forced: dict, total_pu
               for j, s in enumerate(counts.columns)]
     lines.append(([((p, ALL), rows[i]) for i, p in enumerate(counts.index)], ((ALL, ALL), grand)))
     lines.append(([((ALL, s), columns[j]) for j, s in enumerate(counts.columns)], ((ALL, ALL), grand)))
-    changed = True
-    while changed:
-        changed = False
-        for entries, (total_key, total) in lines:
-            unknown = [key for key, n in entries if key in reasons and n > 0]
-            total_hidden = total_key in reasons and total > 0
-            if len(unknown) + total_hidden != 1:
-                continue
-            candidates = [(n, str(key), key) for key, n in entries if key not in reasons and n > 0]
-            # Never the wave's total as a complement, even a construct's: where everyone
-            # answered the construct it is the wave's number of responses, which is public.
-            if candidates:
-                reasons[min(candidates)[2]] = WITHHELD
-            elif not total_hidden and not (total_key == (ALL, ALL) and total_public):
-                reasons[total_key] = WITHHELD
-            else:
-                continue
-            changed = True
+    def complete_lines() -> None:
+        changed = True
+        while changed:
+            changed = False
+            for entries, (total_key, total) in lines:
+                unknown = [key for key, n in entries if key in reasons and n > 0]
+                total_hidden = total_key in reasons and total > 0
+                if len(unknown) + total_hidden != 1:
+                    continue
+                candidates = [(n, str(key), key) for key, n in entries if key not in reasons and n > 0]
+                # Never the wave's total as a complement, even a construct's: where everyone
+                # answered the construct it is the wave's number of responses, which is public.
+                if candidates:
+                    reasons[min(candidates)[2]] = WITHHELD
+                elif not total_hidden and not (total_key == (ALL, ALL) and total_public):
+                    reasons[total_key] = WITHHELD
+                else:
+                    continue
+                changed = True
+
+    complete_lines()
+    # Lines that each keep two unknowns can still fix one together (a place's row less the
+    # sectors' totals, say): while any withheld count is fixed by all the lines at once,
+    # withhold the smallest figure shown beside it, and complete the lines again.
+    while (fixed := _fixed_by_all_lines(lines, reasons)) is not None:
+        beside = [(n, str(key), key) for entries, total in lines if fixed in {k for k, _ in [*entries, total]}
+                  for key, n in [*entries, total]
+                  if key not in reasons and n > 0 and not (key == (ALL, ALL) and total_public)]
+        if not beside:
+            break
+        reasons[min(beside)[2]] = WITHHELD
+        complete_lines()
     return reasons
+
+
+def _fixed_by_all_lines(lines: list, reasons: dict) -> tuple | None:
+    """A withheld count (of a cell or a total, with responses) that the figures shown fix
+    when every line is read as one equation in the withheld counts: its own unit row adds
+    nothing to the lines' rank. None when no withheld count is fixed."""
+    hidden = sorted({key for entries, total in lines for key, n in [*entries, total] if key in reasons and n > 0},
+                    key=str)
+    if not hidden:
+        return None
+    column = {key: i for i, key in enumerate(hidden)}
+    rows = []
+    for entries, (total_key, _) in lines:
+        row = np.zeros(len(hidden))
+        for key, _ in entries:
+            if key in column:
+                row[column[key]] = 1.0
+        if total_key in column:
+            row[column[total_key]] = -1.0
+        if row.any():
+            rows.append(row)
+    equations = np.array(rows)
+    rank = np.linalg.matrix_rank(equations)
+    for key in hidden:
+        unit = np.zeros(len(hidden))
+        unit[column[key]] = 1.0
+        if np.linalg.matrix_rank(np.vstack([equations, unit])) == rank:
+            return key
+    return None
 
 
 def decided_table(counts: pd.DataFrame, decision: WaveDecision) -> DisclosedTable:

@@ -189,3 +189,49 @@ def test_deciding_afresh_at_a_raised_threshold_would_show_what_was_withheld_befo
     assert afresh.reason(ANY_ANSWER, "Place 0", "Education") is None
     in_turn = decide_in_turn(frame, scores, ["W1"], [(K, 3), (7, 3)], organisations_known=True)[-1]["W1"]
     assert in_turn.reason(ANY_ANSWER, "Place 0", "Education") == WITHHELD
+
+
+def fixed_counts(frame: pd.DataFrame, decision, construct: str = ANY_ANSWER) -> list:
+    """The withheld counts with responses that the shown counts fix, reading every line
+    (each place's sectors and total, each sector's places and total, the places' and the
+    sectors' totals with the wave's, always public) as one equation: the reader's algebra."""
+    places, sectors = sorted(frame["place"].unique()), sorted(frame["sector"].unique())
+    count = frame.groupby(["place", "sector"]).size()
+    n = {(p, s): int(count.get((p, s), 0)) for p in places for s in sectors}
+    n |= {(p, ALL): sum(n[p, s] for s in sectors) for p in places}
+    n |= {(ALL, s): sum(n[p, s] for p in places) for s in sectors}
+    n[ALL, ALL] = len(frame)
+    hidden = [key for key in n if n[key] and key != (ALL, ALL) and decision.reason(construct, *key)]
+    lines = [([(p, s) for s in sectors], (p, ALL)) for p in places] + \
+            [([(p, s) for p in places], (ALL, s)) for s in sectors] + \
+            [([(p, ALL) for p in places], (ALL, ALL)), ([(ALL, s) for s in sectors], (ALL, ALL))]
+    rows = [[(key in entries) - (key == total) for key in hidden] for entries, total in lines]
+    rank = np.linalg.matrix_rank(np.array(rows, dtype=float)) if hidden else 0
+    return [key for i, key in enumerate(hidden)
+            if np.linalg.matrix_rank(np.array(rows + [[float(j == i) for j in range(len(hidden))]])) == rank]
+
+
+def test_lines_that_each_keep_two_unknowns_cannot_fix_a_group_together():
+    """A reviewer's case: P0's row less the sectors' totals (S0 and S1 answer only in
+    P0) left P0's Funder-like S4 of 2 responses exactly, and its mean with it."""
+    sizes = {"P0": {"S0": 32, "S1": 6, "S2": 24, "S3": 8, "S4": 2}, "P1": {"S2": 6, "S4": 31},
+             "P2": {"S2": 13, "S3": 24, "S4": 3}}
+    frame = pd.concat([responses({"W1": by}, seed=i, place=p) for i, (p, by) in enumerate(sizes.items())],
+                      ignore_index=True)
+    frame["response_id"] = range(len(frame))
+    decision = decide_in_turn(frame, construct_scores(frame, CODEBOOK), ["W1"], [(K, 3)])[-1]["W1"]
+    assert decision.reason(ANY_ANSWER, "P0", "S4") == f"fewer than {K} responses"
+    assert fixed_counts(frame, decision) == [] and fixed_counts(frame, decision, "trust") == []
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.lists(st.sampled_from([0, 0, 2, 3, 6, 8, 13, 24, 31]), min_size=4, max_size=4),
+                min_size=2, max_size=3))
+def test_no_withheld_count_is_fixed_by_all_the_lines_together(table):
+    # With one place or one sector answering, every withheld figure is the public total.
+    assume(sum(map(any, table)) >= 2 and sum(map(any, zip(*table))) >= 2)
+    frame = pd.concat([responses({"W1": {f"S{j}": n for j, n in enumerate(sizes) if n}}, seed=i, place=f"P{i}")
+                       for i, sizes in enumerate(table) if any(sizes)], ignore_index=True)
+    frame["response_id"] = range(len(frame))
+    decision = decide_in_turn(frame, construct_scores(frame, CODEBOOK), ["W1"], [(K, 3), (10, 3)])[-1]["W1"]
+    assert fixed_counts(frame, decision) == []

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy.optimize import linprog
 
 K_INTERNAL = 5  # internal pages and aggregate exports
 K_BRIEFING = 10  # PDF briefings
@@ -210,7 +211,8 @@ def decide_waves(
     says whether the survey records organisations at all (from `responses` if not given:
     pass the survey's own answer, so every page applies the same rule). `changed_late`
     names, per wave, the (place, sector) groups whose count changed by fewer than k
-    after the wave closed (see `changed_after_closing`): they stay withheld."""
+    after the wave closed (see `changed_after_closing`): they stay withheld, the wave's
+    total from every construct (its number of responses stays public)."""
     place = responses["place"].astype(object) if "place" in responses.columns else pd.Series("", index=responses.index)
     place = place.where(place.notna(), "")
     sector = responses["sector"].astype(object)
@@ -229,21 +231,29 @@ def decide_waves(
         in_wave = (responses["wave"] == wave).to_numpy()
         withheld: dict[tuple, str] = {}
         earlier = stricter_than[wave].withheld if stricter_than and wave in stricter_than else {}
+        late = (changed_late or {}).get(wave, {})
         for construct in [ANY_ANSWER, *scores.columns]:
             rows = in_wave if construct == ANY_ANSWER else in_wave & scores[construct].notna().to_numpy()
             forced = {key[1:]: reason for key, reason in earlier.items() if key[0] == construct}
+            table = codes.table(rows)
             if construct == ANY_ANSWER:
-                forced.update({cell: reason for cell, reason in (changed_late or {}).get(wave, {}).items()
-                               if cell not in forced})
-            if construct != ANY_ANSWER:
+                forced.update({cell: reason for cell, reason in late.items() if cell not in forced})
+                dashboard = table["counts"], _protect(table, k, min_organisations, forced, True)
+                reasons = dashboard[1]
+            elif (np.array_equal(rows, in_wave) and rows.sum() >= k and table.get("all", np.inf) >= min_organisations
+                  and (ALL, ALL) not in late):
+                # Everyone answered: the construct's table is the dashboard's (unless the
+                # wave is too small for any of its answers to be shown).
+                reasons = dashboard[1]
+            else:
                 # A group withheld from the counts, for any reason, is withheld from every
                 # construct: where everyone answered the construct its counts are the
                 # dashboard's, so a complement shown there would undo the one withheld here.
-                forced.update({key[1:]: reason for key, reason in withheld.items()
-                               if key[0] == ANY_ANSWER and key[1:] not in forced})
-            table = codes.table(rows)
-            for cell, reason in _protect(table, k, min_organisations, forced, construct == ANY_ANSWER).items():
-                withheld[(construct, *cell)] = reason
+                forced.update({cell: reason for cell, reason in dashboard[1].items() if cell not in forced})
+                if (ALL, ALL) in late:
+                    forced.setdefault((ALL, ALL), late[(ALL, ALL)])
+                reasons = _protect_beside_the_dashboard(table, k, min_organisations, forced, *dashboard)
+            withheld.update({(construct, *cell): reason for cell, reason in reasons.items()})
         decisions[wave] = WaveDecision(wave, k, withheld, known)
     return decisions
 
@@ -268,6 +278,103 @@ def decide_in_turn(
                                   organisations_known=organisations_known,
                                   changed_late=changed_late(k) if changed_late else None))
     return steps
+
+
+def _protect_beside_the_dashboard(table: dict, k: int, min_organisations: int, forced: dict,
+                                  dashboard: pd.DataFrame, dashboard_withheld: dict) -> dict:
+    """`_protect` for a construct's table, read beside the dashboard's counts: a
+    construct's count is never more than the responses, so what the dashboard shows (or
+    leaves between its withheld figures) caps it. Figures whose count the dashboard shows
+    are the last choice as complements; then, while the two tables together pin a
+    withheld count, a figure shown beside it is withheld too."""
+    figures, shown = _figures(table["counts"]), _figures(dashboard)
+    on_dashboard = frozenset(key for key, n in figures.items() if n == shown[key] and key not in dashboard_withheld)
+    while True:
+        reasons = _protect(table, k, min_organisations, forced, False, on_dashboard)
+        if table["counts"].equals(dashboard):
+            return reasons  # everyone answered the construct: the tables are one
+        pinned = _pinned_beside_the_dashboard(table["counts"], reasons, dashboard, dashboard_withheld)
+        if pinned is None:
+            return reasons
+        figures[(ALL, ALL)] = int(table["counts"].to_numpy().sum())
+        # Shown figures in a line with the pinned one first (they share its place or its
+        # sector, ALL for a total), those the dashboard does not show first, smallest first.
+        beside = sorted((not (key[0] == pinned[0] or key[1] == pinned[1]), key in on_dashboard, n, str(key), key)
+                        for key, n in figures.items() if key not in reasons and n > 0)
+        if not beside:
+            return reasons
+        forced = {**forced, beside[0][-1]: WITHHELD}
+
+
+def _pinned_beside_the_dashboard(counts: pd.DataFrame, reasons: dict, dashboard: pd.DataFrame,
+                                 dashboard_withheld: dict) -> tuple | None:
+    """A withheld figure of a construct's table whose count the two tables pin (fewer
+    than two whole numbers are feasible), by linear programming over each cell's
+    construct count c and dashboard count d: every figure shown, what each withheld
+    figure's words say (`_words_bound`), and 0 ≤ c ≤ d. None when there is none."""
+    places, sectors = list(counts.index), list(counts.columns)
+    size = len(places) * len(sectors)
+
+    def members(key) -> np.ndarray:
+        place, sector = key
+        return np.array([(place is ALL or p == place) and (sector is ALL or s == sector)
+                         for p in places for s in sectors], dtype=float)
+
+    construct, responses = _figures(counts), _figures(dashboard)
+    construct[(ALL, ALL)], responses[(ALL, ALL)] = int(counts.to_numpy().sum()), int(dashboard.to_numpy().sum())
+    equal_rows, equal_values, upper_rows, upper_values = [], [], [], []
+    for figures, withheld, offset in ((construct, reasons, 0), (responses, dashboard_withheld, size)):
+        for key, n in figures.items():
+            row = np.zeros(2 * size)
+            row[offset:offset + size] = members(key)
+            if key not in withheld or (key == (ALL, ALL) and offset):
+                equal_rows.append(row)
+                equal_values.append(n)
+            elif n > 0:
+                low, high = _words_bound(withheld[key])
+                upper_rows += [-row] + ([row] if np.isfinite(high) else [])
+                upper_values += [-low] + ([high] if np.isfinite(high) else [])
+    capped = np.hstack([np.eye(size), -np.eye(size)])  # c ≤ d, cell by cell
+    # The construct's wave count, where it is the public number of responses, is no secret.
+    withheld = {key: np.append(members(key), np.zeros(size)) for key in reasons if construct.get(key, 0) > 0
+                and not (key == (ALL, ALL) and construct[key] == responses[key])}
+    return _first_pinned(withheld, {key: construct[key] for key in withheld},
+                         A_ub=np.vstack([np.array(upper_rows).reshape(-1, 2 * size), capped]),
+                         b_ub=np.concatenate([upper_values, np.zeros(size)]),
+                         A_eq=np.array(equal_rows), b_eq=equal_values, bounds=(0, None))
+
+
+def _first_pinned(figures: dict, truth: dict, needed: dict | None = None, **constraints) -> tuple | None:
+    """The first of `figures` (key → its row over the variables) that the linear
+    `constraints` (linprog's) cannot move `needed` (a whole one unless given) from its
+    `truth`, either way; None when each can. A few joint programmes (the sum of those
+    left, pushed up, then down) show most figures can move; each left after that is
+    tried alone."""
+    needed = needed or dict.fromkeys(figures, 1)
+    left = sorted(figures, key=str)
+    for sign in (1, -1):
+        while left:
+            solved = linprog(-sign * sum(figures[key] for key in left), method="highs", **constraints)
+            if solved.status != 0:
+                break  # unbounded: tried one by one below
+            moved = {key for key in left if sign * (figures[key] @ solved.x - truth[key]) >= needed[key] - 1e-6}
+            if not moved:
+                break
+            left = [key for key in left if key not in moved]
+    for key in left:
+        ends = [linprog(-sign * figures[key], method="highs", **constraints) for sign in (1, -1)]
+        if not any(end.status == 3 or sign * (-sign * end.fun - truth[key]) >= needed[key] - 1e-6
+                   for sign, end in zip((1, -1), ends)):
+            return key
+    return None
+
+
+def _figures(counts: pd.DataFrame) -> dict[tuple, int]:
+    """A place × sector table's cells, place totals and sector totals by key."""
+    figures = {(p, s): int(counts.at[p, s]) for p in counts.index for s in counts.columns}
+    figures.update({(p, ALL): int(n) for p, n in counts.sum(axis=1).items()})
+    figures.update({(ALL, s): int(n) for s, n in counts.sum(axis=0).items()})
+    return figures
 
 
 @dataclass(frozen=True)
@@ -303,11 +410,16 @@ def _distinct(group: np.ndarray, organisation: np.ndarray, size: int) -> np.ndar
     return np.bincount(pairs // (int(organisation.max(initial=0)) + 1), minlength=size)
 
 
-def _protect(table: dict, k: int, min_organisations: int, forced: dict, total_public: bool) -> dict:
+def _protect(table: dict, k: int, min_organisations: int, forced: dict, total_public: bool,
+             known: frozenset = frozenset()) -> dict:
     """Primary suppression of the table's cells and margins, then complementary
     suppression until no line (a row or column with its total, or the totals with the
-    grand total) has exactly one unknown, so nothing withheld can be worked out by
-    subtraction. Returns {(place, sector): reason} with ALL for margins."""
+    grand total) has exactly one unknown, no withheld count is fixed by the lines
+    together, and every group withheld for itself keeps its mean uncertain, so nothing
+    withheld can be worked out by subtraction. `known` names figures a reader has from
+    another table (a construct's count where it equals the dashboard's): chosen as
+    complements only when nothing else will do. Returns {(place, sector): reason} with
+    ALL for margins."""
     counts = table["counts"]
     values = counts.to_numpy(dtype=float)
     rows, columns = values.sum(axis=1), values.sum(axis=0)
@@ -342,6 +454,18 @@ def _protect(table: dict, k: int, min_organisations: int, forced: dict, total_pu
               for j, s in enumerate(counts.columns)]
     lines.append(([((p, ALL), rows[i]) for i, p in enumerate(counts.index)], ((ALL, ALL), grand)))
     lines.append(([((ALL, s), columns[j]) for j, s in enumerate(counts.columns)], ((ALL, ALL), grand)))
+
+    def withhold_one_of(figures) -> bool:
+        """Withhold the first figure of `figures` (count, key) that is shown, has
+        responses and may be withheld, preferring one the reader has from nowhere else."""
+        open_ = [(n, key) for n, key in figures
+                 if key not in reasons and n > 0 and not (key == (ALL, ALL) and total_public)]
+        for choice in ([f for f in open_ if f[1] not in known], open_):
+            if choice:
+                reasons[choice[0][1]] = WITHHELD
+                return True
+        return False
+
     def complete_lines() -> None:
         changed = True
         while changed:
@@ -351,30 +475,110 @@ def _protect(table: dict, k: int, min_organisations: int, forced: dict, total_pu
                 total_hidden = total_key in reasons and total > 0
                 if len(unknown) + total_hidden != 1:
                     continue
-                candidates = [(n, str(key), key) for key, n in entries if key not in reasons and n > 0]
-                # Never the wave's total as a complement, even a construct's: where everyone
-                # answered the construct it is the wave's number of responses, which is public.
-                if candidates:
-                    reasons[min(candidates)[2]] = WITHHELD
-                elif not total_hidden and not (total_key == (ALL, ALL) and total_public):
-                    reasons[total_key] = WITHHELD
-                else:
-                    continue
-                changed = True
+                # The smallest entry shown, else the line's total: never the wave's total,
+                # even a construct's (where everyone answered the construct it is the
+                # wave's number of responses, which is public).
+                if withhold_one_of(_smallest_first((n, key) for key, n in entries)) or (
+                        not total_hidden and withhold_one_of([(total, total_key)])):
+                    changed = True
 
-    complete_lines()
-    # Lines that each keep two unknowns can still fix one together (a place's row less the
-    # sectors' totals, say): while any withheld count is fixed by all the lines at once,
-    # withhold the smallest figure shown beside it, and complete the lines again.
-    while (fixed := _fixed_by_all_lines(lines, reasons)) is not None:
-        beside = [(n, str(key), key) for entries, total in lines if fixed in {k for k, _ in [*entries, total]}
-                  for key, n in [*entries, total]
-                  if key not in reasons and n > 0 and not (key == (ALL, ALL) and total_public)]
-        if not beside:
-            break
-        reasons[min(beside)[2]] = WITHHELD
+    def withhold_beside(pinned) -> bool:
+        """Withhold the smallest figure shown in a line with `pinned`, else in any line
+        (the lines can tie a figure to it through others)."""
+        figures = [[(n, key) for entries, total in lines
+                    if pinned in {key for key, _ in [*entries, total]} or anywhere
+                    for key, n in [*entries, total]] for anywhere in (False, True)]
+        return any(withhold_one_of(_smallest_first(found)) for found in figures)
+
+    def settle() -> None:
         complete_lines()
+        while True:
+            # Lines that each keep two unknowns can still fix one together (a place's row
+            # less the sectors' totals, say): while any withheld count is fixed by all the
+            # lines at once, withhold a figure shown beside it.
+            if (fixed := _fixed_by_all_lines(lines, reasons)) is not None:
+                if not withhold_beside(fixed):
+                    return
+            # "Fewer than k" says 1 to k − 1, and the lines can pin such counts with it
+            # (two that are all a line withholds, 8 between them at k = 5, are both 4; the
+            # dashboard caps a construct's counts the same way). Withhold a figure shown
+            # beside the pinned one or, where none is left (beside the public total), say
+            # only that it is withheld.
+            elif (pinned := _pinned_by_their_words(lines, reasons, known)) is not None:
+                if not withhold_beside(pinned):
+                    reasons[pinned] = WITHHELD
+            else:
+                return
+            complete_lines()
+
+    settle()
+    # Counts alone are not enough for a large group withheld for itself (from too few
+    # organisations, say): beside a few hidden responses its mean would be bounded
+    # narrowly. Withhold more beside it until its mean can move over half the scale.
+    while (beside := _short_of_room(lines, reasons)) is not None:
+        if not withhold_one_of(beside):
+            break
+        settle()
     return reasons
+
+
+def _words_bound(reason: str) -> tuple[float, float]:
+    """What a withheld figure's words tell a reader of its count: "fewer than k responses"
+    is 1 to k − 1; anything else, at least 1."""
+    words = reason.split()
+    if len(words) == 4 and words[:2] == ["fewer", "than"] and words[3] == "responses":
+        return 1, int(words[2]) - 1
+    return 1, np.inf
+
+
+def _pinned_by_their_words(lines: list, reasons: dict, known: frozenset) -> tuple | None:
+    """A withheld count that the lines, read with what the withheld figures' words say
+    of them (each within its `_words_bound`, and no more than the dashboard's count where
+    `known` has it), pin to fewer than two whole numbers; None when there is none. Only
+    counts whose words bound them from above are tried: the rest are pinned only when
+    the lines alone fix them (`_fixed_by_all_lines`)."""
+    counts = {key: n for entries, total in lines for key, n in [*entries, total] if key in reasons and n > 0}
+    hidden = sorted(counts, key=str)
+    bounds = {key: (1, counts[key]) if key in known else _words_bound(reasons[key]) for key in hidden}
+    bounded = [key for key in hidden if np.isfinite(bounds[key][1])]
+    if len(bounded) < 2:
+        return None  # one alone is never pinned: the complements saw to that
+    column = {key: i for i, key in enumerate(hidden)}
+    equations, values = _line_equations(lines, column)
+    return _first_pinned({key: np.eye(len(hidden))[column[key]] for key in bounded}, counts,
+                         A_eq=equations, b_eq=values, bounds=[bounds[key] for key in hidden])
+
+
+def _short_of_room(lines: list, reasons: dict) -> list | None:
+    """The figures that could be withheld (count, key) beside the first group withheld
+    for itself whose mean the lines could pin to less than half the 1–5 scale; None when
+    there is none.
+
+    A group's room is how far the answers withheld beside it let its sum move while
+    every line's total stays as shown, with every withheld group's mean anywhere in 1–5
+    around a middle of 3 (so ±2 points per response): the most y can reach for it
+    under Σ y = 0 along each line and |y| ≤ 2n for each withheld group. Room of 2n (its
+    own whole range) keeps half the scale open wherever its true mean lies; the middle
+    stands in for the answers themselves, so the decision depends on counts alone."""
+    hidden = sorted({key: n for entries, total in lines for key, n in [*entries, total]
+                     if key in reasons and n > 0}.items(), key=lambda item: str(item[0]))
+    own = {key: 2 * n for key, n in hidden if reasons[key] != WITHHELD}
+    if not own:
+        return None
+    column = {key: i for i, (key, _) in enumerate(hidden)}
+    equations, _ = _line_equations(lines, column)
+    short = _first_pinned({key: np.eye(len(hidden))[column[key]] for key in own}, dict.fromkeys(own, 0), own,
+                          A_eq=equations, b_eq=np.zeros(len(equations)),
+                          bounds=[(-2 * n, 2 * n) for _, n in hidden])
+    if short is None:
+        return None
+    shown = _smallest_first({(m, other) for entries, total in lines if short in {e for e, _ in [*entries, total]}
+                             for other, m in [*entries, total] if other not in reasons and m > 0})
+    if not shown:  # nothing shown beside it: anything shown that the lines tie to it
+        shown = _smallest_first({(m, other) for entries, total in lines for other, m in [*entries, total]
+                                 if other not in reasons and m > 0})
+    # The smallest that could make up the shortfall on its own first, then the largest.
+    return [f for f in shown if f[0] >= own[short] / 2] + sorted(shown, key=lambda f: -f[0])
 
 
 def _fixed_by_all_lines(lines: list, reasons: dict) -> tuple | None:
@@ -386,17 +590,7 @@ def _fixed_by_all_lines(lines: list, reasons: dict) -> tuple | None:
     if not hidden:
         return None
     column = {key: i for i, key in enumerate(hidden)}
-    rows = []
-    for entries, (total_key, _) in lines:
-        row = np.zeros(len(hidden))
-        for key, _ in entries:
-            if key in column:
-                row[column[key]] = 1.0
-        if total_key in column:
-            row[column[total_key]] = -1.0
-        if row.any():
-            rows.append(row)
-    equations = np.array(rows)
+    equations, _ = _line_equations(lines, column)
     rank = np.linalg.matrix_rank(equations)
     for key in hidden:
         unit = np.zeros(len(hidden))
@@ -404,6 +598,29 @@ def _fixed_by_all_lines(lines: list, reasons: dict) -> tuple | None:
         if np.linalg.matrix_rank(np.vstack([equations, unit])) == rank:
             return key
     return None
+
+
+def _line_equations(lines: list, column: dict) -> tuple[np.ndarray, list[float]]:
+    """Each line, with a withheld figure in it, as one equation in the withheld counts
+    (`column`: each one's place among the variables): its withheld entries less its
+    withheld total equal its total, if shown, less its entries shown."""
+    rows, values = [], []
+    for entries, (total_key, total) in lines:
+        row = np.zeros(len(column))
+        for key, _ in entries:
+            if key in column:
+                row[column[key]] = 1.0
+        if total_key in column:
+            row[column[total_key]] = -1.0
+        if row.any():
+            rows.append(row)
+            values.append((0 if total_key in column else total) - sum(n for key, n in entries if key not in column))
+    return np.array(rows), values
+
+
+def _smallest_first(figures) -> list:
+    """Figures (count, key) smallest first, ties in the keys' order as text."""
+    return sorted(figures, key=lambda figure: (figure[0], str(figure[1])))
 
 
 def decided_table(counts: pd.DataFrame, decision: WaveDecision) -> DisclosedTable:
@@ -430,8 +647,11 @@ def changed_after_closing(frame: pd.DataFrame, closed_at, k: int) -> dict[tuple,
     published versions: as it closed, then after each later change (an import, which
     stamps its responses with one time). Showing both versions of such a group would give
     away the few responses that made the difference. `frame` has one row per response:
-    `place`, `sector` and `submitted_at`. Covers each place × sector cell, each place's
-    and each sector's total; the wave's total is public anyway."""
+    `place`, `sector` and `submitted_at`, and optionally `change`: 1 for a response
+    added then, −1 for one taken away then (an undone import). Covers each place × sector cell, each place's
+    and each sector's total, and the wave's total (its number of responses is public
+    anyway; its answers are not). Every two versions are compared, not only one and the
+    next: a reader can keep any of them (twelve imported then ten taken away leave two)."""
     if closed_at is None or frame.empty:
         return {}
     times = pd.to_datetime(frame["submitted_at"], utc=True)
@@ -444,17 +664,21 @@ def changed_after_closing(frame: pd.DataFrame, closed_at, k: int) -> dict[tuple,
     sector = frame["sector"].astype(object).where(frame["sector"].notna(), NOT_GIVEN)
     places, sectors = sorted(place.unique()), sorted(sector.unique())
 
+    change = frame["change"].fillna(1) if "change" in frame.columns else pd.Series(1, index=frame.index)
+
     def counts(until) -> dict[tuple, int]:
         rows = times <= until
-        table = pd.crosstab(place[rows], sector[rows]).reindex(index=places, columns=sectors, fill_value=0)
+        table = change[rows].groupby([place[rows], sector[rows]]).sum().unstack(fill_value=0).reindex(
+            index=places, columns=sectors, fill_value=0)
         cells = {(p, s): int(table.at[p, s]) for p in places for s in sectors}
         cells.update({(p, ALL): int(table.loc[p].sum()) for p in places})
         cells.update({(ALL, s): int(table[s].sum()) for s in sectors})
+        cells[(ALL, ALL)] = int(change[rows].sum())
         return cells
 
     versions = [counts(until) for until in boundaries]
     reason = f"changed by fewer than {k} responses after the wave closed"
-    return {cell: reason for before, after in zip(versions, versions[1:])
+    return {cell: reason for i, before in enumerate(versions) for after in versions[i + 1:]
             for cell in after if 0 < abs(after[cell] - before[cell]) < k}
 
 
@@ -519,10 +743,30 @@ def decide_trust(
                     reasons[where] = small
                 elif (where, rater, target) in earlier:
                     reasons[where] = earlier[(where, rater, target)]
-            hidden_places = [p for p in counts if p in reasons]
-            if len(hidden_places) == 1 and ALL not in reasons:
-                others = sorted((counts[p], str(p)) for p in counts if p not in reasons)
-                reasons[others[0][1] if others else ALL] = WITHHELD
+            _complete_places(counts, reasons)
             withheld.update({(where, rater, target): reason for where, reason in reasons.items()})
         result[wave] = withheld
     return result
+
+
+def _complete_places(counts: dict, reasons: dict) -> None:
+    """Complements along a trust block's line of places and its all-places block: while
+    the all-places block is shown, no place withheld alone (it would be the all-places
+    block less the others), and no block withheld for itself beside fewer raters'
+    worth of others withheld than its own (their answers would bound its mean: as many
+    again keep half the scale open wherever its mean lies, as for counts).
+    Withholds the smallest place that is enough, else the largest, else the all-places
+    block."""
+    while ALL not in reasons:
+        hidden = {p: counts[p] for p in counts if p in reasons}
+        needed = max([1 if len(hidden) == 1 else 0] + [
+            n - (sum(hidden.values()) - n) for p, n in hidden.items() if reasons[p] != WITHHELD])
+        if needed <= 0:
+            return
+        shown = sorted((counts[p], str(p), p) for p in counts if p not in reasons)
+        enough = [figure for figure in shown if figure[0] >= needed]
+        if shown:
+            reasons[(enough[0] if enough else shown[-1])[2]] = WITHHELD
+        else:
+            reasons[ALL] = WITHHELD
+

@@ -437,18 +437,16 @@ def late_changes(session: Session, waves: list[Wave], k: int) -> LateChanges:
             continue
         place_names = {p.id: p.name for p in wave.survey.places}
         rows = [
-            (place_id, sector_id, wave.closes_at if channel in ("link", "open") and sent <= grace_end else sent)
+            (place_id, sector_id, wave.closes_at if channel in ("link", "open") and sent <= grace_end else sent, 1)
             for place_id, sector_id, sent, channel in session.execute(
                 select(Response.place_id, Response.sector_id, Response.submitted_at, Response.channel)
                 .where(Response.wave_id == wave.id))
         ]
         for undone_at, removed, imported_at in undone:
-            # The removed responses as they stood, then as many again when they went: a
-            # removal changes each group by as much as an addition of the same responses,
-            # and that difference is what changed_after_closing looks at.
+            # The removed responses as they stood from their import until they went.
             for place_id, sector_id, number in removed:
-                rows += [(place_id, sector_id, imported_at), (place_id, sector_id, undone_at)] * number
-        frame = pd.DataFrame(rows, columns=["place", "sector", "submitted_at"])
+                rows += [(place_id, sector_id, imported_at, 1), (place_id, sector_id, undone_at, -1)] * number
+        frame = pd.DataFrame(rows, columns=["place", "sector", "submitted_at", "change"])
         frame["place"], frame["sector"] = frame["place"].map(place_names), frame["sector"].map(sector_names)
         dates[wave.label] = sorted({*later, *(undone_at for undone_at, _, _ in undone)})
         withheld[wave.label] = changed_after_closing(frame, wave.closes_at, k)

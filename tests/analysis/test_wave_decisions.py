@@ -128,9 +128,12 @@ def test_a_group_changed_by_fewer_than_k_after_closing_stays_withheld():
     extra = frame[frame["sector"] == "Funder"].iloc[:2].assign(response_id=["late-1", "late-2"], submitted_at=late)
     padded = pd.concat([frame, extra], ignore_index=True)
     changed = changed_after_closing(padded, closed, K)
-    assert set(changed) == {("Brackenford", "Funder"), ("Brackenford", ALL), (ALL, "Funder")}
+    assert set(changed) == {("Brackenford", "Funder"), ("Brackenford", ALL), (ALL, "Funder"), (ALL, ALL)}
     decision = decide_waves(padded, construct_scores(padded, CODEBOOK), ["W1"], K, changed_late={"W1": changed})["W1"]
     assert decision.reason("trust", ALL, "Funder") == f"changed by fewer than {K} responses after the wave closed"
+    # The wave's number of responses stays public; its answers, all places together, do not.
+    assert decision.reason(ANY_ANSWER) is None
+    assert decision.reason("trust") == f"changed by fewer than {K} responses after the wave closed"
     # Ten at once are a group of their own: nothing extra is withheld.
     many = frame[frame["sector"] == "Funder"].iloc[:10].assign(
         response_id=[f"late-{i}" for i in range(10)], submitted_at=late)
@@ -235,3 +238,36 @@ def test_no_withheld_count_is_fixed_by_all_the_lines_together(table):
     frame["response_id"] = range(len(frame))
     decision = decide_in_turn(frame, construct_scores(frame, CODEBOOK), ["W1"], [(K, 3), (10, 3)])[-1]["W1"]
     assert fixed_counts(frame, decision) == []
+
+
+def test_a_count_the_lines_fix_with_nothing_shown_beside_it_takes_a_figure_from_elsewhere():
+    """Found by the property above: P1's S2 (2 responses) was P0 and P1's 6 together
+    less the 4 that S3's total leaves them, with every figure in its own lines withheld
+    already, so a figure in another line (P2's S3) has to go."""
+    table = [[0, 0, 0, 2], [0, 0, 2, 2], [0, 2, 2, 13]]
+    frame = pd.concat([responses({"W1": {f"S{j}": n for j, n in enumerate(sizes) if n}}, seed=i, place=f"P{i}")
+                       for i, sizes in enumerate(table)], ignore_index=True)
+    frame["response_id"] = range(len(frame))
+    decision = decide_in_turn(frame, construct_scores(frame, CODEBOOK), ["W1"], [(K, 3)])[-1]["W1"]
+    assert decision.reason(ANY_ANSWER, "P1", "S2") == f"fewer than {K} responses"
+    assert fixed_counts(frame, decision) == []
+
+
+def test_every_two_versions_of_a_closed_wave_are_compared_not_only_one_and_the_next():
+    """Twelve imported late and ten of them taken away again: each step is k or more,
+    but the first version and the last differ by two."""
+    from datetime import datetime, timedelta, timezone
+
+    from analysis.disclosure import changed_after_closing
+
+    closed = datetime(2026, 5, 1, tzinfo=timezone.utc)
+    frame = responses({"W1": {"Funder": 12, "Council": 30}}).assign(submitted_at=pd.Timestamp(closed))
+    imported = frame[frame["sector"] == "Funder"].iloc[:12].assign(
+        response_id=[f"late-{i}" for i in range(12)], submitted_at=pd.Timestamp(closed + timedelta(days=2)))
+    # An undone import stands, as surveys.service.late_changes gives it, as its responses
+    # when imported and each taken away again when undone.
+    undone = imported.iloc[:10].assign(submitted_at=pd.Timestamp(closed + timedelta(days=3)), change=-1)
+    assert changed_after_closing(pd.concat([frame, imported], ignore_index=True), closed, K) == {}
+    changed = changed_after_closing(pd.concat([frame, imported, undone], ignore_index=True), closed, K)
+    assert ("Brackenford", "Funder") in changed
+

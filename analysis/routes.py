@@ -165,7 +165,7 @@ class Results:
             decided = decide_in_turn(
                 everyone, construct_scores(everyone, self.codebook), [w.label for w in self.selection.waves],
                 thresholds, surveys.records_organisations(db.session(), survey),
-                lambda k: surveys.late_changes(db.session(), list(self.selection.waves), k).withheld)
+                surveys.late_changes(db.session(), list(self.selection.waves)).withheld)
             self._steps = [(k, orgs, decisions) for (k, orgs), decisions in zip(thresholds, decided)]
         return self._steps
 
@@ -690,7 +690,7 @@ def comparison(survey_id: int):
         select(MarginChange).where(MarginChange.survey_id == survey.id).order_by(MarginChange.changed_at)
     ).all()
     compared = [w for w in (selection.reference, selection.current, selection.baseline) if w] if results else []
-    late = surveys.late_changes(db.session(), compared, survey.k_internal).dates
+    late = surveys.late_changes(db.session(), compared).dates
     return render_template(
         "analysis/comparison.html", survey=survey, selection=selection, errors=errors, results=results,
         margin_changes=changes, late_changes=late, can_export=current_user.role in (Role.ADMIN, Role.EVALUATOR),

@@ -109,7 +109,7 @@ def wave_disclosure(session: Session, wave: Wave, counts: WaveCounts) -> Disclos
     )
     steps = decide_in_turn(frame, pd.DataFrame(index=frame.index), [wave.label], thresholds_had(session, survey),
                            records_organisations(session, survey),
-                           lambda k: late_changes(session, [wave], k).withheld)
+                           late_changes(session, [wave]).withheld)
     return decided_table(counts.responses, steps[-1][wave.label])
 
 

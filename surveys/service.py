@@ -406,19 +406,25 @@ def thresholds_had(session: Session, survey: Survey, public: bool = False) -> li
 @dataclass(frozen=True)
 class LateChanges:
     """What changed in closed waves after they closed: per wave label, the dates of each
-    change (shown on results) and the groups that stay withheld because of it."""
+    change (shown on results) and each response's place, sector, time and change (+1
+    added, −1 taken away), from which `withheld` finds the groups that stay withheld."""
 
     dates: dict[str, list[datetime]]
-    withheld: dict[str, dict[tuple, str]]
+    versions: dict[str, tuple[pd.DataFrame, datetime]]
+
+    def withheld(self, k: int) -> dict[str, dict[tuple, str]]:
+        """Per wave label, the groups whose count changed by fewer than k between two of
+        its versions (analysis.disclosure.changed_after_closing)."""
+        return {label: changed_after_closing(frame, closed_at, k) for label, (frame, closed_at) in self.versions.items()}
 
 
-def late_changes(session: Session, waves: list[Wave], k: int) -> LateChanges:
+def late_changes(session: Session, waves: list[Wave]) -> LateChanges:
     """Responses added after a wave closed (an admin's import), and imports undone after
     it closed: each is a new version of the wave's published counts. Answers sent in the
     grace period after the close (surveys.respondent.may_still_send) come before results
     are shown, so they are not late."""
     dates: dict[str, list[datetime]] = {}
-    withheld: dict[str, dict[tuple, str]] = {}
+    versions: dict[str, tuple[pd.DataFrame, datetime]] = {}
     sector_names = dict(session.execute(select(Sector.id, Sector.name)).all())
     for wave in waves:
         if wave.status != WaveStatus.CLOSED or wave.closes_at is None:
@@ -449,8 +455,8 @@ def late_changes(session: Session, waves: list[Wave], k: int) -> LateChanges:
         frame = pd.DataFrame(rows, columns=["place", "sector", "submitted_at", "change"])
         frame["place"], frame["sector"] = frame["place"].map(place_names), frame["sector"].map(sector_names)
         dates[wave.label] = sorted({*later, *(undone_at for undone_at, _, _ in undone)})
-        withheld[wave.label] = changed_after_closing(frame, wave.closes_at, k)
-    return LateChanges(dates, withheld)
+        versions[wave.label] = frame, wave.closes_at
+    return LateChanges(dates, versions)
 
 
 # --- the tidy frame: the bridge to analysis/ ----------------------------------------------------

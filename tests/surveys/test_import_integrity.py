@@ -156,13 +156,13 @@ def test_an_import_undone_after_closing_is_a_late_change(db_session, wave, impor
     record = importing.start_import(db_session, wave, importer, "t.csv", b"sector,cs_1\n" + b"Funder,4\n" * 8)
     importing.commit_import(db_session, record, wave.survey.places, actor=None)
     service.close_wave(db_session, wave, actor=None)
-    assert service.late_changes(db_session, [wave], 5).dates == {}
+    assert service.late_changes(db_session, [wave]).dates == {}
     done = importing.imported_file(db_session, record.id)
     importing.undo_import(db_session, done, actor=None)
-    changes = service.late_changes(db_session, [wave], 5)
+    changes = service.late_changes(db_session, [wave])
     assert changes.dates == {"Wave 1": [done.undone_at]}
     # Eight went from Funder in this place: not fewer than k, so nothing is withheld for it.
-    assert changes.withheld == {"Wave 1": {}}
+    assert changes.withheld(5) == {"Wave 1": {}}
     funder = db_session.scalar(select(Sector.id).where(Sector.name == "Funder"))
     assert done.removed == [[wave.survey.places[0].id, funder, 8]]
 
@@ -173,7 +173,7 @@ def test_a_small_import_undone_after_closing_withholds_its_groups(db_session, wa
     importing.commit_import(db_session, record, wave.survey.places, actor=None)
     service.close_wave(db_session, wave, actor=None)
     importing.undo_import(db_session, importing.imported_file(db_session, record.id), actor=None)
-    withheld = service.late_changes(db_session, [wave], 5).withheld["Wave 1"]
+    withheld = service.late_changes(db_session, [wave]).withheld(5)["Wave 1"]
     place = wave.survey.places[0].name
     assert (place, "Funder") in withheld and "changed by fewer than 5" in withheld[(place, "Funder")]
     assert (place, "Faith") not in withheld

@@ -289,7 +289,7 @@ def test_someone_part_way_through_can_send_after_the_close_within_the_grace_peri
     assert client.post(f"/s/{link.token}/check", data={}).location.endswith(f"/s/{link.token}/done")
     assert count(db_session, Response) == before + 1
     # Sent before the grace period ended, so not a change after closing.
-    assert service.late_changes(db_session, [survey.waves[0]], 5).dates == {}
+    assert service.late_changes(db_session, [survey.waves[0]]).dates == {}
     # Someone who had not started cannot start now.
     assert "This survey is not open" in soup(client.get(f"/s/{other.token}")).h1.get_text()
     response = client.post(f"/s/{other.token}/0", data={"cs_1": "4", "action": "save"})

@@ -446,6 +446,8 @@ def _protect(table: dict, k: int, min_organisations: int, forced: dict, total_pu
         primary((ALL, ALL), grand, table.get("all"))
     else:
         reasons.pop((ALL, ALL), None)
+    # Withheld for themselves: their means need room even if their words change below.
+    for_themselves = frozenset(key for key, reason in reasons.items() if reason != WITHHELD)
 
     # Each line: its entries (key, count) and its total's key.
     lines = [([((p, s), values[i, j]) for j, s in enumerate(counts.columns)], ((p, ALL), rows[i]))
@@ -515,7 +517,7 @@ def _protect(table: dict, k: int, min_organisations: int, forced: dict, total_pu
     # Counts alone are not enough for a large group withheld for itself (from too few
     # organisations, say): beside a few hidden responses its mean would be bounded
     # narrowly. Withhold more beside it until its mean can move over half the scale.
-    while (beside := _short_of_room(lines, reasons)) is not None:
+    while (beside := _short_of_room(lines, reasons, for_themselves)) is not None:
         if not withhold_one_of(beside):
             break
         settle()
@@ -549,9 +551,9 @@ def _pinned_by_their_words(lines: list, reasons: dict, known: frozenset) -> tupl
                          A_eq=equations, b_eq=values, bounds=[bounds[key] for key in hidden])
 
 
-def _short_of_room(lines: list, reasons: dict) -> list | None:
+def _short_of_room(lines: list, reasons: dict, for_themselves: frozenset) -> list | None:
     """The figures that could be withheld (count, key) beside the first group withheld
-    for itself whose mean the lines could pin to less than half the 1–5 scale; None when
+    for itself (`for_themselves`) whose mean the lines could pin to less than half the 1–5 scale; None when
     there is none.
 
     A group's room is how far the answers withheld beside it let its sum move while
@@ -562,7 +564,7 @@ def _short_of_room(lines: list, reasons: dict) -> list | None:
     stands in for the answers themselves, so the decision depends on counts alone."""
     hidden = sorted({key: n for entries, total in lines for key, n in [*entries, total]
                      if key in reasons and n > 0}.items(), key=lambda item: str(item[0]))
-    own = {key: 2 * n for key, n in hidden if reasons[key] != WITHHELD}
+    own = {key: 2 * n for key, n in hidden if key in for_themselves}
     if not own:
         return None
     column = {key: i for i, (key, _) in enumerate(hidden)}

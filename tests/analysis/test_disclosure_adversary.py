@@ -199,14 +199,16 @@ def exposed(frame: pd.DataFrame, thresholds: tuple[tuple[int, int], ...] = ((5, 
     problems = []
     for table, what in ((ANY_ANSWER, "any"), (CONSTRUCT, "n")):
         for key in reader.keys():
-            reason = decision.reason(table, *key)
-            if not (reason and reason.startswith("fewer than") and reader.true(what, key) > 0):
+            reason, true = decision.reason(table, *key), reader.true(what, key)
+            # Too small for itself, whatever its words say ("withheld" where "fewer than 5"
+            # would pin its count).
+            if not (reason and true > 0 and (reason.startswith("fewer than") or true < thresholds[0][0])):
                 continue
             found = narrowed(reader, table, key)
             if found:
                 blind = blind or Reader(frame, scores, withholding_all(reader))
                 unavoidable = narrowed(blind, table, key)
-                problems += [f"{table} {key} ({reason}, {reader.true(what, key):.0f} in truth): {problem}"
+                problems += [f"{table} {key} ({reason}, {true:.0f} in truth): {problem}"
                              for condition, problem in found.items() if condition not in unavoidable]
     return problems
 

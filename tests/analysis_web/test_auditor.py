@@ -334,8 +334,11 @@ def check(record: Record, truth: dict, audited_items: set[str], places: list[str
             targets = [group for group in record.withheld if group not in record.published
                        and next(iter(group))[0] == wave and next(iter(group))[3] == construct
                        and sum(truth.get(cell, (0, 0))[0] for cell in group) > 0]
+            # A small group keeps its mean uncertain whatever its words say ("withheld so a
+            # smaller group cannot be worked out" where "fewer than 5" would pin its count).
+            small = {group for group in targets if sum(truth.get(cell, (0, 0))[0] for cell in group) < K}
             if targets:
-                problems += _bounds(record, wave, construct, places, sectors, targets)
+                problems += _bounds(record, wave, construct, places, sectors, targets, small)
     return problems
 
 
@@ -397,10 +400,11 @@ def assert_no_small_change_shown_in_both(earlier: Record, later: Record, cells_i
             assert len(group) == cells_in_a_wave and group not in sums, (sorted(cells)[:2], counts[group], low)
 
 
-def _bounds(record: Record, wave, construct, places, sectors, targets) -> list[str]:
-    """LP bounds for every withheld group of one wave and construct. Variables: n and
-    sum for each (place, sector); constraints: the published equations (with "fewer than
-    k responses" as 1 ≤ n ≤ k − 1 for its group) and n ≤ sum ≤ 5n (answers are 1–5)."""
+def _bounds(record: Record, wave, construct, places, sectors, targets, small: set) -> list[str]:
+    """LP bounds for every withheld group of one wave and construct: its count, and the
+    mean of each withheld as too small or `small` (fewer than k in truth). Variables: n
+    and sum for each (place, sector); constraints: the published equations (with "fewer
+    than k responses" as 1 ≤ n ≤ k − 1 for its group) and n ≤ sum ≤ 5n (answers are 1–5)."""
     cells = [(wave, p, s, construct) for p in places for s in sectors]
     index = {cell: i for i, cell in enumerate(cells)}
     size = len(cells)
@@ -431,7 +435,7 @@ def _bounds(record: Record, wave, construct, places, sectors, targets) -> list[s
             counts.append(sign * result.fun if result.status == 0 else np.inf)
         if np.floor(counts[1] + 1e-6) - np.ceil(counts[0] - 1e-6) < 1:
             problems.append(f"{wave} {construct} {name}: its count is fixed at {counts[0]:.2f}")
-        if not record.withheld[group].startswith("fewer than"):
+        if not (record.withheld[group].startswith("fewer than") or group in small):
             # A complement (withheld only so a small group cannot be worked out) may be
             # large, and then its mean is narrowly bounded by the small group's: what
             # matters is that the small group's own mean is not.

@@ -241,9 +241,10 @@ def decide_waves(
                 dashboard = table["counts"], _protect(table, k, min_organisations, forced, True)
                 reasons = dashboard[1]
             elif (np.array_equal(rows, in_wave) and rows.sum() >= k and table.get("all", np.inf) >= min_organisations
-                  and (ALL, ALL) not in late):
+                  and (ALL, ALL) not in late and forced.keys() <= dashboard[1].keys()):
                 # Everyone answered: the construct's table is the dashboard's (unless the
-                # wave is too small for any of its answers to be shown).
+                # wave is too small for any of its answers to be shown, or an earlier
+                # threshold withheld more of the construct than the dashboard withholds).
                 reasons = dashboard[1]
             else:
                 # A group withheld from the counts, for any reason, is withheld from every
@@ -363,6 +364,8 @@ def _first_pinned(figures: dict, truth: dict, needed: dict | None = None, **cons
             left = [key for key in left if key not in moved]
     for key in left:
         ends = [linprog(-sign * figures[key], method="highs", **constraints) for sign in (1, -1)]
+        if any(end.status not in (0, 3) for end in ends):
+            return key  # the solver failed: taken as pinned, the cautious reading
         if not any(end.status == 3 or sign * (-sign * end.fun - truth[key]) >= needed[key] - 1e-6
                    for sign, end in zip((1, -1), ends)):
             return key
@@ -508,6 +511,8 @@ def _protect(table: dict, k: int, min_organisations: int, forced: dict, total_pu
             # only that it is withheld.
             elif (pinned := _pinned_by_their_words(lines, reasons, known)) is not None:
                 if not withhold_beside(pinned):
+                    if pinned in known:
+                        return  # its bound is the dashboard's, whatever its words say
                     reasons[pinned] = WITHHELD
             else:
                 return

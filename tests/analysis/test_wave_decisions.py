@@ -271,3 +271,14 @@ def test_every_two_versions_of_a_closed_wave_are_compared_not_only_one_and_the_n
     changed = changed_after_closing(pd.concat([frame, imported, undone], ignore_index=True), closed, K)
     assert ("Brackenford", "Funder") in changed
 
+
+def test_a_construct_everyone_answered_keeps_what_an_earlier_threshold_withheld_of_it():
+    """Found in review: thresholds of 12 then 10 (the pages' raised above the briefings').
+    At 12 the wave's 11 answers are too few to show; at 10 the construct, answered by
+    everyone, would have taken the dashboard's decision and shown them again."""
+    frame = responses({"W1": {"a": 6, "b": 5}})
+    steps = decide_in_turn(frame, construct_scores(frame, CODEBOOK), ["W1"], [(12, 3), (10, 3)],
+                           organisations_known=False)
+    assert steps[0]["W1"].reason("trust") == "fewer than 12 responses"
+    assert steps[1]["W1"].reason("trust") == "fewer than 12 responses"
+

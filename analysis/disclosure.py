@@ -290,14 +290,14 @@ def _protect_beside_the_dashboard(table: dict, k: int, min_organisations: int, f
     withheld count, a figure shown beside it is withheld too."""
     figures, shown = _figures(table["counts"]), _figures(dashboard)
     on_dashboard = frozenset(key for key, n in figures.items() if n == shown[key] and key not in dashboard_withheld)
+    if table["counts"].equals(dashboard):  # everyone answered the construct: the tables are one
+        return _protect(table, k, min_organisations, forced, False, on_dashboard)
+    figures[(ALL, ALL)] = int(table["counts"].to_numpy().sum())
     while True:
         reasons = _protect(table, k, min_organisations, forced, False, on_dashboard)
-        if table["counts"].equals(dashboard):
-            return reasons  # everyone answered the construct: the tables are one
         pinned = _pinned_beside_the_dashboard(table["counts"], reasons, dashboard, dashboard_withheld)
         if pinned is None:
             return reasons
-        figures[(ALL, ALL)] = int(table["counts"].to_numpy().sum())
         # Shown figures in a line with the pinned one first (they share its place or its
         # sector, ALL for a total), those the dashboard does not show first, smallest first.
         beside = sorted((not (key[0] == pinned[0] or key[1] == pinned[1]), key in on_dashboard, n, str(key), key)
@@ -480,9 +480,8 @@ def _protect(table: dict, k: int, min_organisations: int, forced: dict, total_pu
                 total_hidden = total_key in reasons and total > 0
                 if len(unknown) + total_hidden != 1:
                     continue
-                # The smallest entry shown, else the line's total: never the wave's total,
-                # even a construct's (where everyone answered the construct it is the
-                # wave's number of responses, which is public).
+                # The smallest entry shown, else the line's total (never the public
+                # number of responses: withhold_one_of leaves it out).
                 if withhold_one_of(_smallest_first((n, key) for key, n in entries)) or (
                         not total_hidden and withhold_one_of([(total, total_key)])):
                     changed = True
@@ -490,8 +489,7 @@ def _protect(table: dict, k: int, min_organisations: int, forced: dict, total_pu
     def withhold_beside(pinned) -> bool:
         """Withhold the smallest figure shown in a line with `pinned`, else in any line
         (the lines can tie a figure to it through others)."""
-        figures = [[(n, key) for entries, total in lines
-                    if pinned in {key for key, _ in [*entries, total]} or anywhere
+        figures = [[(n, key) for entries, total in (lines if anywhere else _lines_with(lines, pinned))
                     for key, n in [*entries, total]] for anywhere in (False, True)]
         return any(withhold_one_of(_smallest_first(found)) for found in figures)
 
@@ -544,8 +542,8 @@ def _pinned_by_their_words(lines: list, reasons: dict, known: frozenset) -> tupl
     `known` has it), pin to fewer than two whole numbers; None when there is none. Only
     counts whose words bound them from above are tried: the rest are pinned only when
     the lines alone fix them (`_fixed_by_all_lines`)."""
-    counts = {key: n for entries, total in lines for key, n in [*entries, total] if key in reasons and n > 0}
-    hidden = sorted(counts, key=str)
+    counts = _withheld_counts(lines, reasons)
+    hidden = list(counts)
     bounds = {key: (1, counts[key]) if key in known else _words_bound(reasons[key]) for key in hidden}
     bounded = [key for key in hidden if np.isfinite(bounds[key][1])]
     if len(bounded) < 2:
@@ -558,8 +556,8 @@ def _pinned_by_their_words(lines: list, reasons: dict, known: frozenset) -> tupl
 
 def _short_of_room(lines: list, reasons: dict, for_themselves: frozenset) -> list | None:
     """The figures that could be withheld (count, key) beside the first group withheld
-    for itself (`for_themselves`) whose mean the lines could pin to less than half the 1–5 scale; None when
-    there is none.
+    for itself (`for_themselves`) whose mean the lines could pin to less than half the
+    1–5 scale; None when there is none.
 
     A group's room is how far the answers withheld beside it let its sum move while
     every line's total stays as shown, with every withheld group's mean anywhere in 1–5
@@ -567,8 +565,7 @@ def _short_of_room(lines: list, reasons: dict, for_themselves: frozenset) -> lis
     under Σ y = 0 along each line and |y| ≤ 2n for each withheld group. Room of 2n (its
     own whole range) keeps half the scale open wherever its true mean lies; the middle
     stands in for the answers themselves, so the decision depends on counts alone."""
-    hidden = sorted({key: n for entries, total in lines for key, n in [*entries, total]
-                     if key in reasons and n > 0}.items(), key=lambda item: str(item[0]))
+    hidden = list(_withheld_counts(lines, reasons).items())
     own = {key: 2 * n for key, n in hidden if key in for_themselves}
     if not own:
         return None
@@ -579,7 +576,7 @@ def _short_of_room(lines: list, reasons: dict, for_themselves: frozenset) -> lis
                           bounds=[(-2 * n, 2 * n) for _, n in hidden])
     if short is None:
         return None
-    shown = _smallest_first({(m, other) for entries, total in lines if short in {e for e, _ in [*entries, total]}
+    shown = _smallest_first({(m, other) for entries, total in _lines_with(lines, short)
                              for other, m in [*entries, total] if other not in reasons and m > 0})
     if not shown:  # nothing shown beside it: anything shown that the lines tie to it
         shown = _smallest_first({(m, other) for entries, total in lines for other, m in [*entries, total]
@@ -592,8 +589,7 @@ def _fixed_by_all_lines(lines: list, reasons: dict) -> tuple | None:
     """A withheld count (of a cell or a total, with responses) that the figures shown fix
     when every line is read as one equation in the withheld counts: its own unit row adds
     nothing to the lines' rank. None when no withheld count is fixed."""
-    hidden = sorted({key for entries, total in lines for key, n in [*entries, total] if key in reasons and n > 0},
-                    key=str)
+    hidden = list(_withheld_counts(lines, reasons))
     if not hidden:
         return None
     column = {key: i for i, key in enumerate(hidden)}
@@ -623,6 +619,18 @@ def _line_equations(lines: list, column: dict) -> tuple[np.ndarray, list[float]]
             rows.append(row)
             values.append((0 if total_key in column else total) - sum(n for key, n in entries if key not in column))
     return np.array(rows), values
+
+
+def _withheld_counts(lines: list, reasons: dict) -> dict:
+    """Every withheld figure with responses in the lines and its count, in the keys'
+    order as text (so each decision is the same from run to run)."""
+    counts = {key: n for entries, total in lines for key, n in [*entries, total] if key in reasons and n > 0}
+    return {key: counts[key] for key in sorted(counts, key=str)}
+
+
+def _lines_with(lines: list, key) -> list:
+    """The lines a figure is in, as an entry or as their total."""
+    return [(entries, total) for entries, total in lines if key in {member for member, _ in [*entries, total]}]
 
 
 def _smallest_first(figures) -> list:
@@ -655,10 +663,11 @@ def changed_after_closing(frame: pd.DataFrame, closed_at, k: int) -> dict[tuple,
     stamps its responses with one time). Showing both versions of such a group would give
     away the few responses that made the difference. `frame` has one row per response:
     `place`, `sector` and `submitted_at`, and optionally `change`: 1 for a response
-    added then, −1 for one taken away then (an undone import). Covers each place × sector cell, each place's
-    and each sector's total, and the wave's total (its number of responses is public
-    anyway; its answers are not). Every two versions are compared, not only one and the
-    next: a reader can keep any of them (twelve imported then ten taken away leave two)."""
+    added then, −1 for one taken away then (an undone import). Covers each place × sector
+    cell, each place's and each sector's total, and the wave's total (its number of
+    responses is public anyway; its answers are not). Every two versions are compared,
+    not only one and the next: a reader can keep any of them (twelve imported then ten
+    taken away leave two)."""
     if closed_at is None or frame.empty:
         return {}
     times = pd.to_datetime(frame["submitted_at"], utc=True)

@@ -214,6 +214,14 @@ def fixed_counts(frame: pd.DataFrame, decision, construct: str = ANY_ANSWER) -> 
             if np.linalg.matrix_rank(np.array(rows + [[float(j == i) for j in range(len(hidden))]])) == rank]
 
 
+def places_by_sectors(table: list[list[int]]):
+    """One wave's responses from a table of sizes: row i is place Pi, column j sector Sj."""
+    frame = pd.concat([responses({"W1": {f"S{j}": n for j, n in enumerate(sizes) if n}}, seed=i, place=f"P{i}")
+                       for i, sizes in enumerate(table) if any(sizes)], ignore_index=True)
+    frame["response_id"] = range(len(frame))
+    return frame
+
+
 def test_lines_that_each_keep_two_unknowns_cannot_fix_a_group_together():
     """A reviewer's case: P0's row less the sectors' totals (S0 and S1 answer only in
     P0) left P0's Funder-like S4 of 2 responses exactly, and its mean with it."""
@@ -233,9 +241,7 @@ def test_lines_that_each_keep_two_unknowns_cannot_fix_a_group_together():
 def test_no_withheld_count_is_fixed_by_all_the_lines_together(table):
     # With one place or one sector answering, every withheld figure is the public total.
     assume(sum(map(any, table)) >= 2 and sum(map(any, zip(*table))) >= 2)
-    frame = pd.concat([responses({"W1": {f"S{j}": n for j, n in enumerate(sizes) if n}}, seed=i, place=f"P{i}")
-                       for i, sizes in enumerate(table) if any(sizes)], ignore_index=True)
-    frame["response_id"] = range(len(frame))
+    frame = places_by_sectors(table)
     decision = decide_in_turn(frame, construct_scores(frame, CODEBOOK), ["W1"], [(K, 3), (10, 3)])[-1]["W1"]
     assert fixed_counts(frame, decision) == []
 
@@ -244,10 +250,7 @@ def test_a_count_the_lines_fix_with_nothing_shown_beside_it_takes_a_figure_from_
     """Found by the property above: P1's S2 (2 responses) was P0 and P1's 6 together
     less the 4 that S3's total leaves them, with every figure in its own lines withheld
     already, so a figure in another line (P2's S3) has to go."""
-    table = [[0, 0, 0, 2], [0, 0, 2, 2], [0, 2, 2, 13]]
-    frame = pd.concat([responses({"W1": {f"S{j}": n for j, n in enumerate(sizes) if n}}, seed=i, place=f"P{i}")
-                       for i, sizes in enumerate(table)], ignore_index=True)
-    frame["response_id"] = range(len(frame))
+    frame = places_by_sectors([[0, 0, 0, 2], [0, 0, 2, 2], [0, 2, 2, 13]])
     decision = decide_in_turn(frame, construct_scores(frame, CODEBOOK), ["W1"], [(K, 3)])[-1]["W1"]
     assert decision.reason(ANY_ANSWER, "P1", "S2") == f"fewer than {K} responses"
     assert fixed_counts(frame, decision) == []

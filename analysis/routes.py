@@ -18,7 +18,6 @@ import io
 import shlex
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +40,7 @@ from analysis.scores import construct_scores, reverse_scored
 from analysis.trend import construct_counts, construct_trends
 from core import db
 from core.db import utcnow
+from core.lazy import cached_property
 from core.models import Organisation, Place, Role, Sector
 from core.security import allow, signed_in
 from surveys import service as surveys

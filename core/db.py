@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -57,6 +58,16 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
+# How long a writer waits for its turn before its request fails with "try again" (503).
+# A send holds the lock for milliseconds, so only something wrong makes anyone wait this
+# long; failing clearly beats a server that stops answering.
+WRITE_WAIT_SECONDS = 10.0
+
+
+class WriterQueueTimeout(Exception):
+    """A writer waited longer than the queue's timeout for SQLite's write lock."""
+
+
 class WriterQueue:
     """Makes SQLite writers wait their turn on a file lock instead of busy-polling.
 
@@ -65,11 +76,17 @@ class WriterQueue:
     seconds. Queuing on flock (a thread lock within the process, as flock is per process)
     wakes the next writer as soon as the lock is free. The kernel drops the lock if a
     process dies. Written by hand: no maintained library does this for SQLAlchemy.
+
+    Every wait is bounded (`timeout`): a writer that cannot get its turn raises
+    WriterQueueTimeout rather than waiting for ever. flock has no timed wait, so the one
+    thread per process that has passed the thread lock polls it briefly; the others
+    sleep on the thread lock.
     """
 
-    def __init__(self, database: str | None) -> None:
+    def __init__(self, database: str | None, timeout: float = WRITE_WAIT_SECONDS) -> None:
         in_memory = not database or database == ":memory:"
         self.path = None if in_memory else f"{database}.writers"
+        self.timeout = timeout
         self.thread_lock = threading.Lock()
         self.held = threading.local()  # how many of this thread's transactions hold it
         self.file = None
@@ -79,11 +96,29 @@ class WriterQueue:
             return
         depth = getattr(self.held, "depth", 0)
         if depth == 0:
-            self.thread_lock.acquire()
-            if self.file is None or self.file.closed:
-                self.file = open(self.path, "a")  # noqa: SIM115 - held for the process's life
-            fcntl.flock(self.file, fcntl.LOCK_EX)
+            deadline = time.monotonic() + self.timeout
+            if not self.thread_lock.acquire(timeout=self.timeout):
+                raise WriterQueueTimeout(f"waited {self.timeout:g} s for the write lock")
+            try:
+                self._lock_file(deadline)
+            except BaseException:
+                self.thread_lock.release()
+                raise
         self.held.depth = depth + 1
+
+    def _lock_file(self, deadline: float) -> None:
+        if self.file is None or self.file.closed:
+            self.file = open(self.path, "a")  # noqa: SIM115 - held for the process's life
+        pause = 0.0002
+        while True:
+            try:
+                fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise WriterQueueTimeout(f"waited {self.timeout:g} s for the write lock") from None
+                time.sleep(pause)
+                pause = min(pause * 2, 0.002)
 
     def release(self) -> None:
         if self.path is None:
@@ -172,36 +207,43 @@ def _takes_write_lock() -> bool:
     A request that writes takes it at BEGIN: with a plain BEGIN, a transaction that has
     read and then writes gets "database is locked" at once under concurrency, without
     waiting (SQLite's deadlock rule). A hot path can instead read first and take the
-    lock only for its writes (see `reads_first` and `start_writing`).
+    lock only for its writes (see `reads_first` and `start_writing`): then only the one
+    transaction after `start_writing` takes it, and whatever the request reads after that
+    transaction ends (a lazy load while rendering) waits for no one.
     """
+    if _every_transaction_writes():
+        return True
+    return has_request_context() and g.pop("write_lock_next", False)
+
+
+def _every_transaction_writes() -> bool:
+    """Inside `writing`, or in a request that writes and is not `reads_first`."""
     if getattr(_writing, "depth", 0):
         return True
     if not has_request_context():
         return False
-    if "write_lock_now" in g:
-        return g.write_lock_now
-    return request.method not in ("GET", "HEAD", "OPTIONS")
+    return request.method not in ("GET", "HEAD", "OPTIONS") and not g.get("reads_first", False)
 
 
 def reads_first(view):
-    """For a view that reads, then calls `start_writing` before it writes."""
+    """For a view that reads, then calls `start_writing` before each write."""
 
     @wraps(view)
     def wrapped(*args, **kwargs):
-        g.write_lock_now = False
+        g.reads_first = True
         return view(*args, **kwargs)
 
     return wrapped
 
 
 def start_writing(db_session: Session) -> None:
-    """End the read transaction; the next one takes SQLite's write lock when it begins,
-    so the lock is held only while writing. Any request that writes after reading
-    without the lock (a GET, or a `reads_first` view) calls this before writing.
-    (No effect on PostgreSQL's locking.)"""
-    if has_request_context() and not _takes_write_lock():
+    """End the read transaction; the next one takes SQLite's write lock when it begins
+    and holds it until it commits or rolls back, so the lock is held only while writing.
+    Any request that writes after reading without the lock (a GET, or a `reads_first`
+    view) calls this before each write transaction. (No effect on PostgreSQL's locking.)"""
+    if has_request_context() and not _every_transaction_writes():
         db_session.commit()
-        g.write_lock_now = True
+        g.write_lock_next = True
 
 
 def init_app(app: Flask) -> None:

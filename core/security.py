@@ -12,13 +12,14 @@ from collections.abc import Callable, Iterable
 from functools import wraps
 from typing import TypeVar
 
-from flask import Flask, abort, current_app, g, render_template, request
+from flask import Flask, abort, current_app, g, make_response, render_template, request
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from limits import parse
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
+from core.db import WriterQueueTimeout
 from core.models import Role, normalise_email
 
 ANYONE = frozenset({"anonymous", *Role})
@@ -211,6 +212,7 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(CSRFError, _error_page(400, *CSRF_FAILURE))
     for code, (title, message) in ERROR_PAGES.items():
         app.register_error_handler(code, _error_page(code, title, message))
+    app.register_error_handler(WriterQueueTimeout, _busy_page)
 
 
 def _init_sign_in_limits(app: Flask) -> None:
@@ -241,6 +243,21 @@ ERROR_PAGES = {
     413: ("The file is too large", "Upload a file smaller than 5 MB."),
     500: ("Sorry, there is a problem with the service", "Try again later."),
 }
+
+
+BUSY = (
+    "Sorry, the service is busy",
+    "Nothing from this page was saved. Wait a few seconds, then go back and send it again.",
+)
+BUSY_RETRY_SECONDS = 5
+
+
+def _busy_page(_error):
+    """A write that could not get its turn in time (core.db.WriterQueueTimeout): say so
+    and ask for a retry, rather than leave the browser waiting."""
+    response = make_response(render_template("errors/error.html", title=BUSY[0], message=BUSY[1]), 503)
+    response.headers["Retry-After"] = str(BUSY_RETRY_SECONDS)
+    return response
 
 
 def _error_page(code: int, title: str, message: str):

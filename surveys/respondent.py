@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from core.db import start_writing, utcnow
 from core.models import Organisation, Sector
@@ -255,6 +256,7 @@ def start_open_draft(session: Session, wave: Wave, sector_id: int, place_id: int
         raise ServiceError("wave", "This survey is not open")
     if session.get(Sector, sector_id) is None or place_id not in {p.id for p in wave.survey.places}:
         raise ServiceError("sector", "Select your sector and place from the lists")
+    start_writing(session)
     draft = Draft(
         wave_id=wave.id,
         open_key=secrets.token_urlsafe(32),
@@ -269,6 +271,7 @@ def start_open_draft(session: Session, wave: Wave, sector_id: int, place_id: int
 
 
 def save_draft(session: Session, draft: Draft, answers: dict[str, Any], section: int) -> None:
+    start_writing(session)
     draft.answers = answers
     draft.section = section
     session.commit()
@@ -318,7 +321,8 @@ def submit_response(
             )
             if spent.rowcount != 1:
                 raise AlreadySubmitted()
-            invitation.used_at = now
+            # Known to be stored: the object is told so, and no second UPDATE follows.
+            set_committed_value(invitation, "used_at", now)
         response_id = insert_response(session, wave, respondent, answers, idempotency_key, submitted_at)
         session.execute(Draft.__table__.delete().where(Draft.submission_key == idempotency_key))
         session.commit()

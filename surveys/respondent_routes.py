@@ -5,7 +5,6 @@ start page and the footer of every respondent page."""
 
 from __future__ import annotations
 
-from functools import cached_property
 
 from flask import (
     abort, flash, make_response, redirect, render_template, request, session as cookie_session, url_for,
@@ -24,25 +23,20 @@ from surveys.service import Respondent
 
 
 class Journey:
-    """One respondent's way through a wave: by invitation token or by open link."""
+    """One respondent's way through a wave: by invitation token or by open link.
+
+    Everything the pages need from the database is read here, up front, while the
+    request holds no lock: nothing is loaded behind the code's back later, perhaps inside
+    a write transaction (see core.db.start_writing)."""
 
     def __init__(self, wave: Wave, draft: Draft, endpoint_args: dict, prefix: str):
         self.wave = wave
         self.draft = draft
         self.args = endpoint_args
         self.prefix = prefix
-
-    @cached_property
-    def sectors(self):
-        return respondent.sectors_to_rate(db.session(), self.wave.survey, self.draft.place_id, self.draft.sector_id)
-
-    @cached_property
-    def steps(self) -> list[respondent.Step]:
-        return respondent.journey_steps(self.wave.instrument, self.sectors)
-
-    @cached_property
-    def dont_know(self) -> bool:
-        return respondent.offers_dont_know(self.wave)
+        self.sectors = respondent.sectors_to_rate(db.session(), wave.survey, draft.place_id, draft.sector_id)
+        self.steps: list[respondent.Step] = respondent.journey_steps(wave.instrument, self.sectors)
+        self.dont_know: bool = respondent.offers_dont_know(wave)
 
     @property
     def start_url(self) -> str:
@@ -199,6 +193,7 @@ def token_privacy(token: str):
 
 @bp.route("/s/<token>/<int:index>", methods=["GET", "POST"])
 @public
+@db.reads_first
 def token_step(token: str, index: int):
     journey, other_page = _token_journey(token)
     return other_page or _step(journey, index)
@@ -278,6 +273,7 @@ def open_privacy(slug: str):
 
 @bp.route("/o/<slug>/about-you", methods=["GET", "POST"])
 @public
+@db.reads_first
 def open_about_you(slug: str):
     wave = _openwave_or_404(slug)
     privacy_url = url_for("surveys.open_privacy", slug=slug)
@@ -311,6 +307,7 @@ def open_about_you(slug: str):
 
 @bp.route("/o/<slug>/<int:index>", methods=["GET", "POST"])
 @public
+@db.reads_first
 def open_step(slug: str, index: int):
     journey, other_page = _open_journey(slug)
     return other_page or _step(journey, index)

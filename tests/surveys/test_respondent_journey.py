@@ -394,3 +394,47 @@ def test_the_trust_questions_are_a_table_of_radios_and_keep_their_answers(client
     client.post(path, data=answer_everything(page, choice=3) | {"action": "save"})
     again = soup(client.get(path)).select_one("table.holdfast-radio-table")
     assert again.select_one("input[checked]")["value"] == "4"  # the fourth answer, Completely
+
+
+# --- the radios written out for speed (issue 28) --------------------------------------------
+
+RADIO_CASES = {
+    "plain": dict(hint=None, error=None, choices=[{"value": 1, "text": "Disagree", "checked": False},
+                                                  {"value": 2, "text": "Agree", "checked": False}]),
+    "answered, hint, small": dict(hint="Think of the last year", error=None, classes="govuk-radios--small",
+                                  choices=[{"value": 1, "text": "No", "checked": True},
+                                           {"value": 2, "text": "Yes", "checked": False}]),
+    "error, Don't know after a divider": dict(
+        hint="A hint <b>escaped</b>", error="Select how much you agree", classes="govuk-radios--small",
+        choices=[{"value": 1, "text": "Agree & more", "checked": False}, {"divider": "or"},
+                 {"value": "dont_know", "text": "Don't know", "checked": True}]),
+}
+
+
+def markup_shape(html: str) -> list:
+    """Every tag with its attributes and its own text, whitespace folded: what a browser
+    and a screen reader get, without the template's indentation."""
+    return [
+        (tag.name, sorted((k, " ".join(v) if isinstance(v, list) else v) for k, v in tag.attrs.items()),
+         " ".join(" ".join(tag.find_all(string=True, recursive=False)).split()))
+        for tag in BeautifulSoup(html, "html.parser").find_all(True)
+    ]
+
+
+@pytest.mark.parametrize("case", RADIO_CASES)
+def test_the_written_out_radios_are_the_markup_govuk_radios_writes(app, case):
+    params = RADIO_CASES[case]
+    context = dict(name="trust_1", legend="We keep our promises (optional)", **params)
+    context.setdefault("classes", "")
+    with app.test_request_context():
+        ours = app.jinja_env.from_string(
+            '{% import "surveys/respond/questions.html" as q %}'
+            "{{ q.radio_set(name, legend, hint, error, choices, classes) }}").render(**context)
+        theirs = app.jinja_env.from_string(
+            '{% from "govuk_frontend_jinja/components/radios/macro.html" import govukRadios %}'
+            '{{ govukRadios({"name": name, "idPrefix": name, "classes": classes,'
+            ' "fieldset": {"legend": {"text": legend, "classes": "govuk-fieldset__legend--s"}},'
+            ' "hint": {"text": hint} if hint else none, "errorMessage": {"text": error} if error else none,'
+            ' "items": choices}) }}').render(**context)
+    assert markup_shape(ours) == markup_shape(theirs)
+    assert "<b>" not in ours

@@ -780,6 +780,7 @@ def remove_idea(code: str, idea_id: int):
 
 @bp.post("/w/<code>/dots")
 @public
+@db.reads_first
 def dots(code: str):
     workshop = open_workshop_or_404(code)
     me = _me(workshop)

@@ -37,7 +37,7 @@ from codesign.models import (
 )
 from codesign.stages import ORDER, STAGES, stage_of
 from core import outbox
-from core.db import utcnow
+from core.db import start_writing, utcnow
 from core.models import Organisation, Place, Sector, User
 from core.service import ServiceError
 from surveys.models import Construct
@@ -258,7 +258,12 @@ def dots_of(session: Session, participant: Participant) -> dict[int, int]:
 def set_dots(session: Session, workshop: Workshop, participant: Participant, dots: dict[int, int]) -> None:
     """Replace the participant's dots with `dots` (idea id → dots). Sending the same
     choice twice leaves the same dots. Never more than the workshop allows: checked
-    again in the transaction after writing, with the participant's row locked."""
+    again in the transaction after writing, with the participant's row locked.
+
+    The room's page and its form are built before this, outside SQLite's write lock; the
+    stage is read again inside it."""
+    start_writing(session)
+    session.refresh(workshop)
     _require_open_stage(workshop, "dots", "dots")
     dots = {idea: n for idea, n in dots.items() if n}
     if any(n < 0 for n in dots.values()):

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import math
 import secrets
-from collections.abc import Mapping
+import weakref
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -23,7 +24,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from core.db import start_writing, utcnow
 from core.models import Organisation, Sector
 from core.service import ServiceError, hash_token
-from surveys.models import Draft, Instrument, Invitation, Item, ReplacedLink, Response, Wave, WaveStatus
+from surveys.models import Draft, Invitation, Item, ReplacedLink, Response, Wave, WaveStatus
 from surveys.question_types import (
     DONT_KNOW, TRUST_DIMENSIONS, TrustMatrixQuestion, agree_that, question_type, short_text,
 )
@@ -121,11 +122,39 @@ def _pages_of(sectors: list[Sector]) -> list[list[Sector]]:
     return [sectors[bounds[i]:bounds[i + 1]] for i in range(pages)]
 
 
-def journey_steps(instrument: Instrument, sectors: list[Sector]) -> list[Step]:
-    """The pages: each section's questions together, and the trust matrix over the
-    sectors to rate (`sectors_to_rate`), a few to a page."""
+# Each database's published questionnaires' questions, by (instrument id, published at).
+_published_questions: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+PUBLISHED_QUESTIONS_KEPT = 64
+
+
+def questions(session: Session, wave: Wave) -> tuple[Item, ...]:
+    """The wave's questions, in order. A published questionnaire never changes (an open
+    or closed wave's), so its questions are read from the database once per process and
+    kept, detached from every session and only ever read (every respondent page needs
+    them); a draft wave's are read each time. Kept per database (the session's engine),
+    and keyed by when the questionnaire was published as well as its id, so a database
+    made again (tests) never gets another's questions."""
+    instrument = wave.instrument
+    if instrument.published_at is None:
+        return tuple(instrument.items)
+    kept = _published_questions.setdefault(session.get_bind(), {})
+    key = (instrument.id, instrument.published_at)
+    if key not in kept:
+        items = tuple(session.scalars(
+            select(Item).where(Item.instrument_id == instrument.id).order_by(Item.position)))
+        for item in items:
+            session.expunge(item)
+        if len(kept) >= PUBLISHED_QUESTIONS_KEPT:
+            kept.clear()
+        kept[key] = items
+    return kept[key]
+
+
+def journey_steps(items: Sequence[Item], sectors: list[Sector]) -> list[Step]:
+    """The pages: each section's questions (`questions`) together, and the trust matrix
+    over the sectors to rate (`sectors_to_rate`), a few to a page."""
     steps: list[Step] = []
-    for item in instrument.items:
+    for item in items:
         if item.type == TrustMatrixQuestion.name:
             pages = _pages_of(sorted(sectors, key=lambda s: (s.position, s.name)))
             for number, page in enumerate(pages, start=1):
@@ -304,7 +333,7 @@ def submit_response(
     if respondent.channel in ("link", "open") and not may_still_send(wave, draft, utcnow()):
         raise ServiceError("wave", "This survey is not open")
     dont_know = offers_dont_know(wave)
-    items = wave.instrument.items
+    items = questions(session, wave)
     for item in items:
         error = answer_error(item, answers.get(item.code), dont_know)
         if error:
@@ -323,7 +352,7 @@ def submit_response(
                 raise AlreadySubmitted()
             # Known to be stored: the object is told so, and no second UPDATE follows.
             set_committed_value(invitation, "used_at", now)
-        response_id = insert_response(session, wave, respondent, answers, idempotency_key, submitted_at)
+        response_id = insert_response(session, wave, respondent, answers, idempotency_key, submitted_at, items)
         session.execute(Draft.__table__.delete().where(Draft.submission_key == idempotency_key))
         session.commit()
     except IntegrityError:

@@ -35,7 +35,7 @@ class Journey:
         self.args = endpoint_args
         self.prefix = prefix
         self.sectors = respondent.sectors_to_rate(db.session(), wave.survey, draft.place_id, draft.sector_id)
-        self.steps: list[respondent.Step] = respondent.journey_steps(wave.instrument, self.sectors)
+        self.steps: list[respondent.Step] = respondent.journey_steps(respondent.questions(db.session(), wave), self.sectors)
         self.dont_know: bool = respondent.offers_dont_know(wave)
 
     @property
@@ -176,7 +176,7 @@ def token_start(token: str):
         return other_page
     resume = draft is not None and bool(draft.answers)
     sectors = respondent.sectors_to_rate(db.session(), invitation.wave.survey, invitation.place_id, invitation.sector_id)
-    steps = respondent.journey_steps(invitation.wave.instrument, sectors)
+    steps = respondent.journey_steps(respondent.questions(db.session(), invitation.wave), sectors)
     index = min(draft.section, len(steps) - 1) if resume else 0
     return _start_page(
         invitation.wave, draft, steps, url_for("surveys.token_step", token=token, index=index),
@@ -258,7 +258,7 @@ def open_start(slug: str):
         # The respondent's sector and place are not known yet: estimate as if they rate
         # every sector in the survey's places but one (their own).
         sectors = respondent.sectors_to_rate(db.session(), wave.survey, None, None)[1:]
-    steps = respondent.journey_steps(wave.instrument, sectors)
+    steps = respondent.journey_steps(respondent.questions(db.session(), wave), sectors)
     start_url = (url_for("surveys.open_step", slug=slug, index=min(draft.section, len(steps) - 1))
                  if resume else url_for("surveys.open_about_you", slug=slug))
     return _start_page(wave, draft, steps, start_url, privacy_url, open_link=True)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -332,9 +332,11 @@ class Respondent:
 
 
 def insert_response(
-    session: Session, wave: Wave, respondent: Respondent, answers: Mapping[str, Any], idempotency_key: str, submitted_at=None
+    session: Session, wave: Wave, respondent: Respondent, answers: Mapping[str, Any], idempotency_key: str,
+    submitted_at=None, items: Sequence[Item] | None = None,
 ) -> int:
-    """Insert a response and its answers (bulk statements: this is the hot path). No commit."""
+    """Insert a response and its answers (bulk statements: this is the hot path). No commit.
+    `items`: the wave's questions when the caller has them already (nothing is read then)."""
     response_id = session.scalar(
         insert(Response)
         .values(
@@ -350,7 +352,7 @@ def insert_response(
         .returning(Response.id)
     )
     answer_rows, trust_rows = [], []
-    for item in wave.instrument.items:
+    for item in items if items is not None else wave.instrument.items:
         rows = question_type(item.type).rows(item, answers.get(item.code))
         answer_rows += [
             {"response_id": response_id, "item_code": code, "numeric_value": numeric, "text_value": text}
@@ -361,7 +363,8 @@ def insert_response(
             for sector_id, dimension, value in rows.trust
         ]
     if answer_rows:
-        session.execute(insert(Answer), answer_rows)
+        # NULLs written out, so rows with a number and rows with text go in one statement.
+        session.execute(insert(Answer).execution_options(render_nulls=True), answer_rows)
     if trust_rows:
         session.execute(insert(TrustRating), trust_rows)
     return response_id

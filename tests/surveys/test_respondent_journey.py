@@ -7,15 +7,18 @@ from datetime import timedelta
 
 import pytest
 from bs4 import BeautifulSoup
-from sqlalchemy import select
+from sqlalchemy import event, select
 
+from app import create_app
+from core.cli import upgrade_database
 from core.db import utcnow
+from core.demo import load_demo_data
 from core.models import Sector
 from core.service import hash_token
 from surveys import invitations, respondent, service
 from surveys.models import Answer, Draft, ReplacedLink, Response, WaveStatus
 from surveys.question_types import DONT_KNOW
-from tests.conftest import count, statements_during
+from tests.conftest import base_test_config, count, statements_during
 
 ACTIVE = ["Voluntary and community", "Local authority", "Health and care", "Funder", "Faith", "Housing"]
 
@@ -100,7 +103,7 @@ def test_the_default_survey_fits_in_ten_screens_for_a_place_with_six_sectors(cli
 def test_the_time_estimate_comes_from_the_questions_asked(client, db_session, survey, place):
     link = invite(db_session, survey)
     steps = respondent.journey_steps(
-        survey.waves[0].instrument, respondent.sectors_to_rate(db_session, survey, place.id, sector(db_session, "Funder").id)
+        survey.waves[0].instrument.items, respondent.sectors_to_rate(db_session, survey, place.id, sector(db_session, "Funder").id)
     )
     minutes = respondent.minutes_to_complete(steps)
     assert soup(client.get(f"/s/{link.token}")).select_one("#time-estimate").get_text().startswith(
@@ -161,7 +164,7 @@ def test_surveys_made_before_the_setting_keep_their_waves_without_it(db_session,
 
 def test_an_optional_answer_can_be_cleared_without_javascript(client, db_session, survey):
     link = invite(db_session, survey)
-    steps = respondent.journey_steps(survey.waves[0].instrument, [])
+    steps = respondent.journey_steps(survey.waves[0].instrument.items, [])
     index = next(i for i, step in enumerate(steps) if step.title == "Anything else")
     path = f"/s/{link.token}/{index}"
     client.post(path, data={"quote_ok": "1", "one_thing": "Shared lunches", "action": "save"})
@@ -438,3 +441,76 @@ def test_the_written_out_radios_are_the_markup_govuk_radios_writes(app, case):
             ' "items": choices}) }}').render(**context)
     assert markup_shape(ours) == markup_shape(theirs)
     assert "<b>" not in ours
+
+
+# --- what holds SQLite's write lock (issue 28) ---------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def sqlite_app(tmp_path_factory):
+    """An app on a SQLite file of its own whose requests really begin and commit, so what
+    runs between BEGIN IMMEDIATE and COMMIT can be seen."""
+    app = create_app(base_test_config(f"sqlite:///{tmp_path_factory.mktemp('lock') / 'lock.db'}"))
+    upgrade_database(app.extensions["db_engine"])
+    with app.extensions["db_sessionmaker"]() as session:
+        load_demo_data(session)
+        session.commit()
+    yield app
+    app.extensions["db_engine"].dispose()
+
+
+def under_the_write_lock(app, request) -> tuple:
+    """The response to `request()` and, for each transaction that took the write lock,
+    the statements it ran before it ended."""
+    engine, log = app.extensions["db_engine"], []
+    listeners = {
+        "before_cursor_execute": lambda _conn, _cursor, statement, *_args: log.append(statement.split()[0:3]),
+        "commit": lambda _conn: log.append(["END"]),
+        "rollback": lambda _conn: log.append(["END"]),
+    }
+    for name, listener in listeners.items():
+        event.listen(engine, name, listener)
+    try:
+        response = request()
+    finally:
+        for name, listener in listeners.items():
+            event.remove(engine, name, listener)
+    locked, current = [], None
+    for words in log:
+        if words[:2] == ["BEGIN", "IMMEDIATE"]:
+            current = []
+        elif words == ["END"]:
+            if current is not None:
+                locked.append(current)
+            current = None
+        elif current is not None:
+            current.append(" ".join(words[:3]))
+    return response, locked
+
+
+def test_a_page_and_a_send_hold_the_write_lock_only_for_their_writes(sqlite_app):
+    with sqlite_app.extensions["db_sessionmaker"]() as session:
+        survey = service.create_survey(session, "Lock", "Board", "", "coordination-and-trust", [1],
+                                       service.AnonymityMode.ANONYMOUS)
+        service.open_wave(session, survey.waves[0], actor=None)
+        link = invite(session, survey)
+        session.commit()
+    client, prefix = sqlite_app.test_client(), f"/s/{link.token}"
+
+    first_page = soup(client.get(f"{prefix}/0"))
+    response, locked = under_the_write_lock(sqlite_app, lambda: client.post(f"{prefix}/0", data=answer_everything(first_page)))
+    assert response.status_code == 302
+    # The draft is made, then the page's answers saved: a write each, and nothing read
+    # (nor any page or form built) while the lock is held.
+    assert locked == [["INSERT INTO drafts"], ["UPDATE drafts SET"]]
+
+    second_page = soup(client.get(f"{prefix}/1"))
+    response, locked = under_the_write_lock(sqlite_app, lambda: client.post(f"{prefix}/1", data=answer_everything(second_page)))
+    assert response.status_code == 302 and locked == [["UPDATE drafts SET"]]
+
+    walk(client, prefix)
+    response, locked = under_the_write_lock(sqlite_app, lambda: client.post(f"{prefix}/check"))
+    assert response.location.endswith("/done")
+    # One statement per table, and the invitation spent once (no second UPDATE).
+    assert locked == [["UPDATE invitations SET", "INSERT INTO responses", "INSERT INTO answers",
+                       "INSERT INTO trust_ratings", "DELETE FROM drafts"]]

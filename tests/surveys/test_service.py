@@ -207,7 +207,7 @@ def test_journey_steps_group_sections_and_put_a_few_sectors_on_each_trust_page(d
 
     wave = make_survey().waves[0]
     sectors = list_sectors(db_session)[:5]
-    steps = journey.journey_steps(wave.instrument, sectors)
+    steps = journey.journey_steps(wave.instrument.items, sectors)
     construct_steps = [s for s in steps if not s.is_trust]
     assert [len(s.items) for s in construct_steps] == [6, 6, 7, 6, 7, 3, 2]
     trust_steps = [s for s in steps if s.is_trust]
@@ -217,7 +217,7 @@ def test_journey_steps_group_sections_and_put_a_few_sectors_on_each_trust_page(d
 
 def test_apply_step_reports_errors_by_field(db_session, make_survey):
     wave = make_survey().waves[0]
-    steps = journey.journey_steps(wave.instrument, [])
+    steps = journey.journey_steps(wave.instrument.items, [])
     answers, errors = journey.apply_step(steps[0], {}, MultiDict({"cs_1": "5", "cs_2": "9"}))
     assert answers["cs_1"] == 5
     assert set(errors) == {"cs_2", "cs_3", "sf_1", "sf_2", "sf_3"}
@@ -389,7 +389,7 @@ def test_time_to_complete_is_estimated_from_the_questions(db_session, make_surve
 
     wave = make_survey().waves[0]
     sectors = list_sectors(db_session)[:5]
-    steps = journey.journey_steps(wave.instrument, sectors)
+    steps = journey.journey_steps(wave.instrument.items, sectors)
     # 35 agreement questions, one choice, one free text, and 5 sectors to rate.
     assert journey.minutes_to_complete(steps) == math.ceil((35 * 10 + 12 + 60 + 5 * 20) / 60)
     assert journey.minutes_to_complete(steps, len(steps) - 1) == math.ceil(2 * 20 / 60)

@@ -51,7 +51,8 @@ PARTICIPANT_COOKIE = "holdfast_workshops"
 PARTICIPANT_COOKIE_DAYS = 30
 # Per participant, not per address: a venue's phones share one address.
 PARTICIPANT_LIMIT = parse("30 per minute")
-# Wrong join codes per address, so codes cannot be guessed; right ones are never limited.
+# Wrong join codes per address, on every page that answers for a code, so codes cannot be
+# guessed (see `workshop_for_code`).
 WRONG_CODE_LIMIT = parse("10 per minute")
 JOINS_PER_WORKSHOP = parse("600 per minute")
 
@@ -77,9 +78,12 @@ def _limited(limit, *key: str) -> bool:
     return not limiter.hit(limit, current_app.config.get("RATELIMIT_KEY_PREFIX", ""), "workshop", *key)
 
 
-def _too_many() -> tuple[str, int]:
-    return render_template("errors/error.html", title="You are sending too quickly",
-                           message="Wait a minute, then try again."), 429
+def _reached(limit, *key: str) -> bool:
+    """True when the limit is reached, without counting a hit."""
+    limiter = current_app.extensions["holdfast_workshop_limits"]
+    if limiter is None:
+        return False
+    return not limiter.test(limit, current_app.config.get("RATELIMIT_KEY_PREFIX", ""), "workshop", *key)
 
 
 # --- navigation ------------------------------------------------------------------------
@@ -653,9 +657,31 @@ def _remember(response, workshop: Workshop, participant: Participant):
     return response
 
 
-def open_workshop_or_404(code: str) -> Workshop:
+def _guessing_stopped(workshop_id: int | None) -> bool:
+    """Whether a page must refuse to answer for a join code (429), right or wrong.
+
+    An address that has given WRONG_CODE_LIMIT wrong codes in a minute, on any page that
+    takes one, is refused for every code until the minute has passed: were right codes
+    let through, the refusals themselves would tell a guesser which code is right. A
+    phone that joined the workshop (its signed cookie says so) is never refused, so a
+    few mistyped codes behind a venue's one address do not stop the room."""
+    if workshop_id is not None and str(workshop_id) in _my_participants():
+        return False
+    return _reached(WRONG_CODE_LIMIT, "wrong-code", request.remote_addr or "unknown")
+
+
+def _count_wrong_code() -> None:
+    _limited(WRONG_CODE_LIMIT, "wrong-code", request.remote_addr or "unknown")
+
+
+def workshop_for_code(code: str) -> Workshop:
+    """The open workshop with this join code; 429 while this address is stopped from
+    guessing, else 404 for a wrong code, which counts against the address."""
     workshop = service.workshop_by_code(db.session(), code)
+    if _guessing_stopped(workshop.id if workshop else None):
+        abort(429)
     if workshop is None:
+        _count_wrong_code()
         abort(404)
     return workshop
 
@@ -666,9 +692,10 @@ def join_code():
     form = forms.JoinCodeForm()
     if form.validate_on_submit():
         workshop = service.workshop_by_code(db.session(), form.code.data)
+        if _guessing_stopped(workshop.id if workshop else None):
+            abort(429)
         if workshop is None:
-            if _limited(WRONG_CODE_LIMIT, "wrong-code", request.remote_addr or "unknown"):
-                return _too_many()
+            _count_wrong_code()
             form.code.errors = ["No workshop has that code. Check the code on the screen in the room"]
         else:
             return redirect(url_for("codesign.participant", code=workshop.join_code))
@@ -704,7 +731,7 @@ def _participant_page(workshop: Workshop, participant: Participant, idea_form=No
 @bp.get("/w/<code>")
 @public
 def participant(code: str):
-    workshop = open_workshop_or_404(code)
+    workshop = workshop_for_code(code)
     if workshop.stage == "finished":
         return render_template("codesign/participant/summary.html", workshop=workshop, stage=stage_of("finished"),
                                summary=service.summary(db.session(), workshop), title=workshop.title)
@@ -718,11 +745,11 @@ def participant(code: str):
 @bp.post("/w/<code>/join")
 @public
 def join(code: str):
-    workshop = open_workshop_or_404(code)
+    workshop = workshop_for_code(code)
     if _me(workshop) is not None:
         return redirect(url_for("codesign.participant", code=workshop.join_code))
     if _limited(JOINS_PER_WORKSHOP, "join", str(workshop.id)):
-        return _too_many()
+        abort(429)
     form = _join_form()
     if form.validate_on_submit():
         sector = form.sector.data if form.sector.data != forms.NOT_SAYING else None
@@ -741,12 +768,12 @@ def join(code: str):
 @bp.post("/w/<code>/ideas")
 @public
 def add_idea(code: str):
-    workshop = open_workshop_or_404(code)
+    workshop = workshop_for_code(code)
     me = _me(workshop)
     if me is None:
         return redirect(url_for("codesign.participant", code=workshop.join_code))
     if _limited(PARTICIPANT_LIMIT, "participant", str(me.id)):
-        return _too_many()
+        abort(429)
     form = forms.IdeaForm()
     if form.validate_on_submit():
         try:
@@ -763,7 +790,7 @@ def add_idea(code: str):
 @bp.post("/w/<code>/ideas/<int:idea_id>/remove")
 @public
 def remove_idea(code: str, idea_id: int):
-    workshop = open_workshop_or_404(code)
+    workshop = workshop_for_code(code)
     me = _me(workshop)
     if me is None:
         return redirect(url_for("codesign.participant", code=workshop.join_code))
@@ -782,12 +809,12 @@ def remove_idea(code: str, idea_id: int):
 @public
 @db.reads_first
 def dots(code: str):
-    workshop = open_workshop_or_404(code)
+    workshop = workshop_for_code(code)
     me = _me(workshop)
     if me is None:
         return redirect(url_for("codesign.participant", code=workshop.join_code))
     if _limited(PARTICIPANT_LIMIT, "participant", str(me.id)):
-        return _too_many()
+        abort(429)
     session = db.session()
     ideas = service.visible_ideas(session, workshop)
     form = forms.dots_form(ideas, workshop.dots_per_participant, service.dots_of(session, me))
@@ -812,7 +839,10 @@ def state(code: str):
     found = db.session().execute(
         select(Workshop.id, Workshop.stage, Workshop.version, Workshop.stage_locked, Workshop.deadline_at)
         .where(Workshop.join_code == service.normalise_code(code))).one_or_none()
+    if _guessing_stopped(found.id if found else None):
+        abort(429)
     if found is None:
+        _count_wrong_code()
         abort(404)
     response = jsonify(stage=found.stage, version=found.version, locked=found.stage_locked,
                        deadline=found.deadline_at.isoformat() if found.deadline_at else None)

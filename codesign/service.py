@@ -390,16 +390,40 @@ def consensus_score(groups: list[tuple[int, int]]) -> float:
     return prod((supporters + 1) / (participants + 2) for supporters, participants in groups)
 
 
-def pool_sectors(sizes: dict[str, int], minimum: int = MIN_SECTOR_SIZE,
-                 always: frozenset[str] = frozenset()) -> dict[str, str]:
-    """Each sector's group in tallies: itself, or "Other sectors" when fewer than
-    `minimum` took part (or it is in `always`). If the pooled group is itself smaller
-    than `minimum`, the smallest other sector joins it (and so on), so the pool never
-    singles anyone out."""
+def _pooled(sizes: dict[str, int], minimum: int, always: frozenset[str] = frozenset()) -> set[str]:
+    """The groups counted together: those with fewer than `minimum` people (or in
+    `always`), then, while the pool itself is smaller than `minimum`, the smallest of
+    the rest, so the pool never singles anyone out either."""
     pooled = {name for name, n in sizes.items() if n < minimum or name in always}
     while 0 < sum(sizes[n] for n in pooled) < minimum and len(pooled) < len(sizes):
         pooled.add(min((n for n in sizes if n not in pooled), key=lambda n: (sizes[n], n)))
+    return pooled
+
+
+def pool_sectors(sizes: dict[str, int], minimum: int = MIN_SECTOR_SIZE,
+                 always: frozenset[str] = frozenset()) -> dict[str, str]:
+    """Each sector's group in tallies: itself, or "Other sectors" when fewer than
+    `minimum` took part (or it is in `always`), pooled as `_pooled` says."""
+    pooled = _pooled(sizes, minimum, always)
     return {name: OTHER_SECTORS if name in pooled else name for name in sizes}
+
+
+def pool_channels(sizes: dict[ContributionChannel, int], minimum: int = MIN_SECTOR_SIZE) -> dict[str, str]:
+    """Each channel's column in the tally by channel (stored code → label): its own
+    label, or, when fewer than `minimum` people took part that way, one column with the
+    channels it is pooled with, named after them all ("In the room or remote").
+
+    Only phones are pooled. Paper votes and shows of hands are the facilitator's own
+    counts, already on the paper page, so a pool with them would hide nobody: a lone
+    remote participant's dots are the pool's less the paper votes."""
+    phones = {channel: n for channel, n in sizes.items() if n and channel != ContributionChannel.PAPER}
+    pooled = _pooled({channel.value: n for channel, n in phones.items()}, minimum)
+    together = [channel for channel in ContributionChannel if channel.value in pooled]
+    pool_name = " or ".join([together[0].label, *[c.label.lower() for c in together[1:]]]) if together else ""
+    columns = {channel.value: pool_name if channel.value in pooled else channel.label for channel in phones}
+    if sizes.get(ContributionChannel.PAPER):
+        columns[ContributionChannel.PAPER.value] = ContributionChannel.PAPER.label
+    return columns
 
 
 @dataclass(frozen=True)
@@ -408,7 +432,7 @@ class IdeaTally:
     dots: int
     by_group: dict[str, int]  # dots (and paper votes) per sector group
     supporters: dict[str, int]  # people per sector group who put a dot on it or voted for it on paper
-    by_channel: dict[str, int]
+    by_channel: dict[str, int]  # dots per channel column (`pool_channels`)
     consensus: float
 
 
@@ -416,7 +440,8 @@ class IdeaTally:
 class Tallies:
     groups: list[str]  # sector groups, "Other sectors" last
     group_sizes: dict[str, int]
-    channels: list[str]
+    channels: list[str]  # channel columns, pooled as `pool_channels` says
+    channel_sizes: dict[str, int]
     ideas: list[IdeaTally]  # most dots first
 
     @property
@@ -446,6 +471,14 @@ def tallies(session: Session, workshop: Workshop) -> Tallies:
     group_sizes: dict[str, int] = defaultdict(int)
     for name, n in sizes.items():
         group_sizes[group_of[name]] += n
+    channel_people = {channel: sum(1 for p in participants if p.channel == channel.value)
+                      for channel in ContributionChannel}
+    channel_people[ContributionChannel.PAPER] = sum(paper_people.values())
+    column_of = pool_channels(channel_people)
+    channel_sizes: dict[str, int] = defaultdict(int)
+    for channel, n in channel_people.items():
+        if channel.value in column_of:
+            channel_sizes[column_of[channel.value]] += n
     votes = session.execute(select(Vote.participant_id, Vote.idea_id, Vote.dots).join(Idea)
                             .where(Idea.workshop_id == workshop.id, Idea.hidden.is_(False))).all()
     dots_by: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
@@ -455,14 +488,14 @@ def tallies(session: Session, workshop: Workshop) -> Tallies:
         group = group_of[sector_of[participant_id]]
         dots_by[idea_id][group] += n
         supporters_by[idea_id][group] += 1
-        channel_by[idea_id][channel_of[participant_id]] += n
+        channel_by[idea_id][column_of[channel_of[participant_id]]] += n
     for (idea_id, sector_id), n in paper_votes.items():
         group = group_of[sector_names[sector_id]]
         dots_by[idea_id][group] += n
         # A show of hands counts people; a paper sheet may carry several dots from one
         # person, so paper supporters are capped at the people voting on paper.
         supporters_by[idea_id][group] += min(n, paper_people.get(sector_id, 0))
-        channel_by[idea_id][ContributionChannel.PAPER.value] += n
+        channel_by[idea_id][column_of[ContributionChannel.PAPER.value]] += n
     groups = sorted((g for g in group_sizes if g != OTHER_SECTORS)) + (
         [OTHER_SECTORS] if OTHER_SECTORS in group_sizes else [])
     rows = []
@@ -470,11 +503,11 @@ def tallies(session: Session, workshop: Workshop) -> Tallies:
         supporters = {g: min(supporters_by[idea.id][g], group_sizes[g]) for g in groups}
         rows.append(IdeaTally(
             idea=idea, dots=sum(dots_by[idea.id].values()), by_group={g: dots_by[idea.id][g] for g in groups},
-            supporters=supporters, by_channel={c.value: channel_by[idea.id][c.value] for c in ContributionChannel},
+            supporters=supporters, by_channel={c: channel_by[idea.id][c] for c in channel_sizes},
             consensus=consensus_score([(supporters[g], group_sizes[g]) for g in groups]),
         ))
     rows.sort(key=lambda t: (-t.dots, t.idea.id))
-    return Tallies(groups, dict(group_sizes), [c.value for c in ContributionChannel], rows)
+    return Tallies(groups, dict(group_sizes), list(channel_sizes), dict(channel_sizes), rows)
 
 
 # --- actions -----------------------------------------------------------------------------

@@ -241,6 +241,7 @@ ERROR_PAGES = {
     404: ("Page not found", "If you typed the web address, check it is correct. If you followed a link, it may be out of date."),
     405: ("Page not found", "This page cannot be used in that way."),
     413: ("The file is too large", "Upload a file smaller than 5 MB."),
+    429: ("You are sending too quickly", "Wait a minute, then try again."),
     500: ("Sorry, there is a problem with the service", "Try again later."),
 }
 

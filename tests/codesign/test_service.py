@@ -177,7 +177,7 @@ def test_tallies_pool_small_sectors_and_count_paper_votes(db_session, make_works
     tally = {t.idea.text: t for t in counted.ideas}
     assert tally["A"].dots == 6 + 3 + 2
     assert tally["A"].supporters == {health.name: 3, council.name: 1, faith.name: 2}
-    assert tally["A"].by_channel == {"in-room": 9, "remote": 0, "paper": 2}
+    assert tally["A"].by_channel == {"In the room or remote": 9, "On paper": 2}  # one remote: pooled
     assert tally["A"].consensus == pytest.approx((4 / 5) * (2 / 5) * (3 / 5))
     assert tally["B"].consensus == pytest.approx((4 / 5) * (1 / 5) * (2 / 5))
     # Without the paper group, the lone faith participant is pooled with nobody but must not stand

@@ -98,9 +98,22 @@ def _flag(value) -> bool:
     return str(value).strip().lower() in ("1", "true", "yes", "on") if value is not None else False
 
 
+def header_text(text: str, length: int) -> str:
+    """`text` fit for an email header: on one line (a header cannot hold a line break, and
+    the email library refuses one rather than let it add a header of its own), and cut
+    to `length` characters."""
+    text = " ".join(text.split())
+    return text if len(text) <= length else text[:length - 1] + "…"
+
+
 def queue(session: Session, to_address: str, subject: str, body: str, kind: str, wave_id: int | None = None,
           invitation_id: int | None = None, domain: str = "holdfast.invalid") -> OutboxMessage:
-    """Add a message to the caller's transaction: it is sent only if that commits."""
+    """Add a message to the caller's transaction: it is sent only if that commits.
+
+    The subject is made of names people typed (a survey's, an action's). Forms refuse
+    line breaks in them, but one stored before they did must not stop the mail, nor a
+    long name overflow the column, so the subject is folded and cut here."""
+    subject = header_text(subject, OutboxMessage.subject.type.length)
     message = OutboxMessage(to_address=to_address, subject=subject, body=body, kind=kind, wave_id=wave_id,
                             invitation_id=invitation_id, message_id=make_msgid(domain=domain), due_at=utcnow())
     session.add(message)
@@ -148,22 +161,42 @@ def connect(settings: MailSettings) -> smtplib.SMTP:
 
 def deliver(session: Session, messages: list[OutboxMessage], settings: MailSettings) -> tuple[int, int]:
     """Send leased messages over one connection; record each outcome as it happens.
-    Returns (sent, not sent)."""
+    One message never stops the others: whatever goes wrong with it is recorded on it,
+    with the reason, and the next one is sent. Returns (sent, not sent)."""
     sent = failed = 0
     smtp = None
     try:
         for message in messages:
             try:
+                email = email_of(message, settings.sender)
+            except Exception as error:
+                # A header the email library will not write, such as a subject with a line
+                # break queued before subjects were folded: no retry would change it.
+                _failed(session, message, f"The message could not be written as an email: {error}", permanent=True)
+                failed += 1
+                continue
+            try:
                 if smtp is None:
                     smtp = connect(settings)
-                smtp.send_message(email_of(message, settings.sender))
+            except Exception as error:  # the server or its settings, not this message: try again later
+                _failed(session, message, reason_of(error), permanent=False)
+                failed += 1
+                continue
+            try:
+                smtp.send_message(email)
             except PERMANENT as error:
-                _failed(session, message, error, permanent=True)
+                _failed(session, message, reason_of(error), permanent=True)
                 failed += 1
             except (smtplib.SMTPException, OSError) as error:
-                _failed(session, message, error, permanent=False)
+                _failed(session, message, reason_of(error), permanent=False)
                 failed += 1
                 smtp = _close(smtp)  # the connection may be broken: the next message opens a new one
+            except Exception as error:
+                # Something about this message alone that nobody foresaw: retrying it
+                # would fail the same way. Where the connection was left is unknown.
+                _failed(session, message, f"The message could not be sent: {error}", permanent=True)
+                failed += 1
+                smtp = _close(smtp)
             else:
                 with writing(session):
                     message.state, message.sent_at, message.last_error = MessageState.SENT.value, utcnow(), None
@@ -198,10 +231,9 @@ def reason_of(error: Exception) -> str:
     return f"The mail server failed: {error}"
 
 
-def _failed(session: Session, message: OutboxMessage, error: Exception, permanent: bool) -> None:
-    reason = reason_of(error)[:1000]
+def _failed(session: Session, message: OutboxMessage, reason: str, permanent: bool) -> None:
     with writing(session):
-        message.last_error = reason
+        message.last_error = reason[:1000]
         if permanent or message.attempts >= MAX_ATTEMPTS:
             message.state = MessageState.FAILED.value
         else:

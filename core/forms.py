@@ -55,13 +55,27 @@ def choice_id(value) -> int:
         return 0
 
 
+def one_line(message: str):
+    """Refuse a line break (any that Python's splitlines knows, as the email library
+    does). A browser never sends one from a one-line box, but a crafted form can, and
+    these names reach email subjects and file names, where a line break would end the
+    header."""
+
+    def check(_form, field) -> None:
+        if isinstance(field.data, str) and len(field.data.splitlines()) > 1:
+            raise StopValidation(message)
+
+    return check
+
+
 def required_text(label: str, message: str, max_length: int, **kwargs) -> StringField:
-    """A text field that trims spaces and refuses an answer of only spaces."""
+    """A one-line text field that trims spaces, refuses an answer of only spaces, and
+    refuses line breaks ("Enter a name for the survey without line breaks")."""
     return StringField(
         label,
         widget=GovTextInput(),
         filters=[strip_whitespace],
-        validators=[DataRequired(message), Length(max=max_length)],
+        validators=[DataRequired(message), one_line(f"{message} without line breaks"), Length(max=max_length)],
         **kwargs,
     )
 

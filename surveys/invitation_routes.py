@@ -14,6 +14,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from core import audit, db, outbox
+from core.downloads import download
 from core.models import Organisation, Sector
 from core.security import public
 from core.service import ServiceError
@@ -272,6 +273,5 @@ def open_link_qr(wave_id: int):
     link = url_for("surveys.open_start", slug=wave.open_link_slug, _external=True)
     buffer = io.BytesIO()
     segno.make(link, error="m").save(buffer, kind="svg", scale=8, title=link)
-    return HttpResponse(buffer.getvalue(), mimetype="image/svg+xml", headers={
-        "Content-Disposition": f'attachment; filename="{wave.survey.name} {wave.label} open link.svg"'})
+    return download(buffer.getvalue(), "image/svg+xml", f"{wave.survey.name} {wave.label} open link.svg")
 

@@ -13,6 +13,7 @@ generated data; the figure before the comparison is printed beside it.
 
     .venv/bin/python benchmarks/analysis.py                 # 100,000 and 1,000,000
     .venv/bin/python benchmarks/analysis.py --sizes 100000  # one size
+    .venv/bin/python benchmarks/analysis.py --dry-run       # 3,000, in seconds
 
 Each size runs in its own child process so peak memory is measured per size.
 """
@@ -43,6 +44,7 @@ TARGETS = {100_000: (2.0, 1024), 1_000_000: (20.0, None)}  # seconds, MB
 CONSTRUCTS, ITEMS_PER_CONSTRUCT, SECTORS = 10, 4, 10
 WAVES = ("Baseline", "Wave 2", "Wave 3")
 RUNS = 3
+DRY_RUN_SIZE = 3_000
 
 
 def generate(n: int, seed: int = 2026) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
@@ -142,15 +144,17 @@ def report(result: dict) -> None:
     print(f"  {'peak memory':<18}{result['peak_mb']:8.0f} MB  {target}; the generated data alone: {result['data_mb']:.0f} MB")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="100000,1000000")
+    parser.add_argument("--dry-run", action="store_true", help=f"one size of {DRY_RUN_SIZE:,} responses")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # child process: one size, JSON out
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.one:
         print(json.dumps(measure(args.one)))
         return
-    for n in (int(s) for s in args.sizes.split(",")):
+    sizes = [DRY_RUN_SIZE] if args.dry_run else [int(s) for s in args.sizes.split(",")]
+    for n in sizes:
         child = subprocess.run([sys.executable, __file__, "--one", str(n)], capture_output=True, text=True)
         if child.returncode != 0:
             sys.exit(child.stderr)

@@ -25,10 +25,12 @@ every dimension, about 40% from a panel answering every wave with an organisatio
 sector and place, so the organisation rule is met), the rest from an open link; sectors
 of differing sizes, with Faith too small to show (6 a wave in each place).
 
-    .venv/bin/python benchmarks/briefing.py [--profile]
+    .venv/bin/python benchmarks/briefing.py [--profile] [--dry-run]
 
 --profile also runs the 10,000-response case's cold path once under cProfile and prints
-the 25 functions with the largest cumulative time.
+the 25 functions with the largest cumulative time. --dry-run builds and measures the
+five-place survey alone, with 1,500 responses, once. The temporary database is removed
+at the end, however the run ends.
 """
 
 from __future__ import annotations
@@ -65,10 +67,14 @@ from core.models import Organisation, Place, Sector, User  # noqa: E402
 from surveys import service as surveys  # noqa: E402
 from surveys.demo import CONSTRUCT_MEANS, WAVE_DAYS, WAVE_ROLES, WAVE_STARTS, load_demo_surveys  # noqa: E402
 from surveys.instruments import QUOTE_CONSENT_CODE, QUOTE_CONSENT_YES  # noqa: E402
+from surveys.invitations import panel_key  # noqa: E402
 from surveys.models import AnonymityMode, Answer, Invitation, Response, TrustRating  # noqa: E402
 from surveys.question_types import TRUST_DIMENSIONS  # noqa: E402
 
 TARGET_S = 3.0
+FIVE_PLACE_SURVEY = "Working together across the Fenwick region"
+FIVE_PLACES = ["Ashby Fields", "Colton Marsh", "Dunmere", "Fenwick Vale", "Garrow Heath"]
+DRY_RUN_SIZE = 1_500
 PANEL_SECRET = "bench"
 SEED = 10_2026
 
@@ -152,7 +158,7 @@ def large_survey(session, rng, name: str, place_names: list[str], total: int) ->
         size = int(min(counts[index] for counts in per_place_wave) * PANEL_SHARE)
         mix = by_weight(sectors, size)
         panels[place.id] = [
-            Person(surveys.panel_key(PANEL_SECRET, f"bench{n}.{place.id}@example.org"), sector_id,
+            Person(panel_key(PANEL_SECRET, f"bench{n}.{place.id}@example.org"), sector_id,
                    organisations[place.id, sector_id][n % ORGANISATIONS_PER_SECTOR].id, rng.normal(0, 0.4))
             for n, sector_id in enumerate(mix)
         ]
@@ -292,39 +298,54 @@ def profile(app, case: Case) -> None:
     pstats.Stats(profiler, stream=sys.stdout).sort_stats("cumulative").print_stats(25)
 
 
-def main() -> None:
+def build_cases(session, dry_run: bool) -> tuple[list[Case], Case]:
+    """The data and the cases to measure: the demo place, a one-place survey and a
+    five-place one (with `dry_run`, the five-place survey alone, small, once), and the case
+    --profile runs."""
+    load_demo_data(session)
+    rng = np.random.default_rng(SEED)
+    if dry_run:
+        many_id, _ = large_survey(session, rng, FIVE_PLACE_SURVEY, FIVE_PLACES, DRY_RUN_SIZE)
+        case = Case(f"all 5 places of a survey with {DRY_RUN_SIZE:,} responses", many_id, None, DRY_RUN_SIZE, 1)
+        return [case], case
+    demo = load_demo_surveys(session, PANEL_SECRET)[0]
+    session.commit()
+    demo_place = demo.places[0]
+    demo_count = session.scalar(select(func.count()).where(
+        Response.wave_id.in_([w.id for w in demo.waves]), Response.place_id == demo_place.id))
+    one_id, (one_place,) = large_survey(session, rng, "Working together in Marlow Reach", ["Marlow Reach"], 10_000)
+    many_id, _ = large_survey(session, rng, FIVE_PLACE_SURVEY, FIVE_PLACES, 100_000)
+    one_place_case = Case("a place with 10,000 responses", one_id, one_place, 10_000, 2)
+    return [Case(f"the demo place ({demo_place.name})", demo.id, demo_place.id, demo_count, 3), one_place_case,
+            Case("all 5 places of a survey with 100,000 responses", many_id, None, 100_000, 2)], one_place_case
+
+
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--profile", action="store_true", help="profile the 10,000-response case's cold path")
-    args = parser.parse_args()
+    parser.add_argument("--dry-run", action="store_true",
+                        help=f"the five-place survey alone, with {DRY_RUN_SIZE:,} responses, once")
+    args = parser.parse_args(argv)
     began = time.perf_counter()
-    folder = Path(tempfile.mkdtemp(prefix="holdfast-bench-"))
-    app = create_app({"SECRET_KEY": "bench", "PANEL_SECRET": PANEL_SECRET,
-                      "DATABASE_URL": f"sqlite:///{folder / 'b.db'}", "CACHE_DIR": str(folder / "cache")})
-    upgrade_database(app.extensions["db_engine"])
-    with app.extensions["db_sessionmaker"]() as session:
-        load_demo_data(session)
-        demo = load_demo_surveys(session, PANEL_SECRET)[0]
-        session.commit()
-        demo_id, demo_place = demo.id, demo.places[0]
-        demo_count = session.scalar(select(func.count()).where(
-            Response.wave_id.in_([w.id for w in demo.waves]), Response.place_id == demo_place.id))
-        start = time.perf_counter()
-        rng = np.random.default_rng(SEED)
-        one_id, (one_place,) = large_survey(session, rng, "Working together in Marlow Reach", ["Marlow Reach"],
-                                            10_000)
-        many_id, _ = large_survey(session, rng, "Working together across the Fenwick region",
-                                  ["Ashby Fields", "Colton Marsh", "Dunmere", "Fenwick Vale", "Garrow Heath"],
-                                  100_000)
-        built = time.perf_counter() - start
-    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; large surveys built in {built:.0f} s "
-          "(not counted)", flush=True)
-    ten_thousand = Case("a place with 10,000 responses", one_id, one_place, 10_000, 2)
-    for case in (Case(f"the demo place ({demo_place.name})", demo_id, demo_place.id, demo_count, 3),
-                 ten_thousand,
-                 Case("all 5 places of a survey with 100,000 responses", many_id, None, 100_000, 2)):
-        measure(app, case)
-    if args.profile:
-        profile(app, ten_thousand)
+    # The database of the large surveys is hundreds of megabytes: gone at the end, however it ends.
+    with tempfile.TemporaryDirectory(prefix="holdfast-bench-") as temporary:
+        folder = Path(temporary)
+        app = create_app({"SECRET_KEY": "bench", "PANEL_SECRET": PANEL_SECRET,
+                          "DATABASE_URL": f"sqlite:///{folder / 'b.db'}", "CACHE_DIR": str(folder / "cache")})
+        try:
+            upgrade_database(app.extensions["db_engine"])
+            with app.extensions["db_sessionmaker"]() as session:
+                start = time.perf_counter()
+                cases, profiled = build_cases(session, args.dry_run)
+                built = time.perf_counter() - start
+            print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; data built in {built:.0f} s "
+                  "(not counted)", flush=True)
+            for case in cases:
+                measure(app, case)
+            if args.profile:
+                profile(app, profiled)
+        finally:
+            app.extensions["db_engine"].dispose()
     print(f"total {time.perf_counter() - began:.0f} s")
 
 

@@ -1,6 +1,7 @@
 """The whole calibration grid: do the verdicts keep their promises on realistic data?
 
     .venv/bin/python benchmarks/calibration.py [--runs 1000] [--confirm 4] [--processes 2] [--markdown]
+    .venv/bin/python benchmarks/calibration.py --dry-run   # 4 cells, 20 runs each, in seconds
 
 For every cell (skew, items per construct, wave sizes, spread, panel overlap) it
 simulates `runs` comparisons under no change and `runs` at a true fall of exactly the
@@ -31,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from analysis.calibration import GRID, CellResult, run_cell  # noqa: E402
 
+DRY_RUN_CELLS, DRY_RUN_RUNS = 4, 20
 HEADER = ("skew", "items", "n ref", "n cur", "spread", "overlap", "method", "false slipping", "false holding",
           "coverage", "power", "ok")
 
@@ -67,17 +69,22 @@ def _table(results: list[CellResult], markdown: bool) -> None:
                   f"  {'NO' if status == 'no' else status}")
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=1000)
     parser.add_argument("--confirm", type=int, default=4, help="runs again each cell that misses with this many "
                         "times the runs on fresh random numbers (0: no second run)")
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--markdown", action="store_true", help="print Markdown tables for the docs")
-    options = parser.parse_args()
+    parser.add_argument("--dry-run", action="store_true",
+                        help=f"the first {DRY_RUN_CELLS} cells, {DRY_RUN_RUNS} runs each, each miss run again once")
+    options = parser.parse_args(argv)
+    grid = GRID[:DRY_RUN_CELLS] if options.dry_run else GRID
+    if options.dry_run:
+        options.runs, options.confirm = DRY_RUN_RUNS, 1
     started = time.perf_counter()
     with ProcessPoolExecutor(options.processes) as pool:
-        results = list(pool.map(_run, [(cell, options.runs, 0) for cell in GRID]))
+        results = list(pool.map(_run, [(cell, options.runs, 0) for cell in grid]))
         first = time.perf_counter() - started
         missed = [r for r in results if not r.ok]
         again = list(pool.map(_run, [(r.cell, options.confirm * options.runs, 1) for r in missed])) \

@@ -9,6 +9,7 @@ sector breakdown) on a generated two-wave CSV of 500 responses, and, for compari
 floor with the ratio, and the web-app modules the command imported (there should be none).
 
     .venv/bin/python benchmarks/cli_startup.py
+    .venv/bin/python benchmarks/cli_startup.py --dry-run   # one run of each, no warm-up
 
 Needs no instance/config.py: the flask timing is given a throwaway SECRET_KEY (and a
 temporary CACHE_DIR, so nothing is written to instance/).
@@ -72,12 +73,12 @@ def once(command: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, flo
     return elapsed, cpu
 
 
-def timed(cases: list[tuple], runs: int) -> list[tuple[float, float]]:
+def timed(cases: list[tuple], runs: int, warm_up: bool = True) -> list[tuple[float, float]]:
     """Median wall and CPU time of each case over `runs` fresh processes, after one untimed
     warm-up each. The cases take turns (round-robin), so a busy moment on the machine
     falls on all of them alike rather than on one; CPU time is the steadier figure on a
     shared machine."""
-    for _, command, cwd, env in cases:
+    for _, command, cwd, env in cases if warm_up else []:
         once(command, cwd, env)
     times: list[list[tuple[float, float]]] = [[] for _ in cases]
     for run in range(runs):
@@ -87,10 +88,13 @@ def timed(cases: list[tuple], runs: int) -> list[tuple[float, float]]:
     return [(statistics.median(w for w, _ in t), statistics.median(c for _, c in t)) for t in times]
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
-    args = parser.parse_args()
+    parser.add_argument("--dry-run", action="store_true", help="one run of each, no warm-up")
+    args = parser.parse_args(argv)
+    if args.dry_run:
+        args.runs = 1
 
     holdfast = BIN / "holdfast"
     if holdfast.exists():
@@ -121,7 +125,7 @@ def main() -> None:
         loaded = subprocess.run([sys.executable, "-c", check, *files], cwd=folder, env=env,
                                 capture_output=True, text=True).stderr.strip().splitlines()[-1]
 
-        results = list(zip((case[0] for case in cases), timed(cases, args.runs)))
+        results = list(zip((case[0] for case in cases), timed(cases, args.runs, warm_up=not args.dry_run)))
 
     floor_wall, floor_cpu = results[0][1]
     print(f"\nStart-up, median of {args.runs} fresh processes ({os.cpu_count()} CPUs, Python {sys.version.split()[0]}, "

@@ -13,6 +13,7 @@ a static file), so what the results pages add can be told from what any request 
 
     .venv/bin/python benchmarks/pages.py                   # the results cache in files
     .venv/bin/python benchmarks/pages.py --redis redis://127.0.0.1:6379/15
+    .venv/bin/python benchmarks/pages.py --dry-run         # one worker, each page a few times
 """
 
 from __future__ import annotations
@@ -35,14 +36,15 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import func, select  # noqa: E402
 
 from app import create_app  # noqa: E402
-from benchmarks.submissions import Client, free_port  # noqa: E402
+from benchmarks.journeys import Browser, free_port  # noqa: E402
 from core.cli import upgrade_database  # noqa: E402
 from core.demo import DEMO_PASSWORD, load_demo_data  # noqa: E402
 from surveys.demo import load_demo_surveys  # noqa: E402
 from surveys.models import Response  # noqa: E402
 
 TARGET_COLD_MS, TARGET_WARM_P95_MS = 1000, 200
-COLD_RUNS, WARM_RUNS = 7, 60
+COLD_RUNS, WARM_RUNS, WARM_UPS, WORKERS = 7, 60, 4, 2
+DRY_RUN = (1, 2, 0, 1)  # the first cold request warms the worker up
 PANEL_SECRET = "bench-panel"
 
 
@@ -65,44 +67,43 @@ def prepare(environment: dict[str, str]) -> tuple[int, dict[str, int], int]:
     return survey_id, selection, responses
 
 
-def clear_cache() -> None:
-    """Empty the results cache the server uses (the same settings: this process's
-    environment was given the server's)."""
+def clear_cache(environment: dict[str, str]) -> None:
+    """Empty the results cache the server uses (the server's settings)."""
     from analysis.routes import cache
 
-    app = create_app()
+    app = create_app(dict(environment))
     with app.app_context():
         cache.clear()
     app.extensions["db_engine"].dispose()
 
 
-def sign_in(port: int) -> Client:
-    client = Client(port)
-    _, _, page = client.request("GET", "/sign-in")
+def sign_in(port: int) -> Browser:
+    client = Browser(port, timeout=60)
+    page = client.request("GET", "/sign-in").text
     field = re.search(r'<input[^>]*name="csrf_token"[^>]*>', page).group(0)
     csrf = re.search(r'value="([^"]+)"', field).group(1)
-    body = urlencode({"csrf_token": csrf, "email": "evaluator@example.org", "password": DEMO_PASSWORD})
-    status, location, _ = client.request("POST", "/sign-in", body)
-    assert status == 302 and "sign-in" not in location, f"sign-in failed: {status} {location}"
+    reply = client.request("POST", "/sign-in", {"csrf_token": csrf, "email": "evaluator@example.org",
+                                                "password": DEMO_PASSWORD})
+    assert reply.status == 302 and "sign-in" not in reply.location, f"sign-in failed: {reply.status} {reply.location}"
     return client
 
 
-def timed(client: Client, path: str) -> float:
-    started = time.perf_counter()
-    status, _, _ = client.request("GET", path)
-    elapsed = time.perf_counter() - started
-    assert status == 200, f"{path}: {status}"
-    return elapsed * 1000
+def timed(client: Browser, path: str) -> float:
+    reply = client.request("GET", path)
+    assert reply.status == 200, f"{path}: {reply.status}"
+    return reply.seconds * 1000
 
 
 def p95(values: list[float]) -> float:
     return statistics.quantiles(values, n=100)[94]
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--redis", help="keep the results cache in Redis at this URL (default: files)")
-    args = parser.parse_args()
+    parser.add_argument("--dry-run", action="store_true", help="one worker, each page timed once cold, twice warm")
+    args = parser.parse_args(argv)
+    cold_runs, warm_runs, warm_ups, workers = DRY_RUN if args.dry_run else (COLD_RUNS, WARM_RUNS, WARM_UPS, WORKERS)
     with tempfile.TemporaryDirectory() as folder:
         environment = {
             "DATABASE_URL": f"sqlite:///{Path(folder) / 'demo.db'}", "SECRET_KEY": "bench",
@@ -112,7 +113,6 @@ def main() -> None:
             environment["CACHE_REDIS_URL"] = args.redis
         print("Building the demo database ...", flush=True)
         survey_id, selection, responses = prepare(environment)
-        os.environ.update(environment)  # so clear_cache() finds the server's cache
         query = "?" + urlencode(selection)
         base = f"/analysis/surveys/{survey_id}"
         floors = {"floor: How to read this": "/analysis/how-to-read",
@@ -126,7 +126,7 @@ def main() -> None:
         }
         port = free_port()
         server = subprocess.Popen(
-            [str(ROOT / ".venv/bin/gunicorn"), "--workers", "2", "--worker-class", "gthread", "--threads", "4",
+            [str(Path(sys.executable).parent / "gunicorn"), "--workers", str(workers), "--worker-class", "gthread", "--threads", "4",
              "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "app:create_app()"],
             cwd=ROOT, env=os.environ | environment,
         )
@@ -139,31 +139,32 @@ def main() -> None:
                 except OSError:
                     time.sleep(0.1)
             client = sign_in(port)
-            for _ in range(4):  # both workers import, compile templates and load fonts first
+            for _ in range(warm_ups):  # the workers import, compile templates and load fonts first
                 for path in [*floors.values(), *pages.values()]:
                     timed(client, path)
             for name, path in {**floors, **pages}.items():
                 cold = []
-                for _ in range(COLD_RUNS):
-                    clear_cache()
+                for _ in range(cold_runs):
+                    clear_cache(environment)
                     cold.append(timed(client, path))
                 timed(client, path)
-                warm = [timed(client, path) for _ in range(WARM_RUNS)]
+                warm = [timed(client, path) for _ in range(warm_runs)]
                 results[name] = cold, warm
+            client.close()
         finally:
             server.terminate()
             server.wait(timeout=30)
             if args.redis:
-                clear_cache()
+                clear_cache(environment)
 
     def verdict(good: bool) -> str:
         return "OK" if good else "MISSED"
 
     store = f"Redis ({args.redis})" if args.redis else "files"
-    print(f"\nResults pages, demo survey {survey_id} ({responses} responses, 3 waves), gunicorn 2 workers, "
+    print(f"\nResults pages, demo survey {survey_id} ({responses} responses, 3 waves), gunicorn {workers} worker(s), "
           f"results cache in {store}")
-    print(f"  {'page':26} {'cold, slowest of ' + str(COLD_RUNS):>22} {'target':>10}   "
-          f"{'warm p95 of ' + str(WARM_RUNS):>16} {'target':>10}")
+    print(f"  {'page':26} {'cold, slowest of ' + str(cold_runs):>22} {'target':>10}   "
+          f"{'warm p95 of ' + str(warm_runs):>16} {'target':>10}")
     for name, (cold, warm) in results.items():
         floor = name.startswith("floor")
         cold_ms, warm_ms = max(cold), p95(warm)

@@ -1,32 +1,48 @@
-"""Survey submission throughput and respondent page latency, against DESIGN.md targets.
+"""Whole respondent journeys and sends, with gunicorn on SQLite or PostgreSQL, against the
+targets of issue 28 and DESIGN.md, beside a bare-Flask floor measured in the same run.
 
-Starts gunicorn (2 workers) on a fresh database and prepares invitations whose drafts
-are complete, as if each respondent had reached "Check your answers". Then 32 clients,
-each a browser with its own session (one GET to get its cookie and CSRF token), send
-the final "Send answers" POST for one invitation after another, for 20 seconds.
-Afterwards it counts responses in the database: every submission acknowledged with a
-redirect to the confirmation page must be there. Then it measures GETs of a respondent
-question page.
+Prepares a fresh database: the demo places and organisations, and a survey of the default
+template (coordination and trust) with an open wave and invitations, some unused (for
+journeys) and some whose drafts already hold complete answers (for sends alone). Starts
+gunicorn (2 workers × --threads threads, gthread, as in production) and waits until every
+worker has loaded the app and a respondent page is answered. Then, for 8 and 32
+respondents, each a thread of this process:
+
+- journeys, for 20 s: each respondent walks one whole journey after another
+  (benchmarks/journeys.py): the start page, each page of questions (GET, then a POST of
+  answers read off the page with its CSRF token), check your answers, the send and the
+  confirmation; journeys still on the way at the end are abandoned before they send;
+- sends alone, for 10 s: each respondent, with one session's CSRF token, sends the
+  complete drafts one after another ("Send answers" on check your answers), as the
+  earlier version of this benchmark did;
+
+and then the floor: gunicorn with the same settings serving a bare Flask app
+(benchmarks/bare.py), the same respondents posting a form to it for 10 s. Afterwards it
+counts the responses stored: every send acknowledged with the redirect to the
+confirmation must be there. It exits 1 if a journey failed (a stall ends each request at
+its timeout) or a response was lost.
 
     .venv/bin/python benchmarks/submissions.py                 # SQLite (WAL)
-    .venv/bin/python benchmarks/submissions.py --postgres URL  # PostgreSQL
+    .venv/bin/python benchmarks/submissions.py --postgres URL  # PostgreSQL, in schema holdfast_bench
+    .venv/bin/python benchmarks/submissions.py --dry-run       # the same, tiny and short
+
+The load comes from Python threads sharing this machine's two cores with the server; the
+floor carries the same cost.
 """
 
 from __future__ import annotations
 
 import argparse
-import http.client
 import os
-import re
 import secrets
-import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
@@ -36,234 +52,282 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import create_engine, func, insert, select  # noqa: E402
 
 from app import create_app  # noqa: E402
+from benchmarks.journeys import Browser, JourneyFailed, PostForm, free_port, wait_until_serving, walk_together  # noqa: E402
 from core.cli import upgrade_database  # noqa: E402
 from core.demo import load_demo_data  # noqa: E402
 from core.service import hash_token  # noqa: E402
 from surveys import service  # noqa: E402
-from surveys.models import Draft, Invitation, Response  # noqa: E402
+from surveys.models import AnonymityMode, Draft, Invitation, Response  # noqa: E402
 
-CLIENTS = 32
-SECONDS = 20
-GET_SECONDS = 10
-INVITATIONS = 16_000
-TARGET_RATE, TARGET_P95_MS, TARGET_GET_P95_MS = 200, 150, 50
 BENCH_SCHEMA = "holdfast_bench"
-THREADS = 4
+SETTINGS = {"SECRET_KEY": "bench", "PANEL_SECRET": "bench"}
+SECTOR_ID, PLACE_ID = 2, 1  # a demo sector and place: the trust matrix asks about the place's other sectors
+REQUEST_TIMEOUT_S = 30
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+@dataclass(frozen=True)
+class Plan:
+    respondents: tuple[int, ...]
+    workers: int
+    journey_seconds: float | None  # None: every prepared journey is walked to the end
+    send_seconds: float
+    floor_seconds: float
+    journeys_each: int  # invitations made ready per respondent count, more than can be walked
+    sends_each: int
 
 
-def database_url(args, folder: Path) -> str:
-    if not args.postgres:
+FULL = Plan(respondents=(8, 32), workers=2, journey_seconds=20, send_seconds=10, floor_seconds=10,
+            journeys_each=1_000, sends_each=4_000)
+DRY_RUN = Plan(respondents=(2,), workers=1, journey_seconds=None, send_seconds=1, floor_seconds=1,
+               journeys_each=2, sends_each=200)
+
+# Issue 28's targets, at 32 respondents on a quiet 2-core machine, and DESIGN.md's.
+TARGET_JOURNEYS = {"SQLite (WAL)": 3.0, "PostgreSQL": 4.0}
+TARGET_PAGE_POST_P95_MS = 150
+TARGET_SENDS_OF_FLOOR = 1 / 20
+TARGET_SENDS_PER_S, TARGET_SEND_P95_MS, TARGET_GET_P95_MS = 200, 150, 50
+
+
+def database_url(postgres: str | None, folder: Path) -> str:
+    if not postgres:
         return f"sqlite:///{folder / 'bench.db'}"
-    engine = create_engine(args.postgres)
+    engine = create_engine(postgres)
     with engine.begin() as connection:
         connection.exec_driver_sql(f"DROP SCHEMA IF EXISTS {BENCH_SCHEMA} CASCADE")
         connection.exec_driver_sql(f"CREATE SCHEMA {BENCH_SCHEMA}")
     engine.dispose()
-    separator = "&" if "?" in args.postgres else "?"
-    return f"{args.postgres}{separator}options={quote(f'-csearch_path={BENCH_SCHEMA}')}"
+    separator = "&" if "?" in postgres else "?"
+    return f"{postgres}{separator}options={quote(f'-csearch_path={BENCH_SCHEMA}')}"
 
 
-def prepare(url: str) -> tuple[list[str], int]:
-    """A survey with an open wave and invitations whose drafts hold complete answers."""
-    app = create_app({"SECRET_KEY": "bench", "PANEL_SECRET": "bench", "DATABASE_URL": url})
+@dataclass(frozen=True)
+class Prepared:
+    wave_id: int
+    journeys: dict[int, list[str]]  # by respondent count: unused invitations' tokens
+    sends: dict[int, list[str]]  # by respondent count: tokens whose drafts are complete
+
+
+def prepare(url: str, plan: Plan) -> Prepared:
+    """The survey, its open wave and its invitations, in a few bulk inserts."""
+    app = create_app({**SETTINGS, "DATABASE_URL": url})
     upgrade_database(app.extensions["db_engine"])
     with app.extensions["db_sessionmaker"]() as session:
         load_demo_data(session)
         session.commit()
         survey = service.create_survey(session, "Benchmark", "Bench", "", "coordination-and-trust",
-                                       [1], service.AnonymityMode.ANONYMOUS)
+                                       [PLACE_ID], AnonymityMode.ANONYMOUS)
         wave = survey.waves[0]
         service.open_wave(session, wave, actor=None)
+
+        def invitations(count: int) -> tuple[list[str], list[int]]:
+            tokens = [secrets.token_urlsafe(24) for _ in range(count)]
+            ids = session.scalars(insert(Invitation).returning(Invitation.id, sort_by_parameter_order=True), [
+                {"wave_id": wave.id, "token_hash": hash_token(t), "sector_id": SECTOR_ID, "place_id": PLACE_ID}
+                for t in tokens
+            ]).all()
+            return tokens, ids
+
+        journeys = {n: invitations(plan.journeys_each)[0] for n in plan.respondents}
+        # Every question answered that must be: agreement 4, text, no trust ratings (optional).
         answers = {item.code: {"likert": 4, "text": "Fine", "trust_matrix": {}}.get(item.type)
                    for item in wave.instrument.items}
-        tokens = [secrets.token_urlsafe(24) for _ in range(INVITATIONS)]
-        ids = session.scalars(insert(Invitation).returning(Invitation.id, sort_by_parameter_order=True), [
-            {"wave_id": wave.id, "token_hash": hash_token(t), "sector_id": 2, "place_id": 1} for t in tokens
-        ]).all()
-        session.execute(insert(Draft), [
-            {"wave_id": wave.id, "invitation_id": i, "sector_id": 2, "place_id": 1, "answers": answers,
-             "section": 0, "submission_key": secrets.token_urlsafe(24)} for i in ids
-        ])
+        sends = {}
+        for n in plan.respondents:
+            sends[n], ids = invitations(plan.sends_each)
+            session.execute(insert(Draft), [
+                {"wave_id": wave.id, "invitation_id": i, "sector_id": SECTOR_ID, "place_id": PLACE_ID,
+                 "answers": answers, "section": 0, "submission_key": secrets.token_urlsafe(24)} for i in ids
+            ])
         session.commit()
-        wave_id = wave.id
+        prepared = Prepared(wave.id, journeys, sends)
     app.extensions["db_engine"].dispose()
-    return tokens, wave_id
+    return prepared
 
 
-class Client:
-    """One keep-alive connection with its own cookie, like one browser."""
+@contextmanager
+def gunicorn(app_spec: str, workers: int, threads: int, environment: dict[str, str], ready_path: str, folder: Path):
+    """Gunicorn serving `app_spec` on a free port, once every worker has loaded the app and
+    `ready_path` is answered 200."""
+    port = free_port()
+    ready_file = folder / f"ready-{port}"
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "gunicorn"), "-c", str(ROOT / "benchmarks/gunicorn_ready.py"),
+         "--workers", str(workers), "--worker-class", "gthread", "--threads", str(threads),
+         "--bind", f"127.0.0.1:{port}", "--log-level", "warning", app_spec],
+        cwd=ROOT, env=os.environ | environment | {"BENCH_READY_FILE": str(ready_file)},
+    )
+    try:
+        deadline = time.perf_counter() + 120
+        while not ready_file.exists() or len(ready_file.read_text().split()) < workers:
+            if server.poll() is not None or time.perf_counter() > deadline:
+                raise RuntimeError(f"gunicorn ({app_spec}) did not start its {workers} workers")
+            time.sleep(0.1)
+        wait_until_serving(port, ready_path)
+        yield port
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        self.cookies: dict[str, str] = {}
 
-    def request(self, method: str, path: str, body: str | None = None) -> tuple[int, str, str]:
-        headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())} if self.cookies else {}
-        if body is not None:
-            headers["Content-Type"] = "application/x-www-form-urlencoded"
+@dataclass
+class Loop:
+    """Requests sent one after another by each of a crowd of clients, for a while."""
+
+    latencies: list[float] = field(default_factory=list)
+    acknowledged: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def send_alone(port: int, tokens: list[str], respondents: int, seconds: float) -> Loop:
+    """Each respondent, with one session, sends complete drafts one after another."""
+    queue, lock, loop = list(tokens), threading.Lock(), Loop()
+    deadline = time.perf_counter() + seconds
+
+    def client() -> None:
+        browser = Browser(port, REQUEST_TIMEOUT_S)
         try:
-            self.connection.request(method, path, body=body, headers=headers)
-            response = self.connection.getresponse()
-        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
-            # The server closed an idle keep-alive connection: reconnect, as a browser does.
-            self.connection.close()
-            self.connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-            self.connection.request(method, path, body=body, headers=headers)
-            response = self.connection.getresponse()
-        text = response.read().decode()
-        for cookie in response.msg.get_all("Set-Cookie") or []:
-            name, _, value = cookie.split(";", 1)[0].partition("=")
-            if value:
-                self.cookies[name] = value
-            else:
-                self.cookies.pop(name, None)
-        return response.status, response.getheader("Location") or "", text
+            with lock:
+                first = queue[-1]
+            check = browser.request("GET", f"/s/{first}/check")
+            fields = {"csrf_token": PostForm(check.text).hidden["csrf_token"]}
+            while time.perf_counter() < deadline:
+                with lock:
+                    if not queue:
+                        return
+                    token = queue.pop()
+                reply = browser.request("POST", f"/s/{token}/check", fields)
+                with lock:
+                    if reply.status == 302 and reply.location.endswith("/done"):
+                        loop.acknowledged.append(token)
+                        loop.latencies.append(reply.seconds)
+                    else:
+                        loop.failures.append(f"send: {reply.status} {reply.location}")
+        except JourneyFailed as failure:
+            with lock:
+                loop.failures.append(str(failure))
+        finally:
+            browser.close()
+
+    return run_clients(client, respondents, loop)
 
 
-def submit_loop(port, tokens, lock, deadline, latencies, acknowledged, failures):
-    client = Client(port)
-    with lock:
-        first = tokens[-1]
-    _, _, page = client.request("GET", f"/s/{first}/0")
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    # Without a submission_key field the server uses the draft's own key, as the
-    # check page's hidden field would carry.
-    body = f"csrf_token={quote(csrf)}"
-    while time.perf_counter() < deadline:
-        with lock:
-            if not tokens:
-                return
-            token = tokens.pop()
-        started = time.perf_counter()
-        status, location, _ = client.request("POST", f"/s/{token}/check", body)
-        latencies.append(time.perf_counter() - started)
-        if status == 302 and location.endswith("/done"):
-            acknowledged.append(token)
-        else:
-            failures.append(f"POST {status} {location}")
+def floor(port: int, respondents: int, seconds: float) -> Loop:
+    """Each respondent posts a form to the bare app one time after another."""
+    lock, loop = threading.Lock(), Loop()
+    deadline = time.perf_counter() + seconds
+
+    def client() -> None:
+        browser = Browser(port, REQUEST_TIMEOUT_S)
+        try:
+            while time.perf_counter() < deadline:
+                reply = browser.request("POST", "/send", {"answer": "4"})
+                with lock:
+                    if reply.status == 302:
+                        loop.latencies.append(reply.seconds)
+                    else:
+                        loop.failures.append(f"floor: {reply.status}")
+        except JourneyFailed as failure:
+            with lock:
+                loop.failures.append(str(failure))
+        finally:
+            browser.close()
+
+    return run_clients(client, respondents, loop)
 
 
-def get_loop(port, paths, deadline, latencies):
-    client = Client(port)
-    index = 0
-    while time.perf_counter() < deadline:
-        started = time.perf_counter()
-        status, _, _ = client.request("GET", paths[index % len(paths)])
-        latencies.append(time.perf_counter() - started)
-        assert status == 200, status
-        index += 1
-
-
-def run_wrk(port: int, paths: list[str], method: str, connections: int, seconds: int, cookie: str, body: str):
-    """Drive the server with Debian's wrk (C, light on CPU, so the load generator does not
-    starve the server of this machine's two cores). Returns (ok, failed, seconds, p95 ms, p50 ms)."""
-    with tempfile.NamedTemporaryFile("w", suffix=".txt") as listing:
-        listing.write("\n".join(paths))
-        listing.flush()
-        environment = os.environ | {"PATHS_FILE": listing.name, "METHOD": method, "BODY": body,
-                                    "COOKIE": cookie, "THREADS": "2"}
-        output = subprocess.run(
-            ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s",
-             "-s", str(ROOT / "benchmarks/respondents.lua"), f"http://127.0.0.1:{port}"],
-            env=environment, capture_output=True, text=True, check=True,
-        ).stdout
-    ok, failed, elapsed, p95, p50 = re.search(r"RESULT (\S+) (\S+) (\S+) (\S+) (\S+)", output).groups()
-    return int(ok), int(failed), float(elapsed), float(p95), float(p50)
-
-
-def run_clients(target, count: int, *args) -> None:
-    threads = [threading.Thread(target=target, args=args) for _ in range(count)]
+def run_clients(client, count: int, loop: Loop) -> Loop:
+    started = time.perf_counter()
+    threads = [threading.Thread(target=client, daemon=True) for _ in range(count)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    loop.seconds = time.perf_counter() - started
+    return loop
 
 
 def p95_ms(values: list[float]) -> float:
-    return statistics.quantiles(values, n=100)[94] * 1000
+    """The 95th percentile in milliseconds (nan for fewer than two values)."""
+    return statistics.quantiles(values, n=100)[94] * 1000 if len(values) > 1 else float("nan")
 
 
-def main() -> None:
+def verdict(good: bool) -> str:
+    return "OK" if good else "MISSED"
+
+
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--postgres", help="PostgreSQL URL (default: SQLite in a temporary folder)")
-    parser.add_argument("--threads", type=int, default=THREADS, help=f"threads per gunicorn worker (default {THREADS})")
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as folder:
-        url = database_url(args, Path(folder))
-        backend = "PostgreSQL" if args.postgres else "SQLite (WAL)"
-        print(f"Preparing {INVITATIONS} invitations on {backend} ...", flush=True)
-        tokens, wave_id = prepare(url)
-        get_paths = [f"/s/{t}/0" for t in tokens[:200]]
-        submit_tokens = tokens[200:]
-        port = free_port()
-        environment = os.environ | {"DATABASE_URL": url, "SECRET_KEY": "bench", "PANEL_SECRET": "bench", "PYTHONFAULTHANDLER": "1"}
-        server = subprocess.Popen(
-            [str(ROOT / ".venv/bin/gunicorn"), "--workers", "2", "--worker-class", "gthread", "--threads", "16",
-             "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "app:create_app()"],
-            cwd=ROOT, env=environment,
-        )
-        try:
-            for _ in range(100):
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                    break
-                except OSError:
-                    time.sleep(0.1)
-            if shutil.which("wrk"):
-                # One browser session whose CSRF token every connection presents.
-                browser = Client(port)
-                page = browser.request("GET", get_paths[0])[2]
-                csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-                cookie = "; ".join(f"{k}={v}" for k, v in browser.cookies.items())
-                submit_paths = [f"/s/{t}/check" for t in submit_tokens]
-                acknowledged, failed, elapsed, post_p95, _ = run_wrk(
-                    port, submit_paths, "POST", CLIENTS, SECONDS, cookie, f"csrf_token={quote(csrf)}")
-                gets, _, _, get_p95, _ = run_wrk(port, get_paths, "GET", 8, GET_SECONDS, cookie, "")
-                generator = "wrk"
-            else:
-                latencies, tokens_done, failures = [], [], []
-                started = time.perf_counter()
-                run_clients(submit_loop, CLIENTS, port, submit_tokens, threading.Lock(), started + SECONDS,
-                            latencies, tokens_done, failures)
-                elapsed = time.perf_counter() - started
-                get_latencies: list[float] = []
-                run_clients(get_loop, 8, port, get_paths, time.perf_counter() + GET_SECONDS, get_latencies)
-                acknowledged, failed, post_p95 = len(tokens_done), len(failures), p95_ms(latencies)
-                gets, get_p95 = len(get_latencies), p95_ms(get_latencies)
-                generator = "Python threads (install Debian's wrk for a load generator that leaves the server its CPU)"
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
+    parser.add_argument("--threads", type=int, default=16, help="threads per gunicorn worker (default 16)")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="the same code path at a tiny size, in seconds (1 worker, 2 respondents)")
+    args = parser.parse_args(argv)
+    plan = DRY_RUN if args.dry_run else FULL
+    backend = "PostgreSQL" if args.postgres else "SQLite (WAL)"
+    with tempfile.TemporaryDirectory() as temporary:
+        folder = Path(temporary)
+        url = database_url(args.postgres, folder)
+        print(f"Preparing invitations on {backend} ...", flush=True)
+        prepared = prepare(url, plan)
+        environment = {"DATABASE_URL": url, **SETTINGS}
+        journeys, sends, floors = {}, {}, {}
+        first_page = f"/s/{prepared.journeys[plan.respondents[0]][-1]}"
+        with gunicorn("app:create_app()", plan.workers, args.threads, environment, first_page, folder) as port:
+            for respondents in plan.respondents:
+                walking = f"for {plan.journey_seconds:g} s" if plan.journey_seconds else "one each"
+                print(f"{respondents} respondents: journeys {walking}, then sends alone for {plan.send_seconds:g} s ...",
+                      flush=True)
+                journeys[respondents] = walk_together(port, prepared.journeys[respondents], respondents,
+                                                      REQUEST_TIMEOUT_S, seconds=plan.journey_seconds)
+                sends[respondents] = send_alone(port, prepared.sends[respondents], respondents, plan.send_seconds)
+        with gunicorn("benchmarks.bare:app", plan.workers, args.threads, {}, "/", folder) as port:
+            for respondents in plan.respondents:
+                print(f"{respondents} respondents: the bare-Flask floor for {plan.floor_seconds:g} s ...", flush=True)
+                floors[respondents] = floor(port, respondents, plan.floor_seconds)
         engine = create_engine(url)
         with engine.connect() as connection:
-            stored = connection.scalar(select(func.count()).select_from(Response).where(Response.wave_id == wave_id))
+            stored = connection.scalar(
+                select(func.count()).select_from(Response).where(Response.wave_id == prepared.wave_id))
         engine.dispose()
 
-    rate = acknowledged / elapsed
-    # Stored but not yet acknowledged when the clock stopped is fine (in flight); the
-    # reverse would be a lost submission.
+    walked = [j for j in journeys.values() if j.sent]
+    pages = len(walked[0].latencies.page_posts) // len(walked[0].sent) if walked else 0
+    print(f"\nRespondents on {backend}, gunicorn {plan.workers} worker{'s' if plan.workers > 1 else ''} × "
+          f"{args.threads} threads, the default survey ({pages} pages, {pages * 2 + 4} requests a journey), "
+          "load from Python threads")
+    failed = 0
+    for respondents in plan.respondents:
+        walked, alone, bare = journeys[respondents], sends[respondents], floors[respondents]
+        at_target = respondents == 32
+        rate = len(walked.sent) / walked.seconds
+        floor_rate = len(bare.latencies) / bare.seconds
+        send_rate = len(alone.acknowledged) / alone.seconds
+        page_post_p95 = p95_ms(walked.latencies.page_posts)
+        journey_target = TARGET_JOURNEYS[backend]
+        print(f"== {respondents} respondents")
+        print(f"  whole journeys   {rate:8.2f} /s     {len(walked.sent)} in {walked.seconds:.1f} s"
+              + (f"; target ≥ {journey_target:g} /s  {verdict(rate >= journey_target)}" if at_target else ""))
+        print(f"  page GET p95     {p95_ms(walked.latencies.gets):8.1f} ms    ({len(walked.latencies.gets)}); "
+              f"DESIGN.md target < {TARGET_GET_P95_MS} ms")
+        print(f"  page POST p95    {page_post_p95:8.1f} ms    ({len(walked.latencies.page_posts)})"
+              + (f"; target < {TARGET_PAGE_POST_P95_MS} ms  {verdict(page_post_p95 < TARGET_PAGE_POST_P95_MS)}"
+                 if at_target else ""))
+        print(f"  send p95         {p95_ms(walked.latencies.sends):8.1f} ms    (in journeys)")
+        print(f"  sends alone      {send_rate:8.1f} /s     p95 {p95_ms(alone.latencies):.1f} ms; DESIGN.md target "
+              f"≥ {TARGET_SENDS_PER_S} /s, p95 < {TARGET_SEND_P95_MS} ms")
+        print(f"  bare-Flask floor {floor_rate:8.1f} /s     p95 {p95_ms(bare.latencies):.1f} ms (a form POST)")
+        ratio = send_rate / floor_rate if floor_rate else 0.0
+        print(f"  sends / floor    1/{1 / ratio if ratio else float('inf'):<6.1f}       target ≥ 1/20  "
+              f"{verdict(ratio >= TARGET_SENDS_OF_FLOOR)}")
+        failures = walked.failures + alone.failures + bare.failures
+        failed += len(failures)
+        print(f"  failed           {len(failures):8d}" + (f"     the first: {failures[0]}" if failures else ""))
+    acknowledged = sum(len(j.sent) for j in journeys.values()) + sum(len(s.acknowledged) for s in sends.values())
     lost = max(0, acknowledged - stored)
-
-    def verdict(good: bool) -> str:
-        return "OK" if good else "MISSED"
-
-    print(f"\nSubmissions on {backend}, gunicorn 2 workers × {args.threads} threads, {CLIENTS} clients, "
-          f"{elapsed:.1f} s, load from {generator}")
-    print(f"  throughput       {rate:8.1f} /s     target ≥ {TARGET_RATE} /s   {verdict(rate >= TARGET_RATE)}")
-    print(f"  POST p95         {post_p95:8.1f} ms    target < {TARGET_P95_MS} ms  {verdict(post_p95 < TARGET_P95_MS)}")
-    print(f"  acknowledged     {acknowledged:8d}        stored {stored} ({stored - acknowledged + lost} still in flight "
-          f"at the end), lost {lost}   {'OK' if lost == 0 else 'LOST'}")
-    print(f"  failed requests  {failed:8d}")
-    print(f"Respondent page GET, 8 clients, {GET_SECONDS} s: {gets} requests")
-    print(f"  GET p95          {get_p95:8.1f} ms    target < {TARGET_GET_P95_MS} ms   {verdict(get_p95 < TARGET_GET_P95_MS)}")
+    print(f"Sends acknowledged {acknowledged}, responses stored {stored}, lost {lost}  {'OK' if lost == 0 else 'LOST'}")
+    return 1 if failed or lost else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -20,6 +20,7 @@ The floor: the same 200 phones, at the same cadence and with the same conditiona
 polling a static file of the same app (no database work), straight afterwards.
 
     .venv/bin/python benchmarks/workshop.py
+    .venv/bin/python benchmarks/workshop.py --dry-run   # 6 phones, 10 s, one worker
 
 The load comes from Python threads (200 mostly sleeping, about 67 requests a second),
 which share this machine's two cores with the server: the floor carries the same cost.
@@ -27,6 +28,7 @@ which share this machine's two cores with the server: the floor carries the same
 
 from __future__ import annotations
 
+import argparse
 import http.client
 import os
 import random
@@ -56,10 +58,9 @@ from core.demo import load_demo_data  # noqa: E402
 from core.models import Place, Sector  # noqa: E402
 from surveys.models import Construct  # noqa: E402
 
-PARTICIPANTS = 200
+PARTICIPANTS, SECONDS, FLOOR_SECONDS, WORKERS = 200, 20, 12, 2
+DRY_RUN = (6, 10, 4, 1)  # the shortest room in which every phone still posts an idea, then its dots
 POLL_S = 3.0
-SECONDS = 20
-FLOOR_SECONDS = 12
 JOIN_CONCURRENCY = 16
 TARGET_P95_MS = 100
 IDEAS = [
@@ -273,8 +274,8 @@ def run_room(phones: list[Phone], code: str, poll_path: str, page_path: str | No
     return tally
 
 
-def join_all(port: int, code: str, sectors: list[int]) -> tuple[list[Phone], list[float]]:
-    phones = [Phone(port) for _ in range(PARTICIPANTS)]
+def join_all(port: int, code: str, sectors: list[int], participants: int) -> tuple[list[Phone], list[float]]:
+    phones = [Phone(port) for _ in range(participants)]
     took: list[float] = []
     errors: list[BaseException] = []
     queue = list(enumerate(phones))
@@ -310,7 +311,10 @@ def wait_until_serving(port: int) -> None:
     for _ in range(300):
         try:
             phones = [Phone(port) for _ in range(4)]
-            if all(phone.request("GET", FLOOR_PATH)[0] == 200 for phone in phones):
+            served = all(phone.request("GET", FLOOR_PATH)[0] == 200 for phone in phones)
+            for phone in phones:
+                phone.connection.close()
+            if served:
                 return
         except OSError:
             time.sleep(0.1)
@@ -321,7 +325,12 @@ def ms(values: list[float], q: int) -> float:
     return statistics.quantiles(values, n=100)[q - 1] * 1000
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dry-run", action="store_true", help="the same room, small and short")
+    args = parser.parse_args(argv)
+    participants, seconds, floor_seconds, workers = DRY_RUN if args.dry_run else (
+        PARTICIPANTS, SECONDS, FLOOR_SECONDS, WORKERS)
     with tempfile.TemporaryDirectory() as folder:
         url = f"sqlite:///{Path(folder) / 'bench.db'}"
         print("Preparing the demo data and an open workshop on SQLite (WAL) ...", flush=True)
@@ -329,20 +338,22 @@ def main() -> None:
         port = free_port()
         environment = os.environ | {"DATABASE_URL": url, **SETTINGS}
         server = subprocess.Popen(
-            [str(ROOT / ".venv/bin/gunicorn"), "--workers", "2", "--worker-class", "gthread", "--threads", "16",
+            [str(Path(sys.executable).parent / "gunicorn"), "--workers", str(workers), "--worker-class", "gthread", "--threads", "16",
              "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "app:create_app()"],
             cwd=ROOT, env=environment,
         )
         try:
             wait_until_serving(port)
             joined_at = time.perf_counter()
-            phones, joins = join_all(port, code, sectors)
+            phones, joins = join_all(port, code, sectors, participants)
             join_seconds = time.perf_counter() - joined_at
-            print(f"{len(phones)} participants joined in {join_seconds:.1f} s; polling for {SECONDS} s ...", flush=True)
-            room = run_room(phones, code, f"/w/{code}/state", f"/w/{code}", SECONDS, posting=True,
+            print(f"{len(phones)} participants joined in {join_seconds:.1f} s; polling for {seconds} s ...", flush=True)
+            room = run_room(phones, code, f"/w/{code}/state", f"/w/{code}", seconds, posting=True,
                             midway=lambda: move_stage(url, workshop_id, "vote"))
-            print(f"Floor: the same phones polling {FLOOR_PATH} for {FLOOR_SECONDS} s ...", flush=True)
-            floor = run_room(phones, code, FLOOR_PATH, None, FLOOR_SECONDS)
+            print(f"Floor: the same phones polling {FLOOR_PATH} for {floor_seconds} s ...", flush=True)
+            floor = run_room(phones, code, FLOOR_PATH, None, floor_seconds)
+            for phone in phones:
+                phone.connection.close()
         finally:
             server.terminate()
             server.wait(timeout=30)
@@ -355,8 +366,8 @@ def main() -> None:
                 f"max {max(values) * 1000:6.1f} ms   {target}")
 
     poll_p95 = ms(room.polls, 95)
-    print(f"\nWorkshop of {PARTICIPANTS} participants on SQLite (WAL), gunicorn 2 workers × 16 threads, "
-          f"polling every {POLL_S:.0f} s for {SECONDS} s, each posting an idea then its dots, the stage moved "
+    print(f"\nWorkshop of {participants} participants on SQLite (WAL), gunicorn {workers} worker(s) × 16 threads, "
+          f"polling every {POLL_S:.0f} s for {seconds} s, each posting an idea then its dots, the stage moved "
           "from ideas to the vote midway; load from Python threads")
     print(line("joins (3 requests)", joins))
     print(line("state polls", room.polls, f"target p95 < {TARGET_P95_MS} ms  {verdict(poll_p95 < TARGET_P95_MS)}"))

@@ -4,9 +4,10 @@ targets of issue 28 and DESIGN.md, beside a bare-Flask floor measured in the sam
 Prepares a fresh database: the demo places and organisations, and a survey of the default
 template (coordination and trust) with an open wave and invitations, some unused (for
 journeys) and some whose drafts already hold complete answers (for sends alone). Starts
-gunicorn (2 workers × --threads threads, gthread, as in production) and waits until every
-worker has loaded the app and a respondent page is answered. Then, for 8 and 32
-respondents, each a thread of this process:
+gunicorn (2 workers × --threads threads, gthread, as in production), waits until every
+worker has loaded the app and a respondent page is answered, and walks a few journeys
+untimed (so each worker has compiled its templates). Then, for 8 and 32 respondents, each
+a thread of this process:
 
 - journeys, for 20 s: each respondent walks one whole journey after another
   (benchmarks/journeys.py): the start page, each page of questions (GET, then a POST of
@@ -63,6 +64,8 @@ BENCH_SCHEMA = "holdfast_bench"
 SETTINGS = {"SECRET_KEY": "bench", "PANEL_SECRET": "bench"}
 SECTOR_ID, PLACE_ID = 2, 1  # a demo sector and place: the trust matrix asks about the place's other sectors
 REQUEST_TIMEOUT_S = 30
+# Journeys walked at once before timing, so that each worker has compiled every page's template.
+WARM_UP_JOURNEYS_PER_WORKER = 2
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,7 @@ def database_url(postgres: str | None, folder: Path) -> str:
 @dataclass(frozen=True)
 class Prepared:
     wave_id: int
+    warm_up: list[str]  # unused invitations' tokens, for journeys before the clock starts
     journeys: dict[int, list[str]]  # by respondent count: unused invitations' tokens
     sends: dict[int, list[str]]  # by respondent count: tokens whose drafts are complete
 
@@ -127,6 +131,7 @@ def prepare(url: str, plan: Plan) -> Prepared:
             ]).all()
             return tokens, ids
 
+        warm_up = invitations(WARM_UP_JOURNEYS_PER_WORKER * plan.workers)[0]
         journeys = {n: invitations(plan.journeys_each)[0] for n in plan.respondents}
         # Every question answered that must be: agreement 4, text, no trust ratings (optional).
         answers = {item.code: {"likert": 4, "text": "Fine", "trust_matrix": {}}.get(item.type)
@@ -139,7 +144,7 @@ def prepare(url: str, plan: Plan) -> Prepared:
                  "answers": answers, "section": 0, "submission_key": secrets.token_urlsafe(24)} for i in ids
             ])
         session.commit()
-        prepared = Prepared(wave.id, journeys, sends)
+        prepared = Prepared(wave.id, warm_up, journeys, sends)
     app.extensions["db_engine"].dispose()
     return prepared
 
@@ -272,8 +277,11 @@ def main(argv: list[str] | None = None) -> int:
         prepared = prepare(url, plan)
         environment = {"DATABASE_URL": url, **SETTINGS}
         journeys, sends, floors = {}, {}, {}
-        first_page = f"/s/{prepared.journeys[plan.respondents[0]][-1]}"
+        first_page = f"/s/{prepared.warm_up[0]}"
         with gunicorn("app:create_app()", plan.workers, args.threads, environment, first_page, folder) as port:
+            warmed = walk_together(port, prepared.warm_up, len(prepared.warm_up), REQUEST_TIMEOUT_S)
+            if warmed.failures:
+                raise RuntimeError(f"a journey failed before timing began: {warmed.failures[0]}")
             for respondents in plan.respondents:
                 walking = f"for {plan.journey_seconds:g} s" if plan.journey_seconds else "one each"
                 print(f"{respondents} respondents: journeys {walking}, then sends alone for {plan.send_seconds:g} s ...",
@@ -323,7 +331,8 @@ def main(argv: list[str] | None = None) -> int:
         failures = walked.failures + alone.failures + bare.failures
         failed += len(failures)
         print(f"  failed           {len(failures):8d}" + (f"     the first: {failures[0]}" if failures else ""))
-    acknowledged = sum(len(j.sent) for j in journeys.values()) + sum(len(s.acknowledged) for s in sends.values())
+    acknowledged = (len(prepared.warm_up) + sum(len(j.sent) for j in journeys.values())
+                    + sum(len(s.acknowledged) for s in sends.values()))
     lost = max(0, acknowledged - stored)
     print(f"Sends acknowledged {acknowledged}, responses stored {stored}, lost {lost}  {'OK' if lost == 0 else 'LOST'}")
     return 1 if failed or lost else 0

@@ -183,16 +183,16 @@ def walk(port: int, token: str, timeout: float, rng: random.Random, deadline: fl
     latencies = Latencies()
     prefix = f"/s/{token}"
 
-    def get(path: str, what: str) -> Reply:
+    def unless_too_late() -> None:
         if deadline is not None and time.perf_counter() > deadline:
             raise Abandoned()
+
+    def get(path: str, what: str) -> Reply:
         reply = _expect(browser.request("GET", path), what, 200)
         latencies.gets.append(reply.seconds)
         return reply
 
     def post(path: str, fields: dict[str, str], times: list[float], what: str, then: str) -> Reply:
-        if deadline is not None and time.perf_counter() > deadline:
-            raise Abandoned()
         reply = browser.request("POST", path, fields)
         if reply.status == 200 and "govuk-error-summary" in reply.text:
             raise JourneyFailed(f"{what}: the answers were refused")
@@ -201,16 +201,21 @@ def walk(port: int, token: str, timeout: float, rng: random.Random, deadline: fl
         return reply
 
     try:
+        unless_too_late()
         get(prefix, "the start page")
         path = f"{prefix}/0"
         while not path.endswith("/check"):
+            unless_too_late()
             page = get(path, f"page {path}")
+            unless_too_late()
             path = post(path, answers_for(page.text, rng), latencies.page_posts, f"answers to {path}", "").location
             if not path.startswith(prefix):
                 raise JourneyFailed(f"answers to a page redirected out of the journey, to {path}")
+        unless_too_late()
         check = get(path, "check your answers")
-        form = PostForm(check.text)
-        post(path, form.hidden, latencies.sends, "the send", "/done")
+        unless_too_late()
+        post(path, PostForm(check.text).hidden, latencies.sends, "the send", "/done")
+        # Sent: the journey ends at the confirmation, whatever the time.
         done = get(f"{prefix}/done", "the confirmation")
         if "Answers sent" not in done.text:
             raise JourneyFailed("the confirmation page does not say the answers were sent")

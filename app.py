@@ -40,6 +40,7 @@ INT_ENVIRONMENT_SETTINGS = ("PROXY_FIX_X_FOR",)
 
 def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
+    app.url_map.converters["int"] = security.IdConverter  # before any route is added
     app.config.from_mapping(
         DATABASE_URL=f"sqlite:///{Path(app.instance_path) / 'holdfast.db'}",
         SESSION_COOKIE_HTTPONLY=True,

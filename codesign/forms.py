@@ -10,7 +10,6 @@ from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import (
     GovCharacterCount,
     GovCheckboxesInput,
-    GovDateInput,
     GovRadioInput,
     GovSelect,
     GovSubmitInput,
@@ -18,7 +17,6 @@ from govuk_frontend_wtf.wtforms_widgets import (
     GovTextInput,
 )
 from wtforms import (
-    DateField,
     HiddenField,
     IntegerField,
     RadioField,
@@ -33,7 +31,7 @@ from wtforms.validators import AnyOf, Email, InputRequired, Length, NumberRange,
 from codesign.models import ActionStatus, ContributionChannel
 from codesign.service import IDEA_MAX, IMPACT_EFFORT
 from codesign.stages import STAGES
-from core.forms import choice_id, required_text, strip_whitespace
+from core.forms import DayMonthYearField, choice_id, required_text, strip_whitespace
 
 NOT_SAYING = 0  # the sector choice "Prefer not to say"
 MAX_DOTS = 20
@@ -47,9 +45,10 @@ class WorkshopForm(FlaskForm):
     place = SelectField("Place", coerce=choice_id, widget=GovSelect(),
                         validators=[InputRequired("Select the place the workshop is for")])
     title = required_text("Title", "Enter a title for the workshop", 200)
-    held_on = DateField("Date", format="%d %m %Y", widget=GovDateInput(),
-                        description="For example, 27 3 2027",
-                        validators=[InputRequired("Enter the date of the workshop as day, month and year")])
+    held_on = DayMonthYearField(
+        "Date", "Enter the date of the workshop as a real date, for example 27 3 2027",
+        description="For example, 27 3 2027",
+        validators=[InputRequired("Enter the date of the workshop as day, month and year")])
     constructs = SelectMultipleField(
         "What the workshop focuses on", coerce=choice_id, widget=GovCheckboxesInput(),
         description="Prompts are proposed from these. Choose none to look at every construct.")
@@ -196,8 +195,9 @@ class ActionForm(FlaskForm):
         description="They get a link to update the action without an account, and a reminder if it falls overdue.",
         validators=[Optional(), Email("Enter an email address in the correct format, like name@example.org"),
                     Length(max=254)])
-    due_on = DateField("Due date", format="%d %m %Y", widget=GovDateInput(), description="For example, 27 3 2027",
-                       validators=[InputRequired("Enter the due date as day, month and year")])
+    due_on = DayMonthYearField("Due date", "Enter the due date as a real date, for example 27 3 2027",
+                               description="For example, 27 3 2027",
+                               validators=[InputRequired("Enter the due date as day, month and year")])
     construct = SelectField("What it aims to move", coerce=choice_id, widget=GovSelect(),
                             validators=[InputRequired("Select what the action aims to move")])
     cluster = SelectField("From the group of ideas", coerce=optional_choice_id, widget=GovSelect(),

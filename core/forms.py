@@ -7,6 +7,7 @@ from flask_wtf.file import FileField, FileRequired
 from govuk_frontend_wtf.wtforms_widgets import (
     GovCheckboxesInput,
     GovCheckboxInput,
+    GovDateInput,
     GovFileInput,
     GovPasswordInput,
     GovRadioInput,
@@ -17,6 +18,8 @@ from govuk_frontend_wtf.wtforms_widgets import (
 )
 from wtforms import (
     BooleanField,
+    DateField,
+    DecimalField,
     PasswordField,
     RadioField,
     SelectField,
@@ -36,7 +39,7 @@ from wtforms.validators import (
 )
 
 from core.models import Role
-from core.security import CONTROLS
+from core.security import CONTROLS, LARGEST_ID
 from core.service import MIN_PASSWORD_LENGTH, ORGANISATION_NAME_MAX
 
 ROLE_CHOICES = [(role.value, role.label) for role in Role]
@@ -47,12 +50,14 @@ def strip_whitespace(value: str | None) -> str | None:
 
 
 def choice_id(value) -> int:
-    """Coerce a posted id; anything that is not a number becomes 0, which no row has,
-    so the view answers with its own plain-English message instead of WTForms'."""
+    """Coerce a posted id; anything that is not an id (not a number, or one larger than
+    any id) becomes 0, which no row has, so the view answers with its own plain-English
+    message instead of WTForms' (or the database's error)."""
     try:
-        return int(value)
+        number = int(value)
     except (TypeError, ValueError):
         return 0
+    return number if 0 < number <= LARGEST_ID else 0
 
 
 def one_line(message: str):
@@ -78,6 +83,48 @@ def required_text(label: str, message: str, max_length: int, **kwargs) -> String
         validators=[DataRequired(message), one_line(f"{message} without line breaks"), Length(max=max_length)],
         **kwargs,
     )
+
+
+class DayMonthYearField(DateField):
+    """A date typed into GOV.UK's three boxes, which post day, month and year under one
+    name. Anything else (one value, four, a date that does not exist) is one
+    plain-English error, `invalid_message`. The widget draws the boxes again from
+    exactly three values, so what came is padded or cut to three: it would fail to
+    unpack any other number, and the page would be a 500."""
+
+    def __init__(self, label: str, invalid_message: str, **kwargs) -> None:
+        super().__init__(label, format="%d %m %Y", widget=GovDateInput(), **kwargs)
+        self.invalid_message = invalid_message
+
+    def process_formdata(self, valuelist: list[str]) -> None:
+        self.raw_data = [*valuelist, "", "", ""][:3]
+        if not any(self.raw_data):
+            return  # left blank: the field's InputRequired says so
+        if len(valuelist) != 3:
+            raise ValueError(self.invalid_message)
+        try:
+            super().process_formdata(valuelist)
+        except ValueError:
+            raise ValueError(self.invalid_message) from None
+
+
+class NumberField(DecimalField):
+    """A decimal number, and one that is a number: Python's Decimal also reads "NaN",
+    "sNaN" and "Infinity", which no range check can compare (a signalling NaN raises).
+    Anything else is one plain-English error, `invalid_message`."""
+
+    def __init__(self, label: str, invalid_message: str, **kwargs) -> None:
+        super().__init__(label, **kwargs)
+        self.invalid_message = invalid_message
+
+    def process_formdata(self, valuelist: list[str]) -> None:
+        try:
+            super().process_formdata(valuelist)
+        except ValueError:
+            raise ValueError(self.invalid_message) from None
+        if self.data is not None and not self.data.is_finite():
+            self.data = None
+            raise ValueError(self.invalid_message)
 
 
 class SignInForm(FlaskForm):
@@ -219,9 +266,9 @@ class SectorForm(FlaskForm):
 
 class OrganisationForm(FlaskForm):
     name = required_text("Name", "Enter a name", ORGANISATION_NAME_MAX)
-    # Unknown ids become 0, which the service answers with "Select a … from the list".
-    sector = SelectField("Sector", coerce=choice_id, widget=GovSelect(), validate_choice=False)
-    place = SelectField("Place", coerce=choice_id, widget=GovSelect(), validate_choice=False)
+    # Unknown or missing ids become 0, which the service answers with "Select a … from the list".
+    sector = SelectField("Sector", coerce=choice_id, widget=GovSelect(), validate_choice=False, default=0)
+    place = SelectField("Place", coerce=choice_id, widget=GovSelect(), validate_choice=False, default=0)
     submit = SubmitField("Save organisation", widget=GovSubmitInput())
 
 

@@ -18,6 +18,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from limits import parse
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
+from werkzeug.routing import IntegerConverter
 
 from core.db import WriterQueueTimeout
 from core.models import Role, normalise_email
@@ -135,6 +136,21 @@ UNUSUAL_ADDRESS = (
     "There is a problem with the web address",
     "Remove the unusual characters (such as a null character) from the web address, then try again.",
 )
+
+
+# The largest id a row can have: PostgreSQL's `integer`. A larger number is no row's id,
+# and sent to the database it fails there (SQLite overflows at 2**63) rather than finds
+# nothing, so it must be answered before any query.
+LARGEST_ID = 2**31 - 1
+
+
+class IdConverter(IntegerConverter):
+    """`<int:...>` in every route: a number larger than any id does not match, so the
+    address is 404 like any other unknown id."""
+
+    def __init__(self, map, *args, **kwargs) -> None:
+        kwargs.setdefault("max", LARGEST_ID)
+        super().__init__(map, *args, **kwargs)
 
 
 def _refuse_unusual_characters():

@@ -18,7 +18,6 @@ from govuk_frontend_wtf.wtforms_widgets import (
 )
 from wtforms import (
     BooleanField,
-    DecimalField,
     IntegerField,
     RadioField,
     SelectField,
@@ -29,7 +28,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
-from core.forms import required_text, strip_whitespace
+from core.forms import NumberField, required_text, strip_whitespace
 
 from surveys.instruments import templates
 from surveys.models import AnonymityMode, WaveRole
@@ -133,8 +132,8 @@ def settings_form(survey, sectors=()) -> SettingsForm:
         setattr(
             Form,
             name,
-            DecimalField(
-                f"Margin for {margin.construct.name}",
+            NumberField(
+                f"Margin for {margin.construct.name}", "Enter a margin from 0.01 to 4 scale points",
                 widget=SettingsForm.k_internal.kwargs["widget"],
                 places=2,
                 validators=[
@@ -170,8 +169,12 @@ class ItemForm(FlaskForm):
         "(5 for the built-in constructs).",
         validators=[Length(max=4000)],
     )
-    minimum = DecimalField("Smallest number allowed (for number questions)", widget=GovTextInput(), validators=[Optional()])
-    maximum = DecimalField("Largest number allowed (for number questions)", widget=GovTextInput(), validators=[Optional()])
+    minimum = NumberField("Smallest number allowed (for number questions)",
+                          "Enter the smallest number allowed as a number, for example 0",
+                          widget=GovTextInput(), validators=[Optional()])
+    maximum = NumberField("Largest number allowed (for number questions)",
+                          "Enter the largest number allowed as a number, for example 100",
+                          widget=GovTextInput(), validators=[Optional()])
     construct = SelectField("Construct (for agreement questions)", coerce=int, widget=GovSelect())
     reverse = BooleanField("Reverse-worded: agreeing is the unhealthy answer", widget=GovCheckboxInput())
     required = BooleanField("An answer is required", widget=GovCheckboxInput())

@@ -159,7 +159,9 @@ def test_a_workshop_run_from_a_console_with_phones(browser, live_server, tmp_pat
 
         expect(phone.page.locator("h1")).to_have_text("What the workshop agreed", timeout=15000)
         phone.check()
-        expect(phone.page.locator("main")).to_contain_text("Share one diary of partnership meetings: Priya Owner")
+        # A phone has no account: the owning organisation, not the owner's name.
+        expect(phone.page.locator("main")).to_contain_text("Share one diary of partnership meetings: Wexcombe Together")
+        expect(phone.page.locator("main")).not_to_contain_text("Priya Owner")
         fits_the_phone(phone.page)
         phone.page.screenshot(path=str(tmp_path / "phone-summary.png"), full_page=True)
         console.goto("/actions")

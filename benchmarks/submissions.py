@@ -191,16 +191,20 @@ def send_alone(port: int, tokens: list[str], respondents: int, seconds: float) -
 
     def client() -> None:
         browser = Browser(port, REQUEST_TIMEOUT_S)
+        fields = None
         try:
-            with lock:
-                first = queue[-1]
-            check = browser.request("GET", f"/s/{first}/check")
-            fields = {"csrf_token": PostForm(check.text).hidden["csrf_token"]}
             while time.perf_counter() < deadline:
                 with lock:
                     if not queue:
                         return
                     token = queue.pop()
+                if fields is None:
+                    # The session's CSRF token, from the first draft's own check page.
+                    check = browser.request("GET", f"/s/{token}/check")
+                    form = PostForm(check.text)
+                    if "csrf_token" not in form.hidden:
+                        raise JourneyFailed(f"check your answers: {check.status} {check.location}, no form")
+                    fields = {"csrf_token": form.hidden["csrf_token"]}
                 reply = browser.request("POST", f"/s/{token}/check", fields)
                 with lock:
                     if reply.status == 302 and reply.location.endswith("/done"):

@@ -238,9 +238,9 @@ class Walked:
 def walk_together(port: int, tokens: list[str], respondents: int, timeout: float,
                   seconds: float | None = None, seed: int = 28) -> Walked:
     """`respondents` threads, each walking one journey after another with the next unused
-    token, until the tokens run out or, given `seconds`, the time is up (journeys still
-    on the way then are abandoned unsent, after the request in flight). Returns when every
-    thread has stopped: a request that hangs ends at its timeout."""
+    token, until the tokens run out or, given `seconds`, the time is up (a journey not yet
+    sent then is abandoned after its request in flight). Returns when every thread has
+    stopped: a request that hangs ends at its timeout."""
     queue = list(reversed(tokens))
     lock = threading.Lock()
     walked = Walked()

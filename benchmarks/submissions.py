@@ -280,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Preparing invitations on {backend} ...", flush=True)
         prepared = prepare(url, plan)
         environment = {"DATABASE_URL": url, **SETTINGS}
-        journeys, sends, floors = {}, {}, {}
+        journeys, sends, floors, load_cpu = {}, {}, {}, {}
         first_page = f"/s/{prepared.warm_up[0]}"
         with gunicorn("app:create_app()", plan.workers, args.threads, environment, first_page, folder) as port:
             warmed = walk_together(port, prepared.warm_up, len(prepared.warm_up), REQUEST_TIMEOUT_S)
@@ -290,8 +290,10 @@ def main(argv: list[str] | None = None) -> int:
                 walking = f"for {plan.journey_seconds:g} s" if plan.journey_seconds else "one each"
                 print(f"{respondents} respondents: journeys {walking}, then sends alone for {plan.send_seconds:g} s ...",
                       flush=True)
+                cpu = time.process_time()
                 journeys[respondents] = walk_together(port, prepared.journeys[respondents], respondents,
                                                       REQUEST_TIMEOUT_S, seconds=plan.journey_seconds)
+                load_cpu[respondents] = time.process_time() - cpu
                 sends[respondents] = send_alone(port, prepared.sends[respondents], respondents, plan.send_seconds)
         with gunicorn("benchmarks.bare:app", plan.workers, args.threads, {}, "/", folder) as port:
             for respondents in plan.respondents:
@@ -320,6 +322,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"== {respondents} respondents")
         print(f"  whole journeys   {rate:8.2f} /s     {len(walked.sent)} in {walked.seconds:.1f} s"
               + (f"; target ≥ {journey_target:g} /s  {verdict(rate >= journey_target)}" if at_target else ""))
+        print(f"  load generator   {load_cpu[respondents] / walked.seconds:8.0%}       of one core's time "
+              "(these client threads, on the server's cores)")
         print(f"  page GET p95     {p95_ms(walked.latencies.gets):8.1f} ms    ({len(walked.latencies.gets)}); "
               f"DESIGN.md target < {TARGET_GET_P95_MS} ms")
         print(f"  page POST p95    {page_post_p95:8.1f} ms    ({len(walked.latencies.page_posts)})"

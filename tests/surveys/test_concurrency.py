@@ -4,6 +4,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import func, select
 
 from core.db import utcnow
@@ -13,6 +14,10 @@ from surveys import respondent as journey, service
 from surveys import invitations, schedule
 from surveys.models import AnonymityMode, Invitation, Response, Wave
 from tests.surveys.test_service import complete_answers
+
+# Concurrency is where the databases differ most (SQLite's writer queue, PostgreSQL's row
+# locks): every test here runs on both.
+pytestmark = pytest.mark.both_backends
 
 
 def test_double_clicks_and_parallel_submissions_store_one_response_each(committing_app):

@@ -537,7 +537,9 @@ def sign_in_from(client, address, email, password, how="remote_addr"):
     return client.post("/sign-in", data={"email": email, "password": password}, environ_base={"REMOTE_ADDR": address})
 
 
-@pytest.mark.parametrize("storage", STORAGES)
+# Named by scheme: each xdist worker has its own Redis URL, and every worker must collect
+# the same test names.
+@pytest.mark.parametrize("storage", STORAGES, ids=lambda url: url.split(":")[0])
 def test_five_failed_sign_ins_a_minute_are_refused(make_app, make_user, storage):
     client = limited_app(make_app, storage).test_client()
     user = make_user(Role.EVALUATOR)

@@ -169,15 +169,6 @@ def databases(tmp_path_factory) -> Iterator[Databases]:
     found.close()
 
 
-def pytest_configure(config) -> None:
-    config.addinivalue_line(
-        "markers", "both_backends: behaviour that differs by database; runs on SQLite and on PostgreSQL "
-        "(when TEST_DATABASE_URL is set)")
-    config.addinivalue_line(
-        "markers", "dataset(builder): (written pytest.mark.dataset.with_args(builder)) the test's database holds what builder(session) made, built once per "
-        "worker and backend; the `dataset` fixture gives what it returned")
-
-
 def pytest_generate_tests(metafunc) -> None:
     if "backend" in metafunc.fixturenames and metafunc.definition.get_closest_marker("both_backends"):
         metafunc.parametrize("backend", BACKENDS, indirect=True)

@@ -1,4 +1,4 @@
-# Holdfast: `make run` to try it, `make test` to run every test.
+# Holdfast: `make run` to try it, `make check` while you work, `make test` to run every test.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -7,7 +7,7 @@ SASS := node_modules/.bin/sass
 CSS := static/build/holdfast.css
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test deps test-deps css system-tools clean
+.PHONY: run check test deps test-deps css system-tools clean
 # A step that fails leaves no half-made file behind to look up to date (a broken stylesheet).
 .DELETE_ON_ERROR:
 
@@ -19,9 +19,22 @@ run: deps instance/config.py
 	@echo
 	FLASK_DEBUG=1 $(VENV)/bin/honcho start
 
+# Every core (pytest-xdist); the browser tests share one worker, its live server and chromium.
+PARALLEL := -n auto --dist loadgroup
+# More pytest options for either command, e.g. make check PYTEST_ARGS="tests/core -x".
+PYTEST_ARGS ?=
+
+# The inner loop: lint and every test not marked slow or e2e, on SQLite, few Hypothesis examples.
+check: deps test-deps
+	$(VENV)/bin/ruff check .
+	TEST_DATABASE_URL= $(PY) -m pytest $(PARALLEL) -m "not slow and not e2e" $(PYTEST_ARGS)
+
+# The whole suite (PostgreSQL and Redis too when TEST_DATABASE_URL and TEST_REDIS_URL are
+# set), with the ci Hypothesis profile and line and branch coverage.
 test: deps test-deps system-tools
 	$(VENV)/bin/ruff check .
-	$(PY) -m pytest
+	HYPOTHESIS_PROFILE=ci $(PY) -m pytest $(PARALLEL) --cov --cov-report= $(PYTEST_ARGS)
+	@echo "holdfast: coverage $$($(PY) -m coverage report --format=total)% (lines and branches; .venv/bin/coverage report for each file)"
 
 deps: $(VENV)/.installed $(CSS)
 
@@ -60,4 +73,4 @@ system-tools:
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(SYSTEM_TOOLS); fi
 
 clean:
-	rm -rf $(VENV) node_modules static/build .pytest_cache
+	rm -rf $(VENV) node_modules static/build .pytest_cache .coverage

@@ -1,17 +1,21 @@
-"""Shared fixtures: the app on SQLite (and PostgreSQL when TEST_DATABASE_URL is set),
-a per-test rolled-back session, a client, factories and a login helper."""
+"""Shared fixtures: the app on one database (PostgreSQL when TEST_DATABASE_URL is set,
+else SQLite; both for tests marked both_backends), a per-test rolled-back session, data
+built once per worker, a client, factories and a login helper. tests/README.md explains."""
 
 from __future__ import annotations
 
 import itertools
 import os
+import shutil
 from collections.abc import Callable, Iterator
-from urllib.parse import quote
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from hypothesis import HealthCheck, settings
 from sqlalchemy import create_engine, event, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -19,16 +23,52 @@ from werkzeug.security import generate_password_hash
 
 from app import create_app
 from core.cli import upgrade_database
+from core.db import make_engine
+from core.demo import load_demo_data
 from core.models import Organisation, Place, Role, Sector, User
 from surveys import service as survey_service
+from surveys.demo import load_demo_surveys
 from surveys.models import AnonymityMode, Survey, WaveRole
 
 TEST_PASSWORD = "correct horse battery"
 # A cheap hash so factories stay fast; the real scrypt path is tested on its own.
 TEST_PASSWORD_HASH = generate_password_hash(TEST_PASSWORD, method="pbkdf2:sha256:1000")
-POSTGRES_TEST_SCHEMA = "holdfast_test"
 
-BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
+# Every database test runs once, on PostgreSQL (production's database) when it is
+# configured, else on SQLite. Tests marked both_backends, whose behaviour differs by
+# database, run on every backend available (tests/README.md lists them and why).
+BACKEND = "postgresql" if TEST_DATABASE_URL else "sqlite"
+BACKENDS = ["sqlite"] + (["postgresql"] if TEST_DATABASE_URL else [])
+# "gw0", "gw1", ... under pytest-xdist; one name for a run without it.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+def worker_redis_url(url: str | None) -> str | None:
+    """TEST_REDIS_URL for this worker: worker n uses database number N - n (N is the
+    URL's), so workers never share one; give the highest number of a range you own."""
+    if not url:
+        return None
+    parsed = urlsplit(url)
+    number = int(parsed.path.strip("/") or 0) - int(WORKER[2:] if WORKER.startswith("gw") else 0)
+    if number < 0:
+        raise RuntimeError(f"TEST_REDIS_URL {url}: too few Redis databases below it for worker {WORKER}")
+    return urlunsplit(parsed._replace(path=f"/{number}"))
+
+
+TEST_REDIS_URL = worker_redis_url(os.environ.get("TEST_REDIS_URL"))
+
+# Example counts belong to the profile, not to the tests: `dev` (the default, and `make
+# check`) for a quick loop, `ci` (`make test`, CI) at least as many as each test ever asked
+# for. Chosen by HYPOTHESIS_PROFILE, read here so COSTLY_EXAMPLES follows it.
+settings.register_profile("dev", max_examples=25, deadline=None,
+                          suppress_health_check=[HealthCheck.function_scoped_fixture])
+settings.register_profile("ci", max_examples=300, deadline=None, print_blob=True,
+                          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+# For properties whose every example is a whole comparison or an import through the
+# database: a third of the profile's examples (100 on ci, more than any of them had).
+COSTLY_EXAMPLES = settings(max_examples=settings.default.max_examples // 3)
 
 
 def base_test_config(database_url: str, **overrides) -> dict:
@@ -45,46 +85,150 @@ def base_test_config(database_url: str, **overrides) -> dict:
     return config
 
 
-def fresh_postgres_url(schema: str = POSTGRES_TEST_SCHEMA) -> str:
-    """The TEST_DATABASE_URL server, in an emptied schema of our own."""
-    url = os.environ["TEST_DATABASE_URL"]
-    admin_engine = create_engine(url)
-    with admin_engine.begin() as connection:
-        connection.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-        connection.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    admin_engine.dispose()
-    parsed = make_url(url)
-    options = quote(f"-csearch_path={schema}")
-    return parsed.render_as_string(hide_password=False) + ("&" if parsed.query else "?") + f"options={options}"
+class Databases:
+    """This worker's test databases. Each backend gets one migrated template, made the
+    first time it is needed; every other database is a copy of it (a file copy on
+    SQLite, CREATE DATABASE ... TEMPLATE on PostgreSQL), so the migrations run once per
+    worker and backend rather than once per test. PostgreSQL databases are named after
+    TEST_DATABASE_URL's database, this worker and their use, and dropped at the end."""
 
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.templates: dict[str, str] = {}
+        self.apps: dict[tuple[str, str], tuple[Flask, object]] = {}
+        self.created: list[str] = []
 
-@pytest.fixture(scope="session", params=BACKENDS)
-def database_url(request, tmp_path_factory) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path_factory.mktemp('db') / 'holdfast-test.db'}"
-    return fresh_postgres_url()
+    def _postgres(self, statement: str) -> None:
+        engine = create_engine(TEST_DATABASE_URL, isolation_level="AUTOCOMMIT")
+        try:
+            with engine.connect() as connection:
+                connection.exec_driver_sql(statement)
+        finally:
+            engine.dispose()
 
+    def _postgres_url(self, name: str) -> str:
+        return make_url(TEST_DATABASE_URL).set(database=name).render_as_string(hide_password=False)
 
-@pytest.fixture(params=BACKENDS)
-def committing_app(request, tmp_path) -> Iterator[Flask]:
-    """An app on a database of its own, for tests whose work must really commit
-    (concurrency); nothing is rolled back, so it never shares the suite's database."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'committing.db'}"
-    else:
-        url = fresh_postgres_url("holdfast_committing")
-    committing = create_app(base_test_config(url))
-    upgrade_database(committing.extensions["db_engine"])
-    yield committing
-    committing.extensions["db_engine"].dispose()
+    def _template(self, backend: str) -> str:
+        if backend not in self.templates:
+            if backend == "sqlite":
+                name = str(self.folder / "template.db")
+                url = f"sqlite:///{name}"
+            else:
+                name = f"{make_url(TEST_DATABASE_URL).database}_{WORKER}_template"
+                self._postgres(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                self._postgres(f'CREATE DATABASE "{name}"')
+                self.created.append(name)
+                url = self._postgres_url(name)
+            engine = make_engine(url)
+            upgrade_database(engine)
+            engine.dispose()  # a template must have no connection while it is copied
+            self.templates[backend] = name
+        return self.templates[backend]
+
+    def copy(self, backend: str, use: str, folder: Path | None = None) -> str:
+        """A new database, migrated and empty (a previous one of this use is replaced)."""
+        template = self._template(backend)
+        if backend == "sqlite":
+            path = (folder or self.folder) / f"{use}.db"
+            shutil.copyfile(template, path)
+            return f"sqlite:///{path}"
+        name = f"{make_url(TEST_DATABASE_URL).database}_{WORKER}_{use}"
+        self._postgres(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        self._postgres(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+        if name not in self.created:
+            self.created.append(name)
+        return self._postgres_url(name)
+
+    def app(self, backend: str, dataset: Callable[[Session], object] | None = None) -> tuple[Flask, object]:
+        """The app on `backend`'s shared test database, or on one holding `dataset`
+        (built and committed once; tests roll back their own work on top of it), with
+        what the dataset's builder returned."""
+        use = dataset.__name__ if dataset else "shared"
+        if (backend, use) not in self.apps:
+            app = create_app(base_test_config(self.copy(backend, use)))
+            built = None
+            if dataset:
+                with app.extensions["db_sessionmaker"]() as session:
+                    built = dataset(session)
+                    session.commit()
+            self.apps[backend, use] = app, built
+        return self.apps[backend, use]
+
+    def close(self) -> None:
+        for app, _ in self.apps.values():
+            app.extensions["db_engine"].dispose()
+        for name in reversed(self.created):
+            self._postgres(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="session")
-def app(database_url: str) -> Iterator[Flask]:
-    app = create_app(base_test_config(database_url))
-    upgrade_database(app.extensions["db_engine"])
-    yield app
-    app.extensions["db_engine"].dispose()
+def databases(tmp_path_factory) -> Iterator[Databases]:
+    found = Databases(tmp_path_factory.mktemp("databases"))
+    yield found
+    found.close()
+
+
+def pytest_generate_tests(metafunc) -> None:
+    if "backend" in metafunc.fixturenames and metafunc.definition.get_closest_marker("both_backends"):
+        metafunc.parametrize("backend", BACKENDS, indirect=True)
+
+
+@pytest.fixture
+def backend(request) -> str:
+    """The database this test runs on: BACKEND, or each of BACKENDS for a test marked
+    both_backends. Recorded on the test's report for the summary's PostgreSQL count."""
+    name = getattr(request, "param", BACKEND)
+    request.node.user_properties.append(("backend", name))
+    return name
+
+
+@pytest.fixture
+def app(request, databases: Databases, backend: str) -> Flask:
+    """The app on this worker's shared test database for the backend (or on the test's
+    dataset's). Tests never commit to it: `db_session` rolls every change back."""
+    marker = request.node.get_closest_marker("dataset")
+    return databases.app(backend, marker.args[0] if marker else None)[0]
+
+
+@pytest.fixture
+def dataset(request, databases: Databases, backend: str):
+    """What the test's `dataset` marker's builder returned (ids: read them in db_session)."""
+    marker = request.node.get_closest_marker("dataset")
+    if marker is None:
+        pytest.fail("this test needs prebuilt data: mark it with pytest.mark.dataset.with_args(builder)")
+    return databases.app(backend, marker.args[0])[1]
+
+
+def demo_surveys(session: Session) -> list[int]:
+    """A dataset builder (pytest.mark.dataset.with_args(demo_surveys)): the demo, with its
+    three places' surveys of three closed waves of 250 responses; their ids."""
+    load_demo_data(session)
+    return [survey.id for survey in load_demo_surveys(session, "demo-secret")]
+
+
+@pytest.fixture
+def demo(db_session: Session, dataset) -> list[Survey]:
+    """The demo's surveys, for a test marked with the demo_surveys dataset."""
+    return [db_session.get(Survey, survey_id) for survey_id in dataset]
+
+
+@pytest.fixture
+def database_url(app: Flask) -> str:
+    return app.config["DATABASE_URL"]
+
+
+@pytest.fixture
+def committing_app(request, databases: Databases, backend: str, tmp_path) -> Iterator[Flask]:
+    """An app on a fresh database of its own, for tests whose work must really commit
+    (concurrency); nothing is rolled back, so it never shares the suite's database.
+    Committing work is how transactions, locks and races differ between databases, so
+    its tests must be marked both_backends."""
+    if not request.node.get_closest_marker("both_backends"):
+        pytest.fail("a test on committing_app must be marked both_backends")
+    committing = create_app(base_test_config(databases.copy(backend, "committing", tmp_path)))
+    yield committing
+    committing.extensions["db_engine"].dispose()
 
 
 @pytest.fixture
@@ -284,14 +428,15 @@ def count(session: Session, model) -> int:
 
 
 def pytest_report_header(config) -> str:
-    return f"holdfast database backends: {', '.join(BACKENDS)}"
+    return f"holdfast database: {BACKEND}; tests marked both_backends run on {', '.join(BACKENDS)}"
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
-    """Say plainly how many PostgreSQL and browser tests passed, so a skip cannot hide."""
+    """Say plainly how many PostgreSQL and browser tests passed, so a skip cannot hide.
+    A test counts as on PostgreSQL when its database was (see the backend fixture)."""
     passed = terminalreporter.stats.get("passed", [])
     lines = {
-        "on PostgreSQL": sum("[postgresql" in report.nodeid for report in passed),
+        "on PostgreSQL": sum(("backend", "postgresql") in report.user_properties for report in passed),
         "in the browser (tests/e2e)": sum("tests/e2e/" in report.nodeid for report in passed),
     }
     for where, number in lines.items():

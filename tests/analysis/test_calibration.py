@@ -32,6 +32,7 @@ WORST_CELLS = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cell", WORST_CELLS, ids=lambda c: f"{c.skew}-{c.items}items-{c.n_reference}v{c.n_current}"
                          f"-spread{c.spread}-overlap{c.overlap}")
 def test_no_false_slipping_or_holding_beyond_alpha_and_intervals_cover_ninety_percent(cell):
@@ -80,6 +81,7 @@ def test_the_full_comparison_gives_the_same_verdict_as_the_single_construct_core
         assert full == judge(pd.Series(reference), pd.Series(current), margin=MARGIN)
 
 
+@pytest.mark.slow
 def test_where_the_rule_gives_no_verdict_the_reference_distribution_would_break_its_promise():
     """The evidence for the rule, kept in the tests: one floor-heavy question, a dozen
     reference responses beside 300 current ones with 1.5 times the spread. The

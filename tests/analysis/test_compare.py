@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 from statsmodels.stats.power import TTestIndPower
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from analysis.compare import (
@@ -13,6 +13,7 @@ from analysis.compare import (
 )
 from analysis.inference import RESAMPLED
 from analysis.scores import construct_scores
+from tests.conftest import COSTLY_EXAMPLES
 
 CODEBOOK = pd.DataFrame({
     "item": ["a1", "a2", "a3", "b1", "b2"],
@@ -86,7 +87,7 @@ def test_verdict_is_read_off_the_interval_first_match_wins(low, high, verdict, d
     assert read_verdict(low, high, 0.25) == (verdict, dip, material)
 
 
-@settings(max_examples=40, deadline=None)
+@COSTLY_EXAMPLES
 @given(st.integers(0, 10_000), st.integers(10, 80), st.floats(-0.6, 0.6), st.booleans())
 def test_every_verdict_and_adjusted_p_value_agrees_with_the_interval_shown(seed, n, shift, panel):
     responses = make_responses(seed=seed, n=n, shift=shift)
@@ -171,7 +172,7 @@ def test_responses_without_a_sector_are_one_stratum_on_both_sides():
         assert k.adjusted.verdict == k.verdict and not k.adjusted_disagrees
 
 
-@settings(max_examples=25, deadline=None)
+@COSTLY_EXAMPLES
 @given(st.integers(0, 10_000), st.lists(st.integers(10, 60), min_size=1, max_size=4), st.integers(1, 3),
        st.floats(-0.5, 0.5))
 def test_identical_sector_mixes_give_exactly_the_raw_result(seed, sizes, scale, shift):

@@ -18,12 +18,13 @@ import re
 
 import numpy as np
 import pandas as pd
-from hypothesis import assume, given, settings
+from hypothesis import assume, given
 from hypothesis import strategies as st
 from scipy.optimize import linprog
 
 from analysis.disclosure import ALL, ANY_ANSWER, WITHHELD, WaveDecision, decide_in_turn
 from analysis.scores import construct_scores
+from tests.conftest import COSTLY_EXAMPLES
 
 CONSTRUCT = "trust"
 CODEBOOK = pd.DataFrame({"item": ["x1", "x2"], "construct": [CONSTRUCT, CONSTRUCT], "reverse": [0, 0],
@@ -233,7 +234,7 @@ def surveys(draw) -> pd.DataFrame:
     return survey(cells, seed=draw(st.integers(0, 3)))
 
 
-@settings(max_examples=60, deadline=None)
+@COSTLY_EXAMPLES
 @given(surveys(), st.sampled_from([((5, 3),), ((5, 3), (10, 3))]))
 def test_no_group_withheld_as_too_small_is_narrowed_by_everything_else_shown(frame, thresholds):
     assert not (problems := exposed(frame, thresholds)), "\n".join(problems)

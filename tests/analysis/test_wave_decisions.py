@@ -3,12 +3,13 @@ a pen-test used against the pages, tried against the engine."""
 
 import numpy as np
 import pandas as pd
-from hypothesis import assume, given, settings
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from analysis.compare import Suppressed, compare, compare_by
 from analysis.disclosure import ALL, ANY_ANSWER, WITHHELD, decide_in_turn, decide_waves
 from analysis.scores import construct_scores
+from tests.conftest import COSTLY_EXAMPLES
 
 K = 5
 CODEBOOK = pd.DataFrame({"item": ["x1", "x2"], "construct": ["trust", "trust"], "reverse": [0, 0],
@@ -160,7 +161,7 @@ def test_trust_blocks_are_decided_once_per_wave_with_complements_across_places()
     assert (ALL, "Council", "Council") not in blocks
 
 
-@settings(max_examples=60, deadline=None)
+@COSTLY_EXAMPLES
 @given(st.lists(st.lists(st.integers(0, 14), min_size=4, max_size=4), min_size=2, max_size=3),
        st.integers(6, 12))
 def test_a_raised_threshold_only_ever_withholds_more(table, raised):
@@ -235,7 +236,7 @@ def test_lines_that_each_keep_two_unknowns_cannot_fix_a_group_together():
     assert fixed_counts(frame, decision) == [] and fixed_counts(frame, decision, "trust") == []
 
 
-@settings(max_examples=80, deadline=None)
+@COSTLY_EXAMPLES
 @given(st.lists(st.lists(st.sampled_from([0, 0, 2, 3, 6, 8, 13, 24, 31]), min_size=4, max_size=4),
                 min_size=2, max_size=3))
 def test_no_withheld_count_is_fixed_by_all_the_lines_together(table):

@@ -3,7 +3,6 @@ computed afresh; any change to what the figures come from moves the key; nobody 
 access gets as far as a lookup; charts draw from their page's cached figures; the store
 is files or Redis, never process memory, and a store that fails costs speed, not pages."""
 
-import os
 import uuid
 
 from datetime import timedelta
@@ -17,9 +16,7 @@ from core.models import Organisation, Role, Sector
 from surveys import service as survey_service
 from surveys.models import Response
 from tests.analysis_web.test_routes import page, query, read_csv
-from tests.conftest import sign_in
-
-TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL")
+from tests.conftest import TEST_REDIS_URL, sign_in
 
 
 @pytest.fixture

@@ -3,6 +3,9 @@
 import pytest
 
 from tests.briefings.test_routes import survey_in
+from tests.conftest import demo_surveys
+
+pytestmark = pytest.mark.dataset.with_args(demo_surveys)
 
 
 def test_writes_one_pdf_per_place_with_a_line_each(app, demo, tmp_path):

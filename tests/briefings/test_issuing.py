@@ -3,6 +3,7 @@ it downloads unchanged after new answers arrive, while the preview says it now d
 
 import hashlib
 
+import pytest
 from sqlalchemy import select
 
 from briefings.models import IssuedBriefing
@@ -10,7 +11,9 @@ from core.audit import AuditAction, AuditEntry
 from core.models import Role, Sector
 from surveys import service as survey_service
 from tests.briefings.test_routes import demo_user, pdf_text, survey_in
-from tests.conftest import count, sign_in
+from tests.conftest import count, demo_surveys, sign_in
+
+pytestmark = pytest.mark.dataset.with_args(demo_surveys)
 
 DEMO_PASSWORD = "holdfast-demo-2026"
 FOREWORD = "This briefing is for the Eastholme partnership board.\nPlease share it with your teams."

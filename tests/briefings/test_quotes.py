@@ -4,6 +4,7 @@ chosen, attributed at most to a sector that passes the public threshold."""
 
 import re
 
+import pytest
 from markupsafe import escape
 from sqlalchemy import func, select
 
@@ -13,7 +14,9 @@ from core.models import Sector
 from surveys.instruments import QUOTE_CONSENT_CODE, QUOTE_CONSENT_YES
 from surveys.models import Answer, Response
 from tests.briefings.test_routes import demo_user, pdf_text, survey_in
-from tests.conftest import count, sign_in
+from tests.conftest import count, demo_surveys, sign_in
+
+pytestmark = pytest.mark.dataset.with_args(demo_surveys)
 
 DEMO_PASSWORD = "holdfast-demo-2026"
 

@@ -8,7 +8,9 @@ import pytest
 from sqlalchemy import select
 
 from core.models import Role, User
-from tests.conftest import sign_in
+from tests.conftest import demo_surveys, sign_in
+
+pytestmark = pytest.mark.dataset.with_args(demo_surveys)
 
 CONSTRUCTS = ["Speed of working together", "Shared focus", "Pooling data and resources", "Less bureaucracy",
               "Open boundaries", "Trust", "Momentum", "Skills and resources", "Keeping up with need",

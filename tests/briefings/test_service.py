@@ -8,7 +8,9 @@ from sqlalchemy import select
 from briefings import service
 from briefings.pdf import StaticOnlyFetcher, render
 from core.models import User
-from tests.conftest import sign_in
+from tests.conftest import demo_surveys, sign_in
+
+pytestmark = pytest.mark.dataset.with_args(demo_surveys)
 
 # tests/surveys/test_demo.py: trust holds in two places and can't be told yet in the
 # third; momentum slips and shared focus improves everywhere. The rest is sampling.

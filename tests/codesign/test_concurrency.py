@@ -5,6 +5,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 
+import pytest
 from sqlalchemy import func, select
 
 from app import create_app
@@ -13,6 +14,10 @@ from codesign.models import Idea, Participant, Vote
 from core.demo import load_demo_data
 from core.models import Place, Sector
 from tests.conftest import base_test_config
+
+# Concurrency is where the databases differ most (SQLite's writer queue, PostgreSQL's row
+# locks): every test here runs on both.
+pytestmark = pytest.mark.both_backends
 
 PHONES = 50
 DOTS = 5

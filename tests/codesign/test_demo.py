@@ -1,22 +1,22 @@
 """The demo data carries one finished workshop for the demo facilitator's place, loaded
 after the demo surveys (as seed-demo loads it), its actions set against a wave."""
 
+import pytest
 from sqlalchemy import select
 
 from codesign import service
 from codesign.demo import DEMO_PLACE, load_demo_workshop
 from codesign.models import Workshop
 from core.demo import load_demo_data
-from surveys.demo import load_demo_surveys
+from tests.conftest import demo_surveys
 
 
 def demo_workshop(db_session) -> Workshop:
     return db_session.scalar(select(Workshop).join(Workshop.place).where(Workshop.place.has(name=DEMO_PLACE)))
 
 
-def test_the_demo_has_a_finished_workshop_with_actions(db_session):
-    load_demo_data(db_session)
-    load_demo_surveys(db_session, "demo-secret")
+@pytest.mark.dataset.with_args(demo_surveys)
+def test_the_demo_has_a_finished_workshop_with_actions(db_session, demo):
     load_demo_workshop(db_session)
     workshop = demo_workshop(db_session)
     assert workshop.stage == "finished" and workshop.join_code

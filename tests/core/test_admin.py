@@ -59,6 +59,7 @@ def test_an_admin_changes_a_users_name_and_email_and_they_sign_in_with_the_new_o
     assert new.status_code == 302 and new.location == "/dashboard"
 
 
+@pytest.mark.both_backends
 def test_an_email_another_account_has_is_refused_whatever_its_case(client, db_session, make_user, login):
     login(make_user(Role.ADMIN))
     make_user(Role.COORDINATOR, email="taken@example.org")
@@ -102,6 +103,7 @@ def test_the_service_refuses_control_characters_and_clashes_itself(db_session, m
     assert other.email == "other@example.org"
 
 
+@pytest.mark.both_backends
 def test_a_delete_that_races_with_a_new_reference_changes_nothing(db_session, two_organisations, monkeypatch):
     """Between counting and deleting, something may start naming the row: the foreign key
     then refuses the whole transaction, and the admin is told to try again."""
@@ -180,6 +182,7 @@ def test_every_foreign_key_to_an_organisation_is_one_a_merge_is_tested_with(app)
             ("workshop_participants", "sector_id")} <= sectors
 
 
+@pytest.mark.both_backends
 def test_a_merge_moves_every_reference_to_the_survivor_in_one_go(db_session, two_organisations):
     merged, survivor, survey, record, admin = two_organisations
     merged_id = merged.id
@@ -332,6 +335,7 @@ def test_what_is_used_is_not_deleted_and_the_page_says_what_uses_it(client, db_s
         service.delete_sector(db_session, admin, survivor.sector)
 
 
+@pytest.mark.both_backends
 def test_a_sector_the_trust_questions_ask_about_is_not_deleted(db_session, make_sector, make_survey, make_user):
     admin = make_user(Role.ADMIN)
     sector = make_sector()

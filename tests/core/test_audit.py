@@ -112,6 +112,7 @@ def test_importing_responses(db_session, survey, coordinator, rows_in_file, show
     assert len(since(db_session, last)) == 1
 
 
+@pytest.mark.both_backends
 def test_settings_thresholds_and_margins(db_session, survey, coordinator):
     trust = next(m for m in survey.margins if m.construct.code == "trust")
     last = mark(db_session)

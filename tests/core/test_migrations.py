@@ -1,5 +1,6 @@
 """Alembic, not create_all, makes the schema: the migrations must match the models."""
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -10,6 +11,7 @@ from core.db import Base, make_engine
 from core.models import Sector
 
 
+@pytest.mark.both_backends
 def test_migrations_produce_the_models_schema(app):
     with app.extensions["db_engine"].connect() as connection:
         differences = compare_metadata(
@@ -18,6 +20,7 @@ def test_migrations_produce_the_models_schema(app):
     assert differences == []
 
 
+@pytest.mark.both_backends
 def test_standard_sectors_come_with_the_schema(db_session):
     names = db_session.scalars(select(Sector.name).order_by(Sector.position)).all()
     assert names[:3] == ["Voluntary and community", "Local authority", "Health and care"]

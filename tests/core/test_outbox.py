@@ -71,6 +71,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.both_backends
 def test_a_message_is_sent_only_if_its_change_commits(committing_app, smtp):
     with committing_app.extensions["db_sessionmaker"]() as session:
         outbox.queue(session, "a@example.org", "Your survey link", "Hello A", "invitation")
@@ -88,6 +89,7 @@ def test_a_message_is_sent_only_if_its_change_commits(committing_app, smtp):
     assert received["a@example.org"]["From"] == "Holdfast <holdfast@example.org>"
 
 
+@pytest.mark.both_backends
 def test_an_unreachable_server_is_retried_with_backoff_then_failed_with_the_reason(committing_app):
     with committing_app.extensions["db_sessionmaker"]() as session:
         message = outbox.queue(session, "a@example.org", "Link", "Hello", "invitation")
@@ -109,6 +111,7 @@ def test_an_unreachable_server_is_retried_with_backoff_then_failed_with_the_reas
     assert waits[0] >= outbox.FIRST_RETRY - timedelta(seconds=1)
 
 
+@pytest.mark.both_backends
 def test_a_refused_address_fails_at_once_and_the_rest_are_sent(committing_app, smtp):
     with committing_app.extensions["db_sessionmaker"]() as session:
         for address in ("a@example.org", REFUSED, "b@example.org"):
@@ -121,6 +124,7 @@ def test_a_refused_address_fails_at_once_and_the_rest_are_sent(committing_app, s
     assert sorted(m["To"] for m in smtp.messages) == ["a@example.org", "b@example.org"]
 
 
+@pytest.mark.both_backends
 def test_two_workers_never_claim_the_same_message_and_a_lapsed_lease_is_claimed_again(committing_app):
     sessions = committing_app.extensions["db_sessionmaker"]
     with sessions() as session:
@@ -149,6 +153,7 @@ def test_two_workers_never_claim_the_same_message_and_a_lapsed_lease_is_claimed_
         assert len(again) == 40 and {m.attempts for m in again} == {2}
 
 
+@pytest.mark.both_backends
 def test_a_worker_killed_mid_batch_loses_nothing_and_repeats_only_what_was_in_flight(committing_app, tmp_path):
     """The worker as a real process: 500 messages, kill -9 half-way, start it again."""
     inbox = Inbox(delay=0.004)

@@ -287,6 +287,7 @@ def test_tampered_choices_get_a_message_not_an_error(client, make_user, login):
     assert error_summary(response) == ["Select a sector from the list"]
 
 
+@pytest.mark.both_backends
 def test_unicode_names_clash_ignoring_case_on_every_database(client, make_user, login):
     login(make_user(Role.ADMIN))
     assert client.post("/admin/places/new", data={"name": "Ávila"}).status_code == 302

@@ -1,7 +1,6 @@
 """Access rules for every route, CSRF, headers, cookies and the sign-in rate limit."""
 
 import io
-import os
 import re
 import uuid
 from datetime import date
@@ -11,7 +10,6 @@ import pytest
 from bs4 import BeautifulSoup
 from sqlalchemy import select
 
-from app import create_app
 from briefings.models import IssuedBriefing
 from codesign import service as codesign_service
 from core import service
@@ -22,7 +20,7 @@ from surveys.instruments import QUOTE_CONSENT_CODE, QUOTE_CONSENT_YES
 from surveys.models import Answer, Response
 from surveys.models import Construct
 from core.security import ANYONE
-from tests.conftest import TEST_PASSWORD, base_test_config, sign_in, statements_during
+from tests.conftest import TEST_PASSWORD, TEST_REDIS_URL, sign_in, statements_during
 
 IDENTITIES = ["anonymous", *Role]
 ALWAYS_PUBLIC = {"static"}  # Flask's own static files
@@ -295,16 +293,17 @@ def test_results_for_a_place_or_all_places_with_every_role(app, spanning_objects
                     assert response.status_code == 200, where
 
 
-@pytest.mark.parametrize("identity", IDENTITIES)
-def test_sign_out_route(app, route_objects, identity):
+def test_sign_out_route(app, route_objects, subtests):
     _, users, _ = route_objects
-    client = app.test_client()
-    if identity != "anonymous":
-        sign_in(client, users[identity])
-    response = client.post("/sign-out")
-    assert response.status_code == 302
-    expected = "/sign-in" if identity == "anonymous" else "/"
-    assert response.location.startswith(expected)
+    for identity in IDENTITIES:
+        with subtests.test(identity=identity):
+            client = app.test_client()
+            if identity != "anonymous":
+                sign_in(client, users[identity])
+            response = client.post("/sign-out")
+            assert response.status_code == 302
+            expected = "/sign-in" if identity == "anonymous" else "/"
+            assert response.location.startswith(expected)
 
 
 def test_unknown_ids_are_404_for_admins(app, route_objects):
@@ -381,10 +380,6 @@ def test_sign_out_needs_csrf_token(make_app, make_user):
 
 # --- control characters ----------------------------------------------------------------
 
-# Every route that takes a POST, read from an app's own route table so a new one is covered.
-POST_RULES = sorted(
-    rule.rule for rule in create_app(base_test_config("sqlite://")).url_map.iter_rules() if "POST" in rule.methods
-)
 UNUSUAL = "unusual characters (such as a null character)"
 
 
@@ -412,27 +407,36 @@ def form_fields(html: str, path: str) -> dict[str, str]:
     return fields
 
 
-@pytest.mark.parametrize("rule_text", POST_RULES)
-def test_a_null_character_in_any_field_of_any_form_is_refused(app, route_objects, rule_text):
+# PostgreSQL cannot store a NUL in text at all, SQLite can: refused before either sees it.
+@pytest.mark.both_backends
+def test_a_null_character_in_any_field_of_any_form_is_refused(app, route_objects, subtests):
+    """Every POST route (one subtest each), on one set of objects: each post is refused,
+    so it changes nothing the next route needs."""
     values, users, _ = route_objects
-    rule = next(r for r in app.url_map.iter_rules() if r.rule == rule_text and "POST" in r.methods)
-    allowed = app.view_functions[rule.endpoint].allowed_roles
-    identity = next(who for who in ("anonymous", Role.ADMIN, Role.COORDINATOR) if who in allowed)
-    client = app.test_client()
-    if identity != "anonymous":
-        assert sign_in(client, users[identity]).status_code == 302
-    path = build_path(rule, values)
-    page = client.get(path) if "GET" in rule.methods else None
-    fields = form_fields(page.get_data(as_text=True), path) if page and page.status_code == 200 else {}
-    # A form of only a button (or one this client cannot reach) still sends its CSRF token.
-    fields = fields or {"csrf_token": "token"}
-    for name in fields:
-        response = client.post(path, data=fields | {name: fields[name] + "a\x00b"})
-        where = f"{identity} POST {path} with a NUL in {name}: {response.status_code}"
-        assert response.status_code == 400, where
-        assert UNUSUAL in response.get_data(as_text=True), where
+    # Read from the app's own route table, so a new route is covered.
+    post_rules = sorted(rule.rule for rule in app.url_map.iter_rules() if "POST" in rule.methods)
+    assert len(post_rules) > 50
+    for rule_text in post_rules:
+        with subtests.test(rule=rule_text):
+            rule = next(r for r in app.url_map.iter_rules() if r.rule == rule_text and "POST" in r.methods)
+            allowed = app.view_functions[rule.endpoint].allowed_roles
+            identity = next(who for who in ("anonymous", Role.ADMIN, Role.COORDINATOR) if who in allowed)
+            client = app.test_client()
+            if identity != "anonymous":
+                assert sign_in(client, users[identity]).status_code == 302
+            path = build_path(rule, values)
+            page = client.get(path) if "GET" in rule.methods else None
+            fields = form_fields(page.get_data(as_text=True), path) if page and page.status_code == 200 else {}
+            # A form of only a button (or one this client cannot reach) still sends its CSRF token.
+            fields = fields or {"csrf_token": "token"}
+            for name in fields:
+                response = client.post(path, data=fields | {name: fields[name] + "a\x00b"})
+                where = f"{identity} POST {path} with a NUL in {name}: {response.status_code}"
+                assert response.status_code == 400, where
+                assert UNUSUAL in response.get_data(as_text=True), where
 
 
+@pytest.mark.both_backends
 def test_sign_in_with_a_null_character_never_reaches_the_database(app, client):
     response, statements = statements_during(
         app, lambda: client.post("/sign-in", data={"email": "a\x00@example.org", "password": "x"})
@@ -453,6 +457,7 @@ def test_sign_in_with_a_null_character_never_reaches_the_database(app, client):
         ("/o/abc?x=a%09b", 400),  # a tab is fine in a text answer, never in a web address
     ],
 )
+@pytest.mark.both_backends
 def test_control_characters_in_a_web_address_never_reach_the_database(app, client, path, status):
     response, statements = statements_during(app, lambda: client.get(path))
     assert response.status_code == status
@@ -516,7 +521,6 @@ def test_session_cookie_flags(make_app, make_user, debug, secure):
 
 # --- limits on failed sign-ins ----------------------------------------------------------
 
-TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL")
 STORAGES = ["memory://"] + ([TEST_REDIS_URL] if TEST_REDIS_URL else [])
 
 
@@ -533,7 +537,9 @@ def sign_in_from(client, address, email, password, how="remote_addr"):
     return client.post("/sign-in", data={"email": email, "password": password}, environ_base={"REMOTE_ADDR": address})
 
 
-@pytest.mark.parametrize("storage", STORAGES)
+# Named by scheme: each xdist worker has its own Redis URL, and every worker must collect
+# the same test names.
+@pytest.mark.parametrize("storage", STORAGES, ids=lambda url: url.split(":")[0])
 def test_five_failed_sign_ins_a_minute_are_refused(make_app, make_user, storage):
     client = limited_app(make_app, storage).test_client()
     user = make_user(Role.EVALUATOR)

@@ -102,6 +102,7 @@ def test_place_scope(db_session, make_user, make_place):
     assert {mine, other} <= set(service.list_places(db_session, for_user=evaluator))
 
 
+@pytest.mark.both_backends
 def test_names_must_be_unique_ignoring_case(db_session, make_place, make_organisation):
     place = make_place("Northby")
     with pytest.raises(service.ServiceError):
@@ -134,6 +135,7 @@ def test_import_creates_every_row(db_session, make_place, make_sector):
     assert sector.id
 
 
+@pytest.mark.both_backends
 def test_import_reports_every_bad_row_and_writes_nothing(db_session, make_place, make_sector, make_organisation):
     place, sector = make_place("Import Town"), make_sector("Import Sector")
     make_organisation("Existing", place=place, sector=sector)

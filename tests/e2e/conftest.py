@@ -35,6 +35,8 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if Path(item.fspath).parent.name == "e2e":
             item.add_marker(pytest.mark.e2e)
+            # One xdist worker runs them all (--dist loadgroup): one live server, one chromium.
+            item.add_marker(pytest.mark.xdist_group("browser"))
 
 
 @pytest.fixture(scope="session")

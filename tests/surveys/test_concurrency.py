@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import func, select
 from werkzeug.serving import WSGIRequestHandler, make_server
 
@@ -20,6 +21,10 @@ from surveys import invitations, schedule
 from surveys.models import AnonymityMode, Invitation, Response, Wave
 from tests.conftest import base_test_config
 from tests.surveys.test_service import complete_answers
+
+# Concurrency is where the databases differ most (SQLite's writer queue, PostgreSQL's row
+# locks): every test here runs on both.
+pytestmark = pytest.mark.both_backends
 
 # Two journeys each: the second ones start while others are on every kind of page. The
 # code before the fix stalled in 14 runs of 14 at this size, within 35-60 s (in about three

@@ -9,7 +9,7 @@ import openpyxl
 import pytest
 from alembic import command
 from bs4 import BeautifulSoup
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -22,7 +22,7 @@ from core.service import ServiceError
 from surveys import importing, service
 from surveys.import_ledger import ImportedFile, ImportedRow
 from surveys.models import AnonymityMode, Answer, Response, ResponseImport, TrustRating, Wave
-from tests.conftest import count
+from tests.conftest import COSTLY_EXAMPLES, count
 
 
 @pytest.fixture
@@ -66,6 +66,7 @@ def test_the_same_file_is_refused_with_a_clear_message(db_session, wave, importe
         importing.start_import(db_session, wave, importer, "copy.csv", b"\xef\xbb\xbf" + data)
 
 
+@pytest.mark.both_backends
 def test_a_file_in_progress_twice_is_imported_once(db_session, wave, importer):
     data = b"sector,cs_1\nFunder,4\n"
     first = importing.start_import(db_session, wave, importer, "a.csv", data)
@@ -188,7 +189,8 @@ ROWS = st.lists(
 )
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@pytest.mark.both_backends
+@COSTLY_EXAMPLES
 @given(rows=ROWS, with_ids=st.booleans(), order=st.randoms(use_true_random=False))
 def test_any_file_imported_twice_stores_its_rows_once(db_session, make_survey, importer, rows, with_ids, order):
     wave = make_survey(open_first_wave=True).waves[0]
@@ -213,7 +215,7 @@ def test_any_file_imported_twice_stores_its_rows_once(db_session, make_survey, i
     assert len(stored) == len(rows)
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@COSTLY_EXAMPLES
 @given(earlier=st.lists(ROWS, max_size=2), rows=ROWS, close_first=st.booleans())
 def test_undo_restores_the_exact_previous_counts(db_session, make_survey, importer, earlier, rows, close_first):
     wave = make_survey(open_first_wave=True).waves[0]
@@ -404,7 +406,7 @@ def test_a_replacement_with_a_problem_changes_nothing(db_session, wave, importer
     assert not importing.imported_file(db_session, first.id).undone
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@COSTLY_EXAMPLES
 @given(old=ROWS, new=ROWS)
 def test_a_replaced_import_leaves_exactly_the_corrected_files_rows(db_session, make_survey, importer, old, new):
     wave = make_survey(open_first_wave=True).waves[0]

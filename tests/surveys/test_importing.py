@@ -7,7 +7,7 @@ import zipfile
 
 import openpyxl
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from core.service import ServiceError
@@ -15,7 +15,7 @@ from surveys import importing
 from core.models import Sector
 from surveys.models import Answer, Response, ResponseImport, TrustRating
 from surveys.question_types import AGREEMENT_5, DONT_KNOW
-from tests.conftest import count
+from tests.conftest import COSTLY_EXAMPLES, count
 
 HEADER = "Respondent sector,Organisation,cs_1,I know who to contact in other organisations to get something moving quickly.,pp\n"
 
@@ -115,7 +115,7 @@ def importer(make_user):
     return make_user()
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@COSTLY_EXAMPLES
 @given(rows=st.lists(st.tuples(CELLS, CELLS, CELLS), min_size=1, max_size=6))
 def test_any_file_imports_fully_or_writes_nothing(db_session, wave, importer, rows):
     buffer = io.StringIO()
@@ -292,7 +292,7 @@ def test_trust_values_outside_1_to_4_and_own_sector_are_refused(db_session, wave
 WORDS = ["Agree", "strongly_agree", "N/A", "Don't know", "Sort of", "Prefer not to say", "mostly", "3", "5", ""]
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@COSTLY_EXAMPLES
 @given(rows=st.lists(st.tuples(st.sampled_from(["Funder", "Faith"]), st.sampled_from(WORDS), st.sampled_from(WORDS)),
                      min_size=1, max_size=6),
        data=st.data())

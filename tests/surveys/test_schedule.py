@@ -52,6 +52,7 @@ def test_a_schedule_must_make_sense(db_session, make_survey):
     assert entry.detail.startswith(f"Schedule of {wave.label}: opens at none → ")
 
 
+@pytest.mark.both_backends
 def test_the_worker_opens_reminds_closes_and_erases_on_time(db_session, make_survey):
     survey = make_survey()
     wave = survey.waves[0]

@@ -374,6 +374,7 @@ def test_the_codebook_marks_a_break_anywhere_across_the_waves(db_session, make_s
     assert codebook.loc["tr_1", "breaks_trend"] and not codebook.loc["tr_2", "breaks_trend"]
 
 
+@pytest.mark.both_backends
 def test_control_characters_never_reach_storage(db_session, make_survey):
     from surveys.question_types import question_type
 

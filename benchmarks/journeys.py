@@ -175,15 +175,20 @@ def _expect(reply: Reply, what: str, status: int, location_end: str | None = Non
     return reply
 
 
-def walk(port: int, token: str, timeout: float, rng: random.Random, deadline: float | None = None) -> Latencies:
+def walk(port: int, token: str, timeout: float, rng: random.Random, deadline: float | None = None,
+         think: float = 0.0) -> Latencies:
     """One respondent's whole journey with this invitation token, from the start page to
     the confirmation after sending. Raises JourneyFailed, or Abandoned when `deadline`
-    (a time.perf_counter() value) passes before the answers are sent."""
+    (a time.perf_counter() value) passes before the answers are sent. With `think`, the
+    respondent pauses before each request, as a person reads and answers (exponentially
+    distributed, `think` seconds on average); without, they click at once."""
     browser = Browser(port, timeout)
     latencies = Latencies()
     prefix = f"/s/{token}"
 
     def unless_too_late() -> None:
+        if think:
+            time.sleep(rng.expovariate(1 / think))
         if deadline is not None and time.perf_counter() > deadline:
             raise Abandoned()
 
@@ -236,11 +241,11 @@ class Walked:
 
 
 def walk_together(port: int, tokens: list[str], respondents: int, timeout: float,
-                  seconds: float | None = None, seed: int = 28) -> Walked:
+                  seconds: float | None = None, seed: int = 28, think: float = 0.0) -> Walked:
     """`respondents` threads, each walking one journey after another with the next unused
     token, until the tokens run out or, given `seconds`, the time is up (a journey not yet
     sent then is abandoned after its request in flight). Returns when every thread has
-    stopped: a request that hangs ends at its timeout."""
+    stopped: a request that hangs ends at its timeout. `think`: as for `walk`."""
     queue = list(reversed(tokens))
     lock = threading.Lock()
     walked = Walked()
@@ -255,7 +260,7 @@ def walk_together(port: int, tokens: list[str], respondents: int, timeout: float
                     return
                 token = queue.pop()
             try:
-                latencies = walk(port, token, timeout, rng, deadline)
+                latencies = walk(port, token, timeout, rng, deadline, think)
             except Abandoned:
                 return
             except JourneyFailed as failure:

@@ -18,13 +18,13 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from core.db import start_writing, utcnow
 from core.models import Organisation, Sector
 from core.service import ServiceError, hash_token
-from surveys.models import Draft, Invitation, Item, ReplacedLink, Response, Wave, WaveStatus
+from surveys.models import Draft, Invitation, Item, ReplacedLink, Response, Survey, Wave, WaveStatus
 from surveys.question_types import (
     DONT_KNOW, TRUST_DIMENSIONS, TrustMatrixQuestion, agree_that, question_type, short_text,
 )
@@ -33,8 +33,13 @@ from surveys.service import Respondent, insert_response
 # --- finding the wave from a link ---------------------------------------------------------
 
 
+# Every respondent page needs the link's wave and survey: read with the link, in one
+# statement. The survey's places only when asked for (a send never needs them).
+WAVE_AND_SURVEY = joinedload(Invitation.wave).joinedload(Wave.survey).lazyload(Survey.places)
+
+
 def invitation_for_token(session: Session, token: str) -> Invitation | None:
-    return session.scalar(select(Invitation).where(Invitation.token_hash == hash_token(token)))
+    return session.scalar(select(Invitation).options(WAVE_AND_SURVEY).where(Invitation.token_hash == hash_token(token)))
 
 
 def replaced_link(session: Session, token: str) -> ReplacedLink | None:
@@ -43,7 +48,8 @@ def replaced_link(session: Session, token: str) -> ReplacedLink | None:
 
 
 def wave_for_open_link(session: Session, slug: str) -> Wave | None:
-    return session.scalar(select(Wave).where(Wave.open_link_slug == slug))
+    return session.scalar(
+        select(Wave).options(joinedload(Wave.survey).lazyload(Survey.places)).where(Wave.open_link_slug == slug))
 
 
 # --- what the wave asks, and until when -------------------------------------------------------

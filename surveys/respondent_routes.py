@@ -12,6 +12,7 @@ from flask import (
 
 from core import db
 from core.db import utcnow
+from core.lazy import cached_property
 from core.security import public
 from core.service import ServiceError, list_sectors
 from surveys import respondent
@@ -25,18 +26,25 @@ from surveys.service import Respondent
 class Journey:
     """One respondent's way through a wave: by invitation token or by open link.
 
-    Everything the pages need from the database is read here, up front, while the
-    request holds no lock: nothing is loaded behind the code's back later, perhaps inside
-    a write transaction (see core.db.start_writing)."""
+    What every page needs is read here, up front, while the request holds no lock. The
+    pages (`steps`) are read when first asked for, which is always before a write: a page
+    of questions asks for them before saving its answers, and check your answers only to
+    show itself or after a refused send, which never began writing; a send that goes
+    through does without them. Nothing is loaded inside a write transaction (see
+    core.db.start_writing), and the lock-free cached_property cannot make a cycle with
+    the writer queue (issue 28)."""
 
     def __init__(self, wave: Wave, draft: Draft, endpoint_args: dict, prefix: str):
         self.wave = wave
         self.draft = draft
         self.args = endpoint_args
         self.prefix = prefix
-        self.sectors = respondent.sectors_to_rate(db.session(), wave.survey, draft.place_id, draft.sector_id)
-        self.steps: list[respondent.Step] = respondent.journey_steps(respondent.questions(db.session(), wave), self.sectors)
         self.dont_know: bool = respondent.offers_dont_know(wave)
+
+    @cached_property
+    def steps(self) -> list[respondent.Step]:
+        sectors = respondent.sectors_to_rate(db.session(), self.wave.survey, self.draft.place_id, self.draft.sector_id)
+        return respondent.journey_steps(respondent.questions(db.session(), self.wave), sectors)
 
     @property
     def start_url(self) -> str:

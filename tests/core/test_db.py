@@ -3,6 +3,7 @@
 import fcntl
 import re
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -108,12 +109,40 @@ def test_a_writer_in_another_process_is_waited_for_only_as_long_as_the_timeout(a
         with app.test_request_context("/", method="POST"), engine.connect() as connection:
             with pytest.raises(WriterQueueTimeout):
                 connection.execute(text("select 1"))
-        assert not queue.thread_lock.locked()  # the thread lock is handed back
+        # This process's other writers wait their own timeout, and give up too.
+        with app.test_request_context("/", method="POST"), engine.connect() as connection:
+            with pytest.raises(WriterQueueTimeout):
+                connection.execute(text("select 1"))
         fcntl.flock(other_process, fcntl.LOCK_UN)
+    queue.timeout = 10
     with app.test_request_context("/", method="POST"), engine.connect() as connection:
-        connection.execute(text("select 1"))  # and the queue works again
+        connection.execute(text("select 1"))  # the queue works again once the other lets go
         connection.rollback()
+    assert not queue.thread_lock.locked()
 
+
+def test_a_writer_waiting_for_another_process_gets_in_once_it_lets_go(app, engine):
+    """The wait is in the kernel's queue for the file (a helper thread blocks on it), so
+    the writer is woken when the other process unlocks, well within its timeout."""
+    queue = engine.writer_queue
+    wrote = threading.Event()
+    with open(queue.path, "a") as other_process:
+        fcntl.flock(other_process, fcntl.LOCK_EX)
+
+        def writer():
+            with app.test_request_context("/", method="POST"), engine.connect() as connection:
+                connection.execute(text("select 1"))
+                wrote.set()
+                connection.rollback()
+
+        thread = threading.Thread(target=writer)
+        thread.start()
+        while not [t for t in threading.enumerate() if t.name == "writer-queue"]:
+            time.sleep(0.01)  # queued on the file
+        assert not wrote.wait(timeout=0.2)
+        fcntl.flock(other_process, fcntl.LOCK_UN)
+        thread.join(timeout=5)
+    assert wrote.is_set() and not queue.thread_lock.locked()
 
 def test_a_reads_first_request_holds_the_lock_only_for_the_transaction_after_start_writing(app, engine):
     queue = engine.writer_queue

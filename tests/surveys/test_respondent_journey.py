@@ -514,3 +514,24 @@ def test_a_page_and_a_send_hold_the_write_lock_only_for_their_writes(sqlite_app)
     # One statement per table, and the invitation spent once (no second UPDATE).
     assert locked == [["UPDATE invitations SET", "INSERT INTO responses", "INSERT INTO answers",
                        "INSERT INTO trust_ratings", "DELETE FROM drafts"]]
+
+
+def test_a_send_does_not_work_out_the_pages_it_no_longer_shows(sqlite_app):
+    """A send that goes through redirects: the trust matrix's sectors (and the survey's
+    places they come from) are not read for it. A refused one still finds the page that
+    needs an answer."""
+    with sqlite_app.extensions["db_sessionmaker"]() as session:
+        survey = service.create_survey(session, "Pages", "Board", "", "coordination-and-trust", [1],
+                                       service.AnonymityMode.ANONYMOUS)
+        service.open_wave(session, survey.waves[0], actor=None)
+        done, unfinished = invite(session, survey), invite(session, survey)
+        session.commit()
+    client = sqlite_app.test_client()
+    walk(client, f"/s/{done.token}")
+    response, statements = statements_during(sqlite_app, lambda: client.post(f"/s/{done.token}/check"))
+    assert response.location.endswith("/done")
+    assert not [s for s in statements if "FROM sectors" in s or "FROM survey_places" in s]
+
+    client.post(f"/s/{unfinished.token}/0", data=answer_everything(soup(client.get(f"/s/{unfinished.token}/0"))))
+    refused = client.post(f"/s/{unfinished.token}/check")
+    assert refused.status_code == 302 and refused.location.endswith(f"/s/{unfinished.token}/1")

@@ -55,7 +55,10 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30})
         _configure_sqlite(engine, make_url(url).database)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    # As many kept connections as a gunicorn worker has threads (16): connections beyond
+    # the pool are closed when handed back, and opening one costs PostgreSQL a new process,
+    # so a smaller pool made every busy request pay for one (sends at 32 respondents).
+    return create_engine(url, pool_pre_ping=True, pool_size=16, max_overflow=8)
 
 
 # How long a writer waits for its turn before its request fails with "try again" (503).

@@ -205,3 +205,11 @@ def test_no_module_uses_the_locking_cached_property_of_python_3_11():
         if re.search(r"^from functools import [^\n]*cached_property|@functools\.cached_property", path.read_text(), re.M)
     ]
     assert offenders == []
+
+
+def test_a_postgresql_engine_keeps_a_connection_for_each_thread_of_a_worker():
+    """Connections past the pool are closed when handed back (and PostgreSQL starts a
+    process for each new one): a pool smaller than gunicorn's 16 threads churns them."""
+    engine = make_engine("postgresql+psycopg://nobody@127.0.0.1:1/none")  # nothing is connected to
+    assert engine.pool.size() >= 16
+    engine.dispose()

@@ -159,14 +159,21 @@ class Results:
         So nothing withheld on the results pages is shown anywhere else, and nothing
         withheld before a threshold was raised is shown after it."""
         if self._steps is None:
-            everyone = self.data.responses
-            survey = self.selection.survey
-            thresholds = surveys.thresholds_had(db.session(), survey, public=self.k != survey.k_internal)
-            decided = decide_in_turn(
-                everyone, construct_scores(everyone, self.codebook), [w.label for w in self.selection.waves],
-                thresholds, surveys.records_organisations(db.session(), survey),
-                surveys.late_changes(db.session(), list(self.selection.waves)).withheld)
-            self._steps = [(k, orgs, decisions) for (k, orgs), decisions in zip(thresholds, decided)]
+            survey, public = self.selection.survey, self.k != self.selection.survey.k_internal
+
+            def decide() -> list[tuple[int, int, dict[str, WaveDecision]]]:
+                everyone = self.data.responses
+                thresholds = surveys.thresholds_had(db.session(), survey, public=public)
+                decided = decide_in_turn(
+                    everyone, construct_scores(everyone, self.codebook), [w.label for w in self.selection.waves],
+                    thresholds, surveys.records_organisations(db.session(), survey),
+                    surveys.late_changes(db.session(), list(self.selection.waves)).withheld)
+                return [(k, orgs, decisions) for (k, orgs), decisions in zip(thresholds, decided)]
+
+            # The same for every view of these waves (whichever are compared, wherever):
+            # decided once per version of the data, not on every page.
+            self._steps = _cached_value(
+                _survey_cache_key(survey, self.selection.waves, self.k, "decision steps", public), decide)
         return self._steps
 
     @property
@@ -332,8 +339,9 @@ def data_version(survey: Survey) -> str:
     organisation merged into another, a sector or place corrected. Then what figures are
     labelled and counted by: the organisations those responses name (id, sector, name),
     every sector (id, name, position), and the survey's places, waves (labels, order,
-    instruments), questions (wording, scale, construct, reverse scoring), constructs,
-    margins and thresholds. The answers themselves are not read again: that would be a
+    instruments, status, when they closed and their grace periods: which responses came
+    late), questions (wording, scale, construct, reverse scoring), constructs, margins and
+    thresholds. The answers themselves are not read again: that would be a
     pass over every answer on every page view, which is what the cache saves.
     """
     session = db.session()
@@ -363,27 +371,35 @@ def data_version(survey: Survey) -> str:
     parts = (
         responses, organisations, sectors, items, constructs,
         [(p.id, p.name) for p in survey.places],
-        [(w.id, w.number, w.label, w.role, w.instrument_id) for w in survey.waves],
+        # When each wave closed (and its grace period) decides which responses came late.
+        [(w.id, w.number, w.label, w.role, w.instrument_id, w.status, w.closes_at, w.grace_minutes)
+         for w in survey.waves],
         sorted((m.construct_id, m.margin) for m in survey.margins),
         survey.k_internal, survey.min_organisations,
     )
     return hashlib.sha256(repr(parts).encode()).hexdigest()
 
 
-def _cache_key(selection: Selection, name: tuple, k: int) -> str:
-    """The key of figures `name` of this selection: the survey, the waves compared, the
-    place (or all), thresholds and margins, the data's and the engine's versions."""
-    s, survey = selection, selection.survey
+def _survey_cache_key(survey: Survey, waves: tuple[Wave, ...], k: int, *parts) -> str:
+    """A cache key for figures of these waves of the survey, at threshold k: with the
+    survey's organisation rule and margins, the data's and the engine's versions, and
+    `parts` (what the figures are, and of which view)."""
     versions = g.setdefault("results_data_versions", {})
     if survey.id not in versions:  # once per request, however many figures the page shows
         versions[survey.id] = data_version(survey)
-    parts = (
-        ENGINE_VERSION, CODE_VERSION, survey.id, s.reference.id, s.current.id, s.baseline.id if s.baseline else None,
-        s.place.id if s.place else "all", tuple(w.id for w in s.waves), k,
-        survey.min_organisations, sorted((m.construct_id, m.margin) for m in survey.margins),
-        versions[survey.id], name,
+    key = (
+        ENGINE_VERSION, CODE_VERSION, survey.id, tuple(w.id for w in waves), k, survey.min_organisations,
+        sorted((m.construct_id, m.margin) for m in survey.margins), versions[survey.id], *parts,
     )
-    return f"results/{survey.id}/{hashlib.sha256(repr(parts).encode()).hexdigest()}"
+    return f"results/{survey.id}/{hashlib.sha256(repr(key).encode()).hexdigest()}"
+
+
+def _cache_key(selection: Selection, name: tuple, k: int) -> str:
+    """The key of figures `name` of this selection: the survey, the waves compared, the
+    place (or all), thresholds and margins, the data's and the engine's versions."""
+    s = selection
+    return _survey_cache_key(s.survey, s.waves, k, s.reference.id, s.current.id,
+                             s.baseline.id if s.baseline else None, s.place.id if s.place else "all", name)
 
 
 def cached_rows(selection: Selection, name: str | tuple, compute: Callable[[], Any], k: int | None = None) -> Any:
@@ -394,6 +410,10 @@ def cached_rows(selection: Selection, name: str | tuple, compute: Callable[[], A
     here. A cache that cannot be reached costs speed, never a page: the figures are
     computed instead."""
     key = _cache_key(selection, name if isinstance(name, tuple) else (name,), k or selection.survey.k_internal)
+    return _cached_value(key, compute)
+
+
+def _cached_value(key: str, compute: Callable[[], Any]) -> Any:
     try:
         found = cache.get(key)
     except Exception:  # noqa: BLE001 - any failure of the store (Redis down, a bad file)

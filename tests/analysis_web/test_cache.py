@@ -101,6 +101,28 @@ def test_charts_draw_from_their_pages_cached_figures(client, survey, evaluator, 
     assert len(drawn) == 1
 
 
+def test_which_figures_are_withheld_is_decided_once_for_every_view(client, survey, evaluator, monkeypatch):
+    """The decision is over the whole survey, whichever waves or place a page shows: a
+    second view, not cached itself, reuses it rather than deciding again."""
+    decided = []
+    decide_in_turn = routes.decide_in_turn
+    monkeypatch.setattr(routes, "decide_in_turn", lambda *a, **kw: decided.append(1) or decide_in_turn(*a, **kw))
+    base = f"/analysis/surveys/{survey.id}"
+    client.get(base, query_string=query(survey))
+    assert decided == [1]
+    for path in (f"{base}/constructs/trust", f"{base}/sectors/Health"):
+        assert client.get(path, query_string=query(survey, place=survey.places[0].id)).status_code == 200
+    assert decided == [1]
+
+
+def test_a_wave_closed_again_later_moves_the_key(client, survey, evaluator, db_session):
+    """When a wave closed decides which responses came late (withheld as a new version)."""
+    with client.application.test_request_context():
+        before = routes.data_version(survey)
+        survey.waves[1].closes_at += timedelta(days=1)
+        db_session.flush()
+        assert routes.data_version(survey) != before
+
 def test_a_new_response_moves_the_key(client, survey, evaluator, db_session):
     before = constructs(client, survey)
     wave = survey.waves[1]

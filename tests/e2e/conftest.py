@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Error as PlaywrightError
 from werkzeug.serving import make_server
 
 from app import create_app
@@ -96,7 +97,14 @@ class Visitor:
             self.console_errors.append(f"{response.status} for {response.url}")
 
     def goto(self, path: str) -> Page:
-        self.page.goto(self.base_url + path)
+        try:
+            self.page.goto(self.base_url + path)
+        except PlaywrightError as error:
+            # A live page (a workshop's console) reloaded itself at that moment, which
+            # cancels the navigation: as a person would, go again.
+            if "ERR_ABORTED" not in str(error):
+                raise
+            self.page.goto(self.base_url + path)
         self.check()
         return self.page
 

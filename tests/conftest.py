@@ -427,6 +427,17 @@ def count(session: Session, model) -> int:
     return session.scalar(select(func.count()).select_from(model))
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items) -> None:
+    """The longest work first, so no worker is left with it at the end while the others
+    wait (xdist hands tests out in this order): the browser tests, which one worker runs
+    together, then the slow ones; the rest as collected. No test depends on the order."""
+    def weight(item) -> int:
+        return 0 if item.get_closest_marker("e2e") else 1 if item.get_closest_marker("slow") else 2
+
+    items.sort(key=weight)
+
+
 def pytest_report_header(config) -> str:
     return f"holdfast database: {BACKEND}; tests marked both_backends run on {', '.join(BACKENDS)}"
 

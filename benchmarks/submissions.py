@@ -83,7 +83,7 @@ class Plan:
     floor_seconds: float
     journeys_each: int  # invitations made ready per respondent count, more than can be walked
     sends_each: int
-    paced_seconds: float | None  # journeys at a person's pace, by the most respondents (None: one each)
+    paced_seconds: float | None  # journeys at a person's pace, by the most respondents (None: as journey_seconds)
     think: float  # seconds each paced respondent pauses on average before each request
 
 
@@ -155,7 +155,6 @@ def prepare(url: str, plan: Plan) -> Prepared:
                 {"wave_id": wave.id, "invitation_id": i, "sector_id": SECTOR_ID, "place_id": PLACE_ID,
                  "answers": answers, "section": 0, "submission_key": secrets.token_urlsafe(24)} for i in ids
             ])
-        session.commit()
         paced = invitations(plan.journeys_each)[0]
         session.commit()
         prepared = Prepared(wave.id, warm_up, journeys, sends, paced)
@@ -287,6 +286,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="the same code path at a tiny size, in seconds (1 worker, 2 respondents)")
     args = parser.parse_args(argv)
     plan = DRY_RUN if args.dry_run else FULL
+    most = max(plan.respondents)  # who walk at a person's pace
     backend = "PostgreSQL" if args.postgres else "SQLite (WAL)"
     with tempfile.TemporaryDirectory() as temporary:
         folder = Path(temporary)
@@ -309,12 +309,10 @@ def main(argv: list[str] | None = None) -> int:
                                                       REQUEST_TIMEOUT_S, seconds=plan.journey_seconds)
                 load_cpu[respondents] = time.process_time() - cpu
                 sends[respondents] = send_alone(port, prepared.sends[respondents], respondents, plan.send_seconds)
-            most = max(plan.respondents)
             walking = f"for {plan.paced_seconds:g} s" if plan.paced_seconds else "one each"
             print(f"{most} respondents: journeys {walking}, pausing {plan.think:g} s on average before each request ...",
                   flush=True)
-            paced = walk_together(port, prepared.paced[:most] if plan.paced_seconds is None else prepared.paced, most,
-                                  REQUEST_TIMEOUT_S, seconds=plan.paced_seconds, think=plan.think)
+            paced = walk_together(port, prepared.paced, most, REQUEST_TIMEOUT_S, seconds=plan.paced_seconds, think=plan.think)
         with gunicorn("benchmarks.bare:app", plan.workers, args.threads, {}, "/", folder) as port:
             for respondents in plan.respondents:
                 print(f"{respondents} respondents: the bare-Flask floor for {plan.floor_seconds:g} s ...", flush=True)
@@ -361,7 +359,6 @@ def main(argv: list[str] | None = None) -> int:
         failures = walked.failures + alone.failures + bare.failures
         failed += len(failures)
         print(f"  failed           {len(failures):8d}" + (f"     the first: {failures[0]}" if failures else ""))
-    most = max(plan.respondents)
     page_post_p95 = p95_ms(paced.latencies.page_posts)
     print(f"== {most} respondents at a pace, pausing {plan.think:g} s on average before each request")
     print(f"  whole journeys   {len(paced.sent) / paced.seconds:8.2f} /s     {len(paced.sent)} in {paced.seconds:.1f} s")

@@ -139,8 +139,7 @@ class WriterQueue:
             self.thread_lock.release()
 
         threading.Thread(target=wait_for_the_file, name="writer-queue", daemon=True).start()
-        if got.wait(max(0.0, deadline - time.monotonic())):
-            return True
+        got.wait(max(0.0, deadline - time.monotonic()))
         with decided:
             if got.is_set():
                 return True

@@ -33,9 +33,10 @@ from surveys.service import Respondent, insert_response
 # --- finding the wave from a link ---------------------------------------------------------
 
 
-# Every respondent page needs the link's wave and survey: read with the link, in one
-# statement. The survey's places only when asked for (a send never needs them).
-WAVE_AND_SURVEY = joinedload(Invitation.wave).joinedload(Wave.survey).lazyload(Survey.places)
+# Every respondent page needs the wave's survey: read with the wave (and a link's wave with
+# the link), in one statement. The survey's places only when asked for (a send never needs them).
+SURVEY_WITHOUT_PLACES = joinedload(Wave.survey).lazyload(Survey.places)
+WAVE_AND_SURVEY = joinedload(Invitation.wave).options(SURVEY_WITHOUT_PLACES)
 
 
 def invitation_for_token(session: Session, token: str) -> Invitation | None:
@@ -48,8 +49,7 @@ def replaced_link(session: Session, token: str) -> ReplacedLink | None:
 
 
 def wave_for_open_link(session: Session, slug: str) -> Wave | None:
-    return session.scalar(
-        select(Wave).options(joinedload(Wave.survey).lazyload(Survey.places)).where(Wave.open_link_slug == slug))
+    return session.scalar(select(Wave).options(SURVEY_WITHOUT_PLACES).where(Wave.open_link_slug == slug))
 
 
 # --- what the wave asks, and until when -------------------------------------------------------

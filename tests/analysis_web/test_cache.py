@@ -123,6 +123,7 @@ def test_a_wave_closed_again_later_moves_the_key(client, survey, evaluator, db_s
         db_session.flush()
         assert routes.data_version(survey) != before
 
+
 def test_a_new_response_moves_the_key(client, survey, evaluator, db_session):
     before = constructs(client, survey)
     wave = survey.waves[1]

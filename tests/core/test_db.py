@@ -144,6 +144,7 @@ def test_a_writer_waiting_for_another_process_gets_in_once_it_lets_go(app, engin
         thread.join(timeout=5)
     assert wrote.is_set() and not queue.thread_lock.locked()
 
+
 def test_a_reads_first_request_holds_the_lock_only_for_the_transaction_after_start_writing(app, engine):
     queue = engine.writer_queue
     maker = sessionmaker(engine, expire_on_commit=False)
